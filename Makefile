@@ -1,0 +1,40 @@
+# Evident: the two commands a newcomer needs are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/evident
+PKG     := ./cmd/evident
+
+.PHONY: all build demo test vet fmt bench clean assets
+
+all: build
+
+# npm pins echarts; the file is embedded into the binary (no CDN at run time).
+assets:
+	@if [ -f package.json ]; then \
+		if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; fi; \
+		if [ -f dashboard/assets/sync.sh ]; then sh dashboard/assets/sync.sh; fi; \
+	fi
+
+build: assets
+	$(GO) build -o $(BIN) $(PKG)
+
+# Runs Evident on its built-in demo: a private ClickHouse in ./.evident,
+# the Jira simulator, a real sync and the dashboard.
+demo: build
+	./$(BIN) demo
+
+vet:
+	$(GO) vet ./...
+
+# The test command of README.md and .ci/run: vet, then every test with the
+# race detector, including the ClickHouse and browser integration tests.
+test: assets vet
+	$(GO) test -race -timeout 45m ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench: build
+	./$(BIN) bench
+
+clean:
+	rm -rf bin

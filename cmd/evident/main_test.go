@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evident-ebm/evident/internal/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	code := m.Run(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandsNotBuiltSayAndExit2(t *testing.T) {
+	for _, c := range []string{"bench"} {
+		code, _, stderr := run(t, nil, c)
+		if code != 2 || !strings.Contains(stderr, "not available") {
+			t.Errorf("evident %s: exit %d, stderr %q", c, code, stderr)
+		}
+	}
+}
+
+func TestUnknownCommandAndHelp(t *testing.T) {
+	if code, _, stderr := run(t, nil, "frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+	code, _, stderr := run(t, nil, "--help")
+	if code != 0 {
+		t.Errorf("--help exit %d", code)
+	}
+	for _, want := range []string{"migrate", "serve", "sync", "demo", "import", "bench", "EVIDENT_CLICKHOUSE_DSN", "EVIDENT_JIRA_PAT", "EVIDENT_JIRA_PROJECTS"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("--help does not mention %s", want)
+		}
+	}
+	if code, _, stderr := run(t, nil, "migrate", "--help"); code != 0 || !strings.Contains(stderr, "-config") || !strings.Contains(stderr, "EVIDENT_CLICKHOUSE_DSN") {
+		t.Errorf("migrate --help: exit %d, %q", code, stderr)
+	}
+}
+
+func TestConfigUnknownYAMLKeyIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "evident.yaml")
+	os.WriteFile(p, []byte("listen: 127.0.0.1:9999\nclickhouse:\n  dsn: clickhouse://x@h:9000/db\n  clusterr: x\n"), 0o600)
+	_, err := LoadConfig(p, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "clusterr") || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("LoadConfig = %v, want an error naming clusterr on line 4", err)
+	}
+}
+
+func TestConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "evident.yaml")
+	os.WriteFile(p, []byte("listen: 127.0.0.1:9999\nsites:\n  - url: https://a.example\n    projects: [A]\n"), 0o600)
+	env := map[string]string{
+		"EVIDENT_LISTEN": "127.0.0.1:7000", "EVIDENT_JIRA_PROJECTS": "b, c", "EVIDENT_JIRA_PAT": "pat-secret",
+		"EVIDENT_AUTH_TOKENS": "viewer:v1,admin:a1",
+	}
+	c, err := LoadConfig(p, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:7000" || c.Sites[0].URL != "https://a.example" || strings.Join(c.Sites[0].Projects, ",") != "B,C" ||
+		c.Sites[0].PAT != "pat-secret" || c.Sites[0].Name != "a.example" || len(c.Auth.AdminTokens) != 1 {
+		t.Fatalf("config = %+v", c)
+	}
+	if err := c.Sites[0].Validate(); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := run(t, env, "config", "--config", p)
+	if strings.Contains(out, "pat-secret") || strings.Contains(out, "v1") && strings.Contains(out, "viewer:v1") {
+		t.Fatalf("config output leaks a secret: %s", out)
+	}
+	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml"), func(string) string { return "" }); err == nil {
+		t.Fatal("an explicit missing config file must be an error")
+	}
+	env["EVIDENT_AUTH_TOKENS"] = "owner:x"
+	if _, err := LoadConfig(p, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "owner") {
+		t.Fatalf("bad token role: %v", err)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	dsn := chtest.DSN(t)
+	env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn}
+	code, out, stderr := run(t, env, "migrate")
+	if code != 0 || !strings.Contains(out, "0001_jira: applied") || !strings.Contains(out, "3 migration(s) applied") {
+		t.Fatalf("first migrate: exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, _ = run(t, env, "migrate")
+	if code != 0 || !strings.Contains(out, "0 migration(s) applied, 3 already present") {
+		t.Fatalf("second migrate: exit %d\n%s", code, out)
+	}
+	code, _, stderr = run(t, map[string]string{"EVIDENT_CLICKHOUSE_DSN": "clickhouse://default:pw-secret@127.0.0.1:1/x?dial_timeout=1s"}, "migrate")
+	if code != 1 || !strings.Contains(stderr, "127.0.0.1:1") || strings.Contains(stderr, "pw-secret") {
+		t.Fatalf("migrate against nothing: exit %d, %q", code, stderr)
+	}
+}

@@ -1,0 +1,128 @@
+package collector
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SiteConfig says how to reach one Jira site and what to collect from it.
+type SiteConfig struct {
+	// Name identifies the site in storage; defaults to the URL's host.
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Email and APIToken authenticate on Jira Cloud (Basic auth).
+	Email    string `yaml:"email"`
+	APIToken string `yaml:"api_token"`
+	// PAT authenticates on Jira Data Center (Bearer personal access token).
+	PAT string `yaml:"pat"`
+	// Projects are the keys of the projects to collect.
+	Projects []string `yaml:"projects"`
+	// JQL is an extra filter ANDed to every issue search.
+	JQL string `yaml:"jql"`
+	// RequestsPerSecond and Burst bound the rate of requests to the site.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	Burst             int     `yaml:"burst"`
+	// Concurrency is how many requests may be in flight at once.
+	Concurrency int `yaml:"concurrency"`
+	// PageSize is the number of issues asked for per search page.
+	PageSize int `yaml:"page_size"`
+	// Overlap is subtracted from the checkpoint of an incremental sync, to
+	// cover clock skew and issues updated while the last run was paging.
+	Overlap time.Duration `yaml:"overlap"`
+	// MaxRetries bounds the tries of one request on 429, 5xx and network errors.
+	MaxRetries int `yaml:"max_retries"`
+	// Fields overrides the custom field ids discovered by name.
+	Fields FieldOverrides `yaml:"fields"`
+	// ProjectSettings holds per-project mappings, by project key.
+	ProjectSettings map[string]ProjectSettings `yaml:"project_settings"`
+}
+
+// FieldOverrides names custom field ids (customfield_10016) when discovery
+// by name would pick the wrong one.
+type FieldOverrides struct {
+	StoryPoints   string `yaml:"story_points"`
+	Sprint        string `yaml:"sprint"`
+	EpicLink      string `yaml:"epic_link"`
+	BusinessValue string `yaml:"business_value"`
+	Rank          string `yaml:"rank"`
+}
+
+// ProjectSettings are a project's own mappings.
+type ProjectSettings struct {
+	// StatusCategories overrides a status's category, by status name or id
+	// ("Ready for Release": done).
+	StatusCategories map[string]string `yaml:"status_categories"`
+	// StartStatuses also start the cycle-time clock, by name or id.
+	StartStatuses []string `yaml:"start_statuses"`
+	// WaitStatuses are not active work, for flow efficiency.
+	WaitStatuses []string `yaml:"wait_statuses"`
+	// WorkCategories maps issue type names to feature, defect, incident,
+	// debt or other.
+	WorkCategories map[string]string `yaml:"work_categories"`
+}
+
+// Defaults fills the zero fields of a site's configuration.
+func (c *SiteConfig) Defaults() {
+	if c.RequestsPerSecond == 0 {
+		c.RequestsPerSecond = 20
+	}
+	if c.Burst == 0 {
+		c.Burst = 10
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 100
+	}
+	if c.Overlap == 0 {
+		c.Overlap = 5 * time.Minute
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 8
+	}
+	if c.Name == "" {
+		c.Name = hostOf(c.URL)
+	}
+}
+
+// Validate reports the first thing wrong with the configuration, naming the
+// setting.
+func (c *SiteConfig) Validate() error {
+	switch {
+	case c.URL == "":
+		return fmt.Errorf("jira site %q: url is required (EVIDENT_JIRA_URL)", c.Name)
+	case !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://"):
+		return fmt.Errorf("jira site %q: url %q must start with https:// (or http://)", c.Name, c.URL)
+	case c.PAT == "" && (c.Email == "" || c.APIToken == ""):
+		return fmt.Errorf("jira site %q: credentials missing: set email and api_token (Jira Cloud: EVIDENT_JIRA_EMAIL, EVIDENT_JIRA_API_TOKEN) or pat (Data Center: EVIDENT_JIRA_PAT)", c.Name)
+	case len(c.Projects) == 0:
+		return fmt.Errorf("jira site %q: no projects configured (EVIDENT_JIRA_PROJECTS=KEY1,KEY2)", c.Name)
+	case c.RequestsPerSecond < 0 || c.Burst < 0 || c.Concurrency < 0 || c.PageSize < 0 || c.MaxRetries < 0:
+		return fmt.Errorf("jira site %q: requests_per_second, burst, concurrency, page_size and max_retries must not be negative", c.Name)
+	}
+	for key, ps := range c.ProjectSettings {
+		for status, cat := range ps.StatusCategories {
+			if cat != "new" && cat != "indeterminate" && cat != "done" {
+				return fmt.Errorf("jira site %q: project_settings.%s.status_categories.%s: %q is not a category (new, indeterminate, done)", c.Name, key, status, cat)
+			}
+		}
+		for typ, wc := range ps.WorkCategories {
+			switch wc {
+			case "feature", "defect", "incident", "debt", "other":
+			default:
+				return fmt.Errorf("jira site %q: project_settings.%s.work_categories.%s: %q is not a work category (feature, defect, incident, debt, other)", c.Name, key, typ, wc)
+			}
+		}
+	}
+	return nil
+}
+
+func hostOf(u string) string {
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
+	if i := strings.IndexAny(u, "/?#"); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}

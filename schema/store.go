@@ -1,0 +1,318 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/evident-ebm/evident"
+)
+
+// DefaultQueryTimeout bounds every query that arrives without a deadline.
+const DefaultQueryTimeout = 60 * time.Second
+
+// BatchSize is how many rows one INSERT carries at most.
+const BatchSize = 20000
+
+// Store reads and writes Evident's tables in one ClickHouse database.
+type Store struct {
+	Conn     driver.Conn
+	Database string
+	// QueryTimeout applies to queries whose context has no deadline.
+	QueryTimeout time.Duration
+}
+
+// Open connects to the ClickHouse server a DSN names
+// (clickhouse://user:password@host:9000/database?dial_timeout=5s), creating
+// the database when it does not exist yet. Only the native protocol is
+// supported: ClickHouse 18.16 does not speak clickhouse-go's HTTP dialect.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, evident.Errorf(evident.EINVALID, "ClickHouse DSN: %v (expected clickhouse://user:password@host:9000/database)", redactDSNError(err, dsn))
+	}
+	if opts.Protocol != clickhouse.Native {
+		return nil, evident.Errorf(evident.EINVALID, "ClickHouse DSN: only the native protocol (clickhouse://host:9000) is supported")
+	}
+	db := opts.Auth.Database
+	if db == "" {
+		db = "default"
+	}
+	if opts.DialTimeout == 0 || opts.DialTimeout == 30*time.Second {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if db != "default" {
+		boot := *opts
+		boot.Auth.Database = "default"
+		conn, err := clickhouse.Open(&boot)
+		if err != nil {
+			return nil, fmt.Errorf("connect to clickhouse at %s: %w", strings.Join(opts.Addr, ","), err)
+		}
+		err = conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db))
+		conn.Close()
+		if err != nil {
+			return nil, fmt.Errorf("connect to clickhouse at %s: %w", strings.Join(opts.Addr, ","), err)
+		}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to clickhouse at %s: %w", strings.Join(opts.Addr, ","), err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to clickhouse at %s: %w", strings.Join(opts.Addr, ","), err)
+	}
+	return &Store{Conn: conn, Database: db, QueryTimeout: DefaultQueryTimeout}, nil
+}
+
+// redactDSNError keeps a DSN's password out of an error message.
+func redactDSNError(err error, dsn string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "****")
+		}
+	}
+	return msg
+}
+
+// Close closes the connection.
+func (s *Store) Close() error { return s.Conn.Close() }
+
+// Migrate applies the schema to the store's database.
+func (s *Store) Migrate(ctx context.Context, cluster string) ([]MigrationResult, error) {
+	return Migrate(ctx, s.Conn, Options{Database: s.Database, Cluster: cluster})
+}
+
+// Ping reports whether the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.Conn.Ping(ctx)
+}
+
+func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || s.QueryTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.QueryTimeout)
+}
+
+// Query runs a read with the store's deadline. Arguments are bound by the
+// driver, never spliced into the SQL.
+func (s *Store) Query(ctx context.Context, query string, args ...any) (driver.Rows, context.CancelFunc, error) {
+	ctx, cancel := s.deadline(ctx)
+	rows, err := s.Conn.Query(ctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, func() {}, err
+	}
+	return rows, cancel, nil
+}
+
+// Select scans every row of a query into dest (a pointer to a slice of
+// structs with ch tags).
+func (s *Store) Select(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.Conn.Select(ctx, dest, query, args...)
+}
+
+// QueryRow scans one row.
+func (s *Store) QueryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.Conn.QueryRow(ctx, query, args...).Scan(dest...)
+}
+
+// Exec runs a statement with the store's deadline.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.Conn.Exec(ctx, query, args...)
+}
+
+var columnCache sync.Map // reflect.Type → string
+
+// columnsOf lists the ch-tagged fields of a struct type in order: the
+// explicit column list that PrepareBatch needs on ClickHouse 18.16.
+func columnsOf(t reflect.Type) string {
+	if c, ok := columnCache.Load(t); ok {
+		return c.(string)
+	}
+	var cols []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("ch"); tag != "" && tag != "-" {
+			cols = append(cols, tag)
+		}
+	}
+	c := strings.Join(cols, ", ")
+	columnCache.Store(t, c)
+	return c
+}
+
+// insert writes rows in batches of BatchSize, each batch one INSERT.
+func insert[T any](ctx context.Context, s *Store, table string, rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var zero T
+	cols := columnsOf(reflect.TypeOf(zero))
+	for start := 0; start < len(rows); start += BatchSize {
+		end := min(start+BatchSize, len(rows))
+		if err := insertBatch(ctx, s, table, cols, rows[start:end]); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func insertBatch[T any](ctx context.Context, s *Store, table, cols string, rows []T) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+cols+")")
+	if err != nil {
+		return err
+	}
+	defer batch.Abort()
+	for i := range rows {
+		if err := batch.AppendStruct(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+// InsertSites stores sites.
+func (s *Store) InsertSites(ctx context.Context, rows []evident.Site) error {
+	return insert(ctx, s, "sites", rows)
+}
+
+// InsertProjects stores projects.
+func (s *Store) InsertProjects(ctx context.Context, rows []evident.Project) error {
+	return insert(ctx, s, "projects", rows)
+}
+
+// InsertStatuses stores statuses.
+func (s *Store) InsertStatuses(ctx context.Context, rows []evident.Status) error {
+	return insert(ctx, s, "statuses", rows)
+}
+
+// InsertRawIssues stores raw issue JSON.
+func (s *Store) InsertRawIssues(ctx context.Context, rows []evident.RawIssue) error {
+	return insert(ctx, s, "raw_issues", rows)
+}
+
+// InsertIssues stores issue rows.
+func (s *Store) InsertIssues(ctx context.Context, rows []evident.Issue) error {
+	return insert(ctx, s, "issues", rows)
+}
+
+// InsertTransitions stores status transitions.
+func (s *Store) InsertTransitions(ctx context.Context, rows []evident.Transition) error {
+	return insert(ctx, s, "status_transitions", rows)
+}
+
+// InsertSprintChanges stores sprint membership changes.
+func (s *Store) InsertSprintChanges(ctx context.Context, rows []evident.SprintChange) error {
+	return insert(ctx, s, "sprint_changes", rows)
+}
+
+// InsertFieldChanges stores other changelog items.
+func (s *Store) InsertFieldChanges(ctx context.Context, rows []evident.FieldChange) error {
+	return insert(ctx, s, "field_changes", rows)
+}
+
+// InsertBoards stores boards.
+func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
+	return insert(ctx, s, "boards", rows)
+}
+
+// InsertSprints stores sprints.
+func (s *Store) InsertSprints(ctx context.Context, rows []evident.Sprint) error {
+	return insert(ctx, s, "sprints", rows)
+}
+
+// InsertReleases stores project versions.
+func (s *Store) InsertReleases(ctx context.Context, rows []evident.Release) error {
+	return insert(ctx, s, "releases", rows)
+}
+
+// InsertSyncRuns records collector runs.
+func (s *Store) InsertSyncRuns(ctx context.Context, rows []evident.SyncRun) error {
+	return insert(ctx, s, "sync_runs", rows)
+}
+
+// InsertSyncProblems records bad input the collector stepped over.
+func (s *Store) InsertSyncProblems(ctx context.Context, rows []evident.SyncProblem) error {
+	return insert(ctx, s, "sync_problems", rows)
+}
+
+// InsertSatisfaction stores survey answers.
+func (s *Store) InsertSatisfaction(ctx context.Context, rows []evident.SatisfactionResponse) error {
+	return insert(ctx, s, "satisfaction_responses", rows)
+}
+
+// InsertValueRecords stores business value records.
+func (s *Store) InsertValueRecords(ctx context.Context, rows []evident.ValueRecord) error {
+	return insert(ctx, s, "value_records", rows)
+}
+
+// SaveCheckpoint records where the next incremental sync of a scope starts.
+func (s *Store) SaveCheckpoint(ctx context.Context, site, scope string, at time.Time) error {
+	return insert(ctx, s, "sync_checkpoints", []evident.Checkpoint{{
+		Site: site, Scope: scope, Checkpoint: at.UTC().Truncate(time.Second), Version: uint64(time.Now().UnixNano()),
+	}})
+}
+
+// ErrNoCheckpoint is returned by Checkpoint when a scope was never synced.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// Checkpoint returns the saved checkpoint of a scope, or ErrNoCheckpoint.
+func (s *Store) Checkpoint(ctx context.Context, site, scope string) (time.Time, error) {
+	var at time.Time
+	var n uint64
+	err := s.QueryRow(ctx, "SELECT argMax(checkpoint, version), count() FROM sync_checkpoints WHERE site = ? AND scope = ?",
+		[]any{site, scope}, &at, &n)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, ErrNoCheckpoint
+	}
+	return at.UTC(), nil
+}
+
+// Count returns the number of current rows of a table (after replacement),
+// optionally filtered by site. It is for tests, health pages and summaries.
+func (s *Store) Count(ctx context.Context, table, site string) (uint64, error) {
+	if !validTable[table] {
+		return 0, fmt.Errorf("count: unknown table %q", table)
+	}
+	q := "SELECT count() FROM " + table + " FINAL"
+	args := []any{}
+	if site != "" {
+		q += " WHERE site = ?"
+		args = append(args, site)
+	}
+	var n uint64
+	if err := s.QueryRow(ctx, q, args, &n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+var validTable = map[string]bool{
+	"sites": true, "projects": true, "statuses": true, "raw_issues": true, "issues": true,
+	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
+	"sprints": true, "releases": true, "sync_checkpoints": true,
+	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true,
+}

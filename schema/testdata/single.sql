@@ -1,0 +1,268 @@
+-- jira
+CREATE TABLE IF NOT EXISTS sites  (
+    site String,
+    url String,
+    deployment_type String,
+    time_zone String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY site;
+
+-- jira
+CREATE TABLE IF NOT EXISTS projects  (
+    site String,
+    project_id UInt64,
+    project_key String,
+    name String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, project_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS statuses  (
+    site String,
+    status_id String,
+    name String,
+    category String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, status_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS raw_issues  (
+    site String,
+    issue_id UInt64,
+    issue_key String,
+    project_key String,
+    updated_at DateTime('UTC'),
+    json String,
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS issues  (
+    site String,
+    issue_id UInt64,
+    issue_key String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    summary String,
+    status_id String,
+    status_name String,
+    status_category String,
+    priority String,
+    labels Array(String),
+    components Array(String),
+    fix_versions Array(String),
+    parent_key String,
+    epic_key String,
+    story_points Nullable(Float64),
+    business_value Nullable(Float64),
+    sprint_ids Array(UInt64),
+    rank String,
+    has_description UInt8,
+    created_at DateTime('UTC'),
+    updated_at DateTime('UTC'),
+    started_at Nullable(DateTime('UTC')),
+    done_at Nullable(DateTime('UTC')),
+    resolved_at Nullable(DateTime('UTC')),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS status_transitions  (
+    site String,
+    issue_id UInt64,
+    history_id UInt64,
+    item_index UInt16,
+    issue_key String,
+    project_key String,
+    changed_at DateTime('UTC'),
+    from_status_id String,
+    to_status_id String,
+    from_status String,
+    to_status String,
+    from_category String,
+    to_category String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id, history_id, item_index);
+
+-- jira
+CREATE TABLE IF NOT EXISTS sprint_changes  (
+    site String,
+    issue_id UInt64,
+    history_id UInt64,
+    sprint_id UInt64,
+    issue_key String,
+    project_key String,
+    changed_at DateTime('UTC'),
+    added UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id, history_id, sprint_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS field_changes  (
+    site String,
+    issue_id UInt64,
+    history_id UInt64,
+    item_index UInt16,
+    issue_key String,
+    changed_at DateTime('UTC'),
+    field String,
+    field_id String,
+    from_value String,
+    from_string String,
+    to_value String,
+    to_string String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id, history_id, item_index);
+
+-- jira
+CREATE TABLE IF NOT EXISTS boards  (
+    site String,
+    board_id UInt64,
+    name String,
+    type String,
+    project_key String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, board_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS sprints  (
+    site String,
+    sprint_id UInt64,
+    board_id UInt64,
+    name String,
+    state String,
+    start_at Nullable(DateTime('UTC')),
+    end_at Nullable(DateTime('UTC')),
+    complete_at Nullable(DateTime('UTC')),
+    goal String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, sprint_id);
+
+-- jira
+CREATE TABLE IF NOT EXISTS releases  (
+    site String,
+    version_id UInt64,
+    project_key String,
+    name String,
+    released UInt8,
+    archived UInt8,
+    release_date Nullable(Date),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, version_id);
+
+-- sync
+CREATE TABLE IF NOT EXISTS sync_checkpoints  (
+    site String,
+    scope String,
+    checkpoint DateTime('UTC'),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, scope);
+
+-- sync
+CREATE TABLE IF NOT EXISTS sync_runs  (
+    site String,
+    run_id String,
+    started_at DateTime('UTC'),
+    finished_at DateTime('UTC'),
+    mode String,
+    status String,
+    error String,
+    issues_fetched UInt64,
+    issues_new UInt64,
+    issues_changed UInt64,
+    issues_deleted UInt64,
+    requests UInt64,
+    retries UInt64,
+    problems UInt64
+) ENGINE = MergeTree()
+ORDER BY (site, started_at, run_id);
+
+-- sync
+CREATE TABLE IF NOT EXISTS sync_problems  (
+    site String,
+    run_id String,
+    issue_key String,
+    field String,
+    message String,
+    seen_at DateTime('UTC')
+) ENGINE = MergeTree()
+ORDER BY (site, seen_at, issue_key);
+
+-- evidence
+CREATE TABLE IF NOT EXISTS satisfaction_responses  (
+    response_id String,
+    responded_at DateTime('UTC'),
+    scale String,
+    score Int16,
+    product String,
+    respondent_hash String,
+    comment String,
+    source String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (product, scale, response_id);
+
+-- evidence
+CREATE TABLE IF NOT EXISTS value_records  (
+    product String,
+    measure String,
+    period_start Date,
+    period_end Date,
+    value Float64,
+    unit String,
+    source String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (product, measure, period_start, period_end);
+
+-- evidence
+CREATE TABLE IF NOT EXISTS goals  (
+    goal_id String,
+    parent_id String,
+    level String,
+    title String,
+    kva String,
+    product String,
+    measure String,
+    baseline Float64,
+    target Float64,
+    baseline_date Date,
+    target_date Date,
+    created_at DateTime('UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY goal_id;
+
+-- evidence
+CREATE TABLE IF NOT EXISTS experiments  (
+    experiment_id String,
+    goal_id String,
+    title String,
+    hypothesis String,
+    product String,
+    measure String,
+    expected_change Float64,
+    started_at Date,
+    ended_at Nullable(Date),
+    created_at DateTime('UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY experiment_id;
+
