@@ -66,7 +66,7 @@ func commands() map[string]command {
 		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", notAvailable("demo")},
 		"import":  {"import satisfaction responses or value records from CSV/JSON", notAvailable("import")},
 		"bench":   {"run the benchmark suite", notAvailable("bench")},
-		"jirasim": {"serve the Jira simulator with generated data", notAvailable("jirasim")},
+		"jirasim": {"serve the Jira simulator with generated data", (*Main).runJirasim},
 		"config":  {"print the effective configuration, secrets hidden", (*Main).runConfig},
 	}
 }

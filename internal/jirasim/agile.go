@@ -1,0 +1,180 @@
+package jirasim
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+func (s *Sim) boardJSON(p *Project) map[string]any {
+	typ := "scrum"
+	if p.Kanban {
+		typ = "kanban"
+	}
+	return map[string]any{"id": p.BoardID, "self": s.base + "/rest/agile/1.0/board/" + strconv.Itoa(p.BoardID),
+		"name": p.Key + " board", "type": typ,
+		"location": map[string]any{"projectId": p.ID, "displayName": p.Name + " (" + p.Key + ")", "projectName": p.Name,
+			"projectKey": p.Key, "projectTypeKey": "software", "name": p.Name + " (" + p.Key + ")"}}
+}
+
+func (s *Sim) boardByID(w http.ResponseWriter, r *http.Request) *Project {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err == nil {
+		for _, p := range s.gen.projects {
+			if p.BoardID == id {
+				return p
+			}
+		}
+	}
+	writeError(w, 404, fmt.Sprintf("The requested board cannot be viewed because it either does not exist or you do not have permission to view it."))
+	return nil
+}
+
+// agilePage reads startAt and maxResults (at most limit) of an agile call.
+func agilePage(w http.ResponseWriter, r *http.Request, limit int) (int, int, bool) {
+	startAt, err := intParam(r, "startAt", 0)
+	if err == nil {
+		var max int
+		if max, err = intParam(r, "maxResults", limit); err == nil {
+			if max == 0 || max > limit {
+				max = limit
+			}
+			return startAt, max, true
+		}
+	}
+	writeError(w, 400, err.Error())
+	return 0, 0, false
+}
+
+func (s *Sim) boards(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	startAt, max, ok := agilePage(w, r, 50)
+	if !ok {
+		return
+	}
+	filter := r.URL.Query().Get("projectKeyOrId")
+	typ := r.URL.Query().Get("type")
+	var all []map[string]any
+	for _, p := range s.gen.projects {
+		if filter != "" && !strings.EqualFold(filter, p.Key) && filter != strconv.Itoa(p.ID) {
+			continue
+		}
+		b := s.boardJSON(p)
+		if typ != "" && b["type"] != typ {
+			continue
+		}
+		all = append(all, b)
+	}
+	if filter != "" && s.projectByKey(filter) == nil {
+		writeError(w, 400, fmt.Sprintf("No project could be found with key or id '%s'.", filter))
+		return
+	}
+	end := min(startAt+max, len(all))
+	page := []map[string]any{}
+	if startAt < len(all) {
+		page = all[startAt:end]
+	}
+	writeJSON(w, 200, map[string]any{"maxResults": max, "startAt": startAt, "total": len(all), "isLast": end >= len(all), "values": page})
+}
+
+func (s *Sim) board(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	if p := s.boardByID(w, r); p != nil {
+		writeJSON(w, 200, s.boardJSON(p))
+	}
+}
+
+func (s *Sim) sprintJSON(sp *Sprint) map[string]any {
+	m := map[string]any{"id": sp.ID, "self": s.base + "/rest/agile/1.0/sprint/" + strconv.Itoa(sp.ID), "state": sp.State,
+		"name": sp.Name, "originBoardId": sp.BoardID, "goal": sp.Goal, "createdDate": agileTime(sp.Start.Add(-72 * 3600e9))}
+	if sp.State != "future" {
+		m["startDate"] = agileTime(sp.Start)
+		m["endDate"] = agileTime(sp.End)
+	}
+	if !sp.Complete.IsZero() {
+		m["completeDate"] = agileTime(sp.Complete)
+	}
+	return m
+}
+
+func (s *Sim) boardSprints(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	p := s.boardByID(w, r)
+	if p == nil {
+		return
+	}
+	if p.Kanban {
+		writeError(w, 400, "The board does not support sprints")
+		return
+	}
+	startAt, max, ok := agilePage(w, r, 50)
+	if !ok {
+		return
+	}
+	states := map[string]bool{}
+	for _, st := range strings.Split(r.URL.Query().Get("state"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			if st != "future" && st != "active" && st != "closed" {
+				writeError(w, 400, fmt.Sprintf("The state '%s' is not valid. Valid states are: future, active, closed.", st))
+				return
+			}
+			states[st] = true
+		}
+	}
+	var all []*Sprint
+	for _, sp := range s.gen.Sprints(p.BoardID) {
+		if len(states) == 0 || states[sp.State] {
+			all = append(all, sp)
+		}
+	}
+	end := min(startAt+max, len(all))
+	page := []map[string]any{}
+	for k := startAt; k < end; k++ {
+		page = append(page, s.sprintJSON(all[k]))
+	}
+	writeJSON(w, 200, map[string]any{"maxResults": max, "startAt": startAt, "isLast": end >= len(all), "values": page})
+}
+
+func (s *Sim) agileIssues(w http.ResponseWriter, r *http.Request, indices []int32) {
+	startAt, max, ok := agilePage(w, r, 50)
+	if !ok {
+		return
+	}
+	fs := parseFields(r.URL.Query().Get("fields"), true)
+	end := min(startAt+max, len(indices))
+	var page []int32
+	if startAt < len(indices) {
+		page = indices[startAt:end]
+	}
+	writeJSON(w, 200, map[string]any{"expand": "schema,names", "startAt": startAt, "maxResults": max, "total": len(indices),
+		"issues": s.renderIssues(page, fs, hasExpand(r, "changelog"), true)})
+}
+
+func (s *Sim) boardIssues(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	p := s.boardByID(w, r)
+	if p == nil {
+		return
+	}
+	jql := "project = " + p.Key
+	q, _ := parseJQL(jql, s.gen.loc)
+	s.agileIssues(w, r, s.match(jql, q))
+}
+
+func (s *Sim) sprintIssues(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || s.gen.SprintByID(id) == nil {
+		writeError(w, 404, "The requested sprint cannot be viewed because it either does not exist or you do not have permission to view it.")
+		return
+	}
+	s.idxOnce.Do(s.buildIndex)
+	var live []int32
+	for _, i := range s.bySprint[id] {
+		if !s.isDeleted(int(i)) {
+			live = append(live, i)
+		}
+	}
+	s.agileIssues(w, r, live)
+}
