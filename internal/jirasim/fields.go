@@ -4,7 +4,7 @@ package jirasim
 // must discover by name and schema.
 type fieldIDs struct {
 	points, pointsName, sprint, epic, rank, business, timeCrit, riskOpp, jobSize string
-	decoyPoints                                                                string // a text field also called "Story Points"
+	decoyPoints                                                                  string // a text field also called "Story Points"
 }
 
 var cloudFields = fieldIDs{

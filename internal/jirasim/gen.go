@@ -130,7 +130,9 @@ func (g *Generator) sprintStart(k int) time.Time {
 	return g.start.Add(time.Duration(k)*sprintLength + 9*time.Hour)
 }
 
-func (g *Generator) sprintEnd(k int) time.Time { return g.sprintStart(k).Add(sprintLength - 2*time.Hour) }
+func (g *Generator) sprintEnd(k int) time.Time {
+	return g.sprintStart(k).Add(sprintLength - 2*time.Hour)
+}
 
 func (g *Generator) sprintComplete(k int) time.Time { return g.sprintEnd(k).Add(90 * time.Minute) }
 
@@ -271,13 +273,13 @@ func days(d float64) time.Duration { return time.Duration(d * 24 * float64(time.
 
 // event is one step of an issue's generated life, before histories are built.
 type event struct {
-	at     time.Time
-	status *Status  // a status change to this status
-	sprint []int    // the Sprint field's new full value, when isSprint
+	at       time.Time
+	status   *Status // a status change to this status
+	sprint   []int   // the Sprint field's new full value, when isSprint
 	isSprint bool
-	points *float64 // a story points change
-	label  string   // a label edit (for long changelogs)
-	rank   bool     // a rank change
+	points   *float64 // a story points change
+	label    string   // a label edit (for long changelogs)
+	rank     bool     // a rank change
 }
 
 // Issue generates issue i (0-based) as it stands at the site's now,

@@ -105,31 +105,31 @@ type History struct {
 
 // Issue is a generated issue in its current state.
 type Issue struct {
-	Index        int
-	ID           int64
-	Key          string
-	Project      *Project
-	Type         string
-	Summary      string
-	Description  string
-	Priority     string
-	Labels       []string
-	Components   []string
-	Status       Status
-	Created      time.Time
-	Updated      time.Time
-	Resolution   time.Time // zero when unresolved
-	StoryPoints  float64   // 0: no estimate
-	Business     float64   // business value, 0: none
-	TimeCrit     float64
-	RiskOpp      float64
-	JobSize      float64
-	EpicKey      string
-	Rank         string
-	Sprints      []int // ids of the sprints the issue is or was in
-	FixVersions  []int
-	Histories    []History
-	Deleted      bool
+	Index       int
+	ID          int64
+	Key         string
+	Project     *Project
+	Type        string
+	Summary     string
+	Description string
+	Priority    string
+	Labels      []string
+	Components  []string
+	Status      Status
+	Created     time.Time
+	Updated     time.Time
+	Resolution  time.Time // zero when unresolved
+	StoryPoints float64   // 0: no estimate
+	Business    float64   // business value, 0: none
+	TimeCrit    float64
+	RiskOpp     float64
+	JobSize     float64
+	EpicKey     string
+	Rank        string
+	Sprints     []int // ids of the sprints the issue is or was in
+	FixVersions []int
+	Histories   []History
+	Deleted     bool
 
 	initial Status // the status the issue was created in
 }

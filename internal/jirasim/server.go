@@ -53,8 +53,8 @@ type Sim struct {
 	mutGen   int64 // bumped on every mutation: invalidates cached matches
 	byKey    map[string]int
 
-	idxOnce sync.Once
-	updated []int64 // generated updated time (unix seconds) by index
+	idxOnce  sync.Once
+	updated  []int64 // generated updated time (unix seconds) by index
 	bySprint map[int][]int32
 
 	cacheMu sync.Mutex
