@@ -28,7 +28,10 @@ type Site struct {
 	URL            string `ch:"url"`
 	DeploymentType string `ch:"deployment_type"`
 	TimeZone       string `ch:"time_zone"`
-	Version        uint64 `ch:"version"`
+	// FieldIDs is the JSON of the custom field ids discovered on the site,
+	// kept so that a rebuild can re-extract without calling Jira.
+	FieldIDs string `ch:"field_ids"`
+	Version  uint64 `ch:"version"`
 }
 
 // Project is a Jira project.
@@ -58,8 +61,10 @@ type RawIssue struct {
 	ProjectKey string    `ch:"project_key"`
 	UpdatedAt  time.Time `ch:"updated_at"`
 	JSON       string    `ch:"json"`
-	Deleted    uint8     `ch:"deleted"`
-	Version    uint64    `ch:"version"`
+	// ContentHash identifies the JSON, so an unchanged issue is not rewritten.
+	ContentHash uint64 `ch:"content_hash"`
+	Deleted     uint8  `ch:"deleted"`
+	Version     uint64 `ch:"version"`
 }
 
 // Issue is one Jira issue with the timestamps METRICS.md derives from its

@@ -2,10 +2,10 @@ package schema
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -273,22 +273,16 @@ func (s *Store) SaveCheckpoint(ctx context.Context, site, scope string, at time.
 	}})
 }
 
-// ErrNoCheckpoint is returned by Checkpoint when a scope was never synced.
-var ErrNoCheckpoint = errors.New("no checkpoint")
-
-// Checkpoint returns the saved checkpoint of a scope, or ErrNoCheckpoint.
-func (s *Store) Checkpoint(ctx context.Context, site, scope string) (time.Time, error) {
-	var at time.Time
+// Checkpoint returns the saved checkpoint of a scope; ok is false when the
+// scope was never synced.
+func (s *Store) Checkpoint(ctx context.Context, site, scope string) (at time.Time, ok bool, err error) {
 	var n uint64
-	err := s.QueryRow(ctx, "SELECT argMax(checkpoint, version), count() FROM sync_checkpoints WHERE site = ? AND scope = ?",
+	err = s.QueryRow(ctx, "SELECT argMax(checkpoint, version), count() FROM sync_checkpoints WHERE site = ? AND scope = ?",
 		[]any{site, scope}, &at, &n)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read checkpoint: %w", err)
+		return time.Time{}, false, fmt.Errorf("read checkpoint: %w", err)
 	}
-	if n == 0 {
-		return time.Time{}, ErrNoCheckpoint
-	}
-	return at.UTC(), nil
+	return at.UTC(), n > 0, nil
 }
 
 // Count returns the number of current rows of a table (after replacement),
@@ -315,4 +309,123 @@ var validTable = map[string]bool{
 	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
 	"sprints": true, "releases": true, "sync_checkpoints": true,
 	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true,
+}
+
+// StoredHashes returns, for the given issue ids of a site, the content hash
+// of the stored raw JSON of each live (not deleted) issue.
+func (s *Store) StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error) {
+	out := make(map[uint64]uint64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, cancel, err := s.Query(ctx, `SELECT issue_id, argMax(content_hash, version), argMax(deleted, version)
+		FROM raw_issues WHERE site = ? AND has(?, issue_id) GROUP BY issue_id`, site, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read stored hashes: %w", err)
+	}
+	defer cancel()
+	defer rows.Close()
+	for rows.Next() {
+		var id, hash uint64
+		var deleted uint8
+		if err := rows.Scan(&id, &hash, &deleted); err != nil {
+			return nil, fmt.Errorf("read stored hashes: %w", err)
+		}
+		if deleted == 0 {
+			out[id] = hash
+		}
+	}
+	return out, rows.Err()
+}
+
+// LiveIssueIDs returns the ids of a site's stored issues that are not
+// deleted, in the given projects.
+func (s *Store) LiveIssueIDs(ctx context.Context, site string, projects []string) ([]uint64, error) {
+	rows, cancel, err := s.Query(ctx, `SELECT issue_id FROM raw_issues WHERE site = ? GROUP BY issue_id
+		HAVING argMax(deleted, version) = 0 AND has(?, argMax(project_key, version))`, site, projects)
+	if err != nil {
+		return nil, fmt.Errorf("read live issues: %w", err)
+	}
+	defer cancel()
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// MarkDeleted marks issues of a site as deleted in Jira: a newer version of
+// their rows with deleted = 1, so that no measure counts a ghost.
+func (s *Store) MarkDeleted(ctx context.Context, site string, ids []uint64, version uint64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, table := range []string{"issues", "raw_issues"} {
+		cols := columnsOf(reflect.TypeOf(evident.Issue{}))
+		if table == "raw_issues" {
+			cols = columnsOf(reflect.TypeOf(evident.RawIssue{}))
+		}
+		var sel []string
+		for _, c := range strings.Split(cols, ", ") {
+			switch c {
+			case "deleted":
+				sel = append(sel, "toUInt8(1)")
+			case "version":
+				sel = append(sel, strconv.FormatUint(version, 10))
+			default:
+				sel = append(sel, c)
+			}
+		}
+		q := "INSERT INTO " + table + " (" + cols + ") SELECT " + strings.Join(sel, ", ") + " FROM " + table +
+			" FINAL WHERE site = ? AND has(?, issue_id)"
+		if err := s.Exec(ctx, q, site, ids); err != nil {
+			return fmt.Errorf("mark deleted in %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// EachRawIssue calls fn with every live raw issue of a site, streaming.
+func (s *Store) EachRawIssue(ctx context.Context, site string, fn func(evident.RawIssue) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, "SELECT "+columnsOf(reflect.TypeOf(evident.RawIssue{}))+" FROM raw_issues FINAL WHERE site = ? AND deleted = 0", site)
+	if err != nil {
+		return fmt.Errorf("read raw issues: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r evident.RawIssue
+		if err := rows.ScanStruct(&r); err != nil {
+			return fmt.Errorf("read raw issues: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Statuses returns a site's stored statuses.
+func (s *Store) Statuses(ctx context.Context, site string) ([]evident.Status, error) {
+	var out []evident.Status
+	err := s.Select(ctx, &out, "SELECT "+columnsOf(reflect.TypeOf(evident.Status{}))+" FROM statuses FINAL WHERE site = ?", site)
+	return out, err
+}
+
+// Site returns a stored site, or ok = false.
+func (s *Store) Site(ctx context.Context, site string) (evident.Site, bool, error) {
+	var out []evident.Site
+	if err := s.Select(ctx, &out, "SELECT "+columnsOf(reflect.TypeOf(evident.Site{}))+" FROM sites FINAL WHERE site = ?", site); err != nil {
+		return evident.Site{}, false, err
+	}
+	if len(out) == 0 {
+		return evident.Site{}, false, nil
+	}
+	return out[0], true, nil
 }

@@ -62,7 +62,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"migrate": {"create or upgrade the ClickHouse schema", (*Main).runMigrate},
 		"serve":   {"serve the dashboard and JSON API (and sync on a schedule)", notAvailable("serve")},
-		"sync":    {"collect issues, changelogs, boards, sprints and versions from Jira", notAvailable("sync")},
+		"sync":    {"collect issues, changelogs, boards, sprints and versions from Jira", (*Main).runSync},
 		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", notAvailable("demo")},
 		"import":  {"import satisfaction responses or value records from CSV/JSON", notAvailable("import")},
 		"bench":   {"run the benchmark suite", notAvailable("bench")},

@@ -354,6 +354,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /rest/api/3/search", s.searchDC)
 	mux.HandleFunc("GET /rest/api/2/search/jql", s.searchCloud)
 	mux.HandleFunc("GET /rest/api/3/search/jql", s.searchCloud)
+	mux.HandleFunc("POST /rest/api/3/search/approximate-count", s.approximateCount)
 	mux.HandleFunc("GET /rest/api/2/issue/{key}", s.issue)
 	mux.HandleFunc("GET /rest/api/2/issue/{key}/changelog", s.changelog)
 	mux.HandleFunc("GET /rest/agile/1.0/board", s.boards)
@@ -735,4 +736,25 @@ func (s *Sim) changelog(w http.ResponseWriter, r *http.Request) {
 		"maxResults": maxResults, "startAt": startAt, "total": len(is.Histories),
 		"isLast": startAt+len(values) >= len(is.Histories), "values": values,
 	})
+}
+
+// approximateCount is Cloud's POST /rest/api/3/search/approximate-count.
+func (s *Sim) approximateCount(w http.ResponseWriter, r *http.Request) {
+	s.stats.search.Add(1)
+	if !s.gen.cfg.Cloud {
+		writeError(w, 404, "null for uri: "+r.URL.Path)
+		return
+	}
+	var body struct {
+		JQL string `json:"jql"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
+		writeError(w, 400, "Invalid request payload. Refer to the REST API documentation and try again.")
+		return
+	}
+	q, ok := s.compile(w, body.JQL)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, map[string]int{"count": len(s.match(body.JQL, q))})
 }

@@ -7,6 +7,7 @@ CREATE TABLE IF NOT EXISTS sites {{on_cluster}} (
     url String,
     deployment_type String,
     time_zone String,
+    field_ids String,
     version UInt64
 ) ENGINE = {{replacing "sites"}}
 ORDER BY site;
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS raw_issues {{on_cluster}} (
     project_key String,
     updated_at DateTime('UTC'),
     json String,
+    content_hash UInt64,
     deleted UInt8,
     version UInt64
 ) ENGINE = {{replacing "raw_issues"}}

@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS sites ON CLUSTER `prod` (
     url String,
     deployment_type String,
     time_zone String,
+    field_ids String,
     version UInt64
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.sites', '{replica}', version)
 ORDER BY site;
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS raw_issues ON CLUSTER `prod` (
     project_key String,
     updated_at DateTime('UTC'),
     json String,
+    content_hash UInt64,
     deleted UInt8,
     version UInt64
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.raw_issues', '{replica}', version)

@@ -1,0 +1,287 @@
+package collector
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Statuses of the fixtures: two named "Waiting" in different categories,
+// and a done-category "Ready for Release" before "Released".
+var testStatuses = map[string]string{
+	"10000": "new", "3": "indeterminate", "10002": "indeterminate", "10003": "done", "10004": "done",
+	"10005": "done", "10007": "new", "10008": "indeterminate", "10001": "new",
+}
+
+var statusNames = map[string]string{
+	"10000": "Backlog", "3": "In Progress", "10002": "In Review", "10003": "Ready for Release", "10004": "Released",
+	"10005": "Done", "10007": "Waiting", "10008": "Waiting", "10001": "Selected for Development", "999": "Gone",
+}
+
+func testMapping() Mapping {
+	return Mapping{Site: "s", Version: 1, StatusCategory: testStatuses,
+		Fields: FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", EpicLink: "customfield_10014", BusinessValue: "customfield_10030", Rank: "customfield_10019"}}
+}
+
+// h is a status change history: "id@time:from>to".
+func h(spec string) string {
+	id, rest, _ := strings.Cut(spec, "@")
+	at, change, _ := strings.Cut(rest, "|")
+	from, to, _ := strings.Cut(change, ">")
+	return fmt.Sprintf(`{"id":%q,"created":%q,"items":[{"field":"status","fieldtype":"jira","fieldId":"status","from":%q,"fromString":%q,"to":%q,"toString":%q}]}`,
+		id, at, from, statusNames[from], to, statusNames[to])
+}
+
+func sprintH(id, at, from, to string) string {
+	return fmt.Sprintf(`{"id":%q,"created":%q,"items":[{"field":"Sprint","fieldtype":"custom","fieldId":"customfield_10020","from":%q,"fromString":"","to":%q,"toString":""}]}`, id, at, from, to)
+}
+
+func issueJSON(status string, extraFields string, histories ...string) []byte {
+	cat := testStatuses[status]
+	fields := fmt.Sprintf(`"summary":"S","issuetype":{"name":"Story"},"project":{"key":"EV"},"created":"2024-03-01T10:00:00.000+0100","updated":"2024-03-20T10:00:00.000+0100",
+		"status":{"id":%q,"name":%q,"statusCategory":{"key":%q}}`, status, statusNames[status], cat)
+	if extraFields != "" {
+		fields += "," + extraFields
+	}
+	return []byte(fmt.Sprintf(`{"id":"42","key":"EV-1","fields":{%s},"changelog":{"startAt":0,"maxResults":%d,"total":%d,"histories":[%s]}}`,
+		fields, len(histories), len(histories), strings.Join(histories, ",")))
+}
+
+func ts(s string) *time.Time {
+	t, err := ParseJiraTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+func eqTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func fmtT(t *time.Time) string {
+	if t == nil {
+		return "null"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func TestExtractDerivesStartAndDone(t *testing.T) {
+	created := "2024-03-01T10:00:00.000+0100"
+	for _, c := range []struct {
+		name          string
+		raw           []byte
+		mapping       func(*Mapping)
+		started, done *time.Time
+		problems      int
+	}{
+		{
+			name: "a reopened issue counts once, at its final completion",
+			raw: issueJSON("10005", "",
+				h("1@2024-03-02T10:00:00.000+0100|10000>3"), h("2@2024-03-04T10:00:00.000+0100|3>10005"),
+				h("3@2024-03-06T10:00:00.000+0100|10005>3"), h("4@2024-03-08T12:30:00.000+0100|3>10005")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-08T12:30:00.000+0100"),
+		},
+		{
+			name:    "an issue that skips In Progress is done but never started",
+			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|10000>10005")),
+			started: nil, done: ts("2024-03-02T10:00:00.000+0100"),
+		},
+		{
+			name: "a move between two done statuses does not change done_at",
+			raw: issueJSON("10004", "", h("1@2024-03-02T10:00:00.000+0100|10000>3"),
+				h("2@2024-03-05T10:00:00.000+0100|3>10003"), h("3@2024-03-09T10:00:00.000+0100|10003>10004")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-05T10:00:00.000+0100"),
+		},
+		{
+			name: "statuses are told apart by id, not by their shared name",
+			raw: issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|10000>10007"),
+				h("2@2024-03-03T10:00:00.000+0100|10007>10008"), h("3@2024-03-05T10:00:00.000+0100|10008>10005")),
+			started: ts("2024-03-03T10:00:00.000+0100"), done: ts("2024-03-05T10:00:00.000+0100"),
+		},
+		{
+			name:    "an issue created in progress started at creation",
+			raw:     issueJSON("3", ""),
+			started: ts(created), done: nil,
+		},
+		{
+			name:    "an issue created in progress and moved on started at creation",
+			raw:     issueJSON("10005", "", h("1@2024-03-04T10:00:00.000+0100|3>10005")),
+			started: ts(created), done: ts("2024-03-04T10:00:00.000+0100"),
+		},
+		{
+			name:    "a done issue without status changes is done at its resolution date",
+			raw:     issueJSON("10005", `"resolutiondate":"2024-03-07T09:00:00.000+0000"`),
+			started: nil, done: ts("2024-03-07T09:00:00.000+0000"),
+		},
+		{
+			name:    "a done issue without status changes or resolution date is done at creation",
+			raw:     issueJSON("10005", ""),
+			started: nil, done: ts(created),
+		},
+		{
+			name: "an issue reopened and still open is not done",
+			raw: issueJSON("3", "", h("1@2024-03-02T10:00:00.000+0100|10000>3"), h("2@2024-03-04T10:00:00.000+0100|3>10005"),
+				h("3@2024-03-06T10:00:00.000+0100|10005>3")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: nil,
+		},
+		{
+			name: "histories out of order in the JSON are replayed by time, ties by id",
+			raw: issueJSON("10005", "", h("7@2024-03-04T10:00:00.000+0100|3>10005"), h("5@2024-03-02T10:00:00.000+0100|10000>10002"),
+				h("6@2024-03-02T10:00:00.000+0100|10002>3")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"),
+		},
+		{
+			name:    "timezone offsets are converted to UTC",
+			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0530|10000>3"), h("2@2024-03-02T23:30:00.000-0800|3>10005")),
+			started: ts("2024-03-02T04:30:00.000+0000"), done: ts("2024-03-03T07:30:00.000+0000"),
+		},
+		{
+			name: "a project may count Ready for Release as not done and Selected as a start",
+			raw: issueJSON("10004", "", h("1@2024-03-02T10:00:00.000+0100|10000>10001"), h("2@2024-03-03T10:00:00.000+0100|10001>3"),
+				h("3@2024-03-05T10:00:00.000+0100|3>10003"), h("4@2024-03-09T10:00:00.000+0100|10003>10004")),
+			mapping: func(m *Mapping) {
+				m.Projects = map[string]ProjectSettings{"EV": {StatusCategories: map[string]string{"Ready for Release": "indeterminate"}, StartStatuses: []string{"Selected for Development"}}}
+			},
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-09T10:00:00.000+0100"),
+		},
+		{
+			name:    "a status the site no longer has is counted as new and reported",
+			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|999>3"), h("2@2024-03-04T10:00:00.000+0100|3>10005")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"), problems: 1,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := testMapping()
+			if c.mapping != nil {
+				c.mapping(&m)
+			}
+			rows, problems, err := Extract(c.raw, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !eqTime(rows.Issue.StartedAt, c.started) || !eqTime(rows.Issue.DoneAt, c.done) {
+				t.Errorf("started %s done %s, want %s and %s", fmtT(rows.Issue.StartedAt), fmtT(rows.Issue.DoneAt), fmtT(c.started), fmtT(c.done))
+			}
+			if len(problems) != c.problems {
+				t.Errorf("problems %v, want %d", problems, c.problems)
+			}
+		})
+	}
+}
+
+func TestExtractFields(t *testing.T) {
+	raw := issueJSON("10005", `"labels":["a","b"],"components":[{"name":"Checkout"}],"fixVersions":[{"name":"1.2"}],"priority":{"name":"High"},
+		"customfield_10016":5,"customfield_10030":"120","customfield_10014":"EV-9","customfield_10019":"0|i0001:","description":"x",
+		"customfield_10020":[{"id":7,"name":"S7","state":"closed"},{"id":8,"name":"S8","state":"active"}],"resolutiondate":"2024-03-04T10:00:00.000+0100"`,
+		h("1@2024-03-04T10:00:00.000+0100|10000>10005"))
+	rows, problems, err := Extract(raw, testMapping())
+	if err != nil || len(problems) != 0 {
+		t.Fatal(err, problems)
+	}
+	is := rows.Issue
+	if is.IssueID != 42 || is.IssueKey != "EV-1" || is.ProjectKey != "EV" || is.IssueType != "Story" || is.WorkCategory != "feature" ||
+		is.Priority != "High" || fmt.Sprint(is.Labels) != "[a b]" || fmt.Sprint(is.Components) != "[Checkout]" || fmt.Sprint(is.FixVersions) != "[1.2]" ||
+		*is.StoryPoints != 5 || *is.BusinessValue != 120 || is.EpicKey != "EV-9" || is.Rank != "0|i0001:" || is.HasDescription != 1 ||
+		fmt.Sprint(is.SprintIDs) != "[7 8]" || is.StatusCategory != "done" || !is.CreatedAt.Equal(*ts("2024-03-01T09:00:00.000+0000")) {
+		t.Fatalf("issue %+v", is)
+	}
+	if rows.Raw.JSON != string(raw) || rows.Raw.ContentHash == 0 {
+		t.Fatal("raw JSON not kept as received")
+	}
+	if len(rows.Transitions) != 1 || rows.Transitions[0].FromCategory != "new" || rows.Transitions[0].ToCategory != "done" {
+		t.Fatalf("transitions %+v", rows.Transitions)
+	}
+}
+
+func TestParseSprintFieldBothForms(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{`[{"id":7,"name":"A","state":"closed","boardId":8},{"id":12,"name":"B"}]`, "[7 12]", ""},
+		{`["com.atlassian.greenhopper.service.sprint.Sprint@1a2b[id=266,rapidViewId=174,state=CLOSED,name=Sprint, with comma,startDate=2020-06-12T00:38:51.882Z,endDate=<null>,completeDate=<null>,sequence=266,goal=<null>]"]`, "[266]", ""},
+		{`null`, "[]", ""},
+		{`[]`, "[]", ""},
+		{`"7"`, "[]", "want an array"},
+		{`["garbage"]`, "[]", "no id="},
+		{`[{"name":"no id"}]`, "[]", "has no id"},
+	} {
+		ids, err := ParseSprintField(json.RawMessage(c.in))
+		if fmt.Sprint(append([]uint64{}, ids...)) != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ParseSprintField(%s) = %v, %v; want %s, %q", c.in, ids, err, c.want, c.err)
+		}
+	}
+}
+
+func TestExtractSprintChanges(t *testing.T) {
+	raw := issueJSON("10005", `"customfield_10020":[{"id":102}]`,
+		sprintH("10", "2024-03-02T10:00:00.000+0100", "101", "101, 102"),
+		sprintH("11", "2024-03-03T10:00:00.000+0100", "101, 102", "102"),
+		h("12@2024-03-04T10:00:00.000+0100|10000>10005"))
+	rows, problems, err := Extract(raw, testMapping())
+	if err != nil || len(problems) != 0 {
+		t.Fatal(err, problems)
+	}
+	var got []string
+	for _, s := range rows.SprintChange {
+		got = append(got, fmt.Sprintf("%d:%d:%d@%s", s.HistoryID, s.SprintID, s.Added, s.ChangedAt.Format("02T15")))
+	}
+	// In 101 from creation, 102 added, 101 removed.
+	want := "[0:101:1@01T09 10:102:1@02T09 11:101:0@03T09]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("sprint changes %v, want %s", got, want)
+	}
+}
+
+func TestExtractSprintItemsWithoutFieldID(t *testing.T) {
+	// Data Center changelog items carry no fieldId: matched by name.
+	raw := issueJSON("3", "", `{"id":"9","created":"2024-03-02T10:00:00.000+0100","items":[{"field":"Sprint","fieldtype":"custom","from":"","fromString":"","to":"266","toString":"S"}]}`)
+	rows, _, err := Extract(raw, testMapping())
+	if err != nil || len(rows.SprintChange) != 1 || rows.SprintChange[0].SprintID != 266 {
+		t.Fatalf("%+v %v", rows.SprintChange, err)
+	}
+}
+
+func TestExtractBadFieldsAreReportedNotFatal(t *testing.T) {
+	raw := []byte(`{"id":"43","key":"EV-2","fields":{"summary":12,"labels":"oops","customfield_10016":"abc","created":"yesterday",
+		"updated":"2024-03-20T10:00:00.000+0100","status":{"id":"3","name":"In Progress","statusCategory":{"key":"sideways"}},"customfield_10020":"x"},
+		"changelog":{"startAt":0,"maxResults":1,"total":1,"histories":[{"id":"x","created":"2024-03-02T10:00:00.000+0100","items":[]}]}}`)
+	rows, problems, err := Extract(raw, testMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]bool{}
+	for _, p := range problems {
+		fields[p.Field] = true
+		if p.IssueKey != "EV-2" {
+			t.Errorf("problem without the issue key: %+v", p)
+		}
+	}
+	for _, f := range []string{"summary", "labels", "customfield_10016", "created", "status", "customfield_10020", "changelog"} {
+		if !fields[f] {
+			t.Errorf("no problem reported for %s; got %v", f, problems)
+		}
+	}
+	if rows.Issue.IssueKey != "EV-2" || rows.Issue.StoryPoints != nil || rows.Issue.CreatedAt.IsZero() {
+		t.Errorf("issue not kept with what could be read: %+v", rows.Issue)
+	}
+	if _, _, err := Extract([]byte(`{"key":"EV-3"}`), testMapping()); err == nil {
+		t.Error("an issue without an id must be an error")
+	}
+	if _, _, err := Extract([]byte(`{"id":"4`), testMapping()); err == nil {
+		t.Error("malformed JSON must be an error")
+	}
+}
+
+func TestExtractMissingFields(t *testing.T) {
+	rows, problems, err := Extract([]byte(`{"id":"44","key":"EV-4","fields":{}}`), testMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Issue.ProjectKey != "EV" || rows.Issue.StartedAt != nil || rows.Issue.DoneAt != nil || len(problems) != 0 {
+		t.Fatalf("%+v %v", rows.Issue, problems)
+	}
+}

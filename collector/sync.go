@@ -1,0 +1,942 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // sites name time zones the machine may lack
+
+	jira "github.com/andygrunwald/go-jira"
+
+	"github.com/evident-ebm/evident"
+)
+
+// Store is what the collector needs from storage.
+type Store interface {
+	InsertSites(ctx context.Context, rows []evident.Site) error
+	InsertProjects(ctx context.Context, rows []evident.Project) error
+	InsertStatuses(ctx context.Context, rows []evident.Status) error
+	InsertRawIssues(ctx context.Context, rows []evident.RawIssue) error
+	InsertIssues(ctx context.Context, rows []evident.Issue) error
+	InsertTransitions(ctx context.Context, rows []evident.Transition) error
+	InsertSprintChanges(ctx context.Context, rows []evident.SprintChange) error
+	InsertFieldChanges(ctx context.Context, rows []evident.FieldChange) error
+	InsertBoards(ctx context.Context, rows []evident.Board) error
+	InsertSprints(ctx context.Context, rows []evident.Sprint) error
+	InsertReleases(ctx context.Context, rows []evident.Release) error
+	InsertSyncRuns(ctx context.Context, rows []evident.SyncRun) error
+	InsertSyncProblems(ctx context.Context, rows []evident.SyncProblem) error
+	SaveCheckpoint(ctx context.Context, site, scope string, at time.Time) error
+	Checkpoint(ctx context.Context, site, scope string) (time.Time, bool, error)
+	StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error)
+	LiveIssueIDs(ctx context.Context, site string, projects []string) ([]uint64, error)
+	MarkDeleted(ctx context.Context, site string, ids []uint64, version uint64) error
+	EachRawIssue(ctx context.Context, site string, fn func(evident.RawIssue) error) error
+	Statuses(ctx context.Context, site string) ([]evident.Status, error)
+	Site(ctx context.Context, site string) (evident.Site, bool, error)
+}
+
+// Mode is what a sync run does.
+type Mode string
+
+// Sync modes.
+const (
+	// Incremental fetches issues updated since the last checkpoint (all
+	// issues of a project never synced).
+	Incremental Mode = "incremental"
+	// Full fetches every issue and marks stored issues Jira no longer
+	// returns as deleted.
+	Full Mode = "full"
+	// Rebuild re-extracts rows from the stored raw JSON, calling no Jira.
+	Rebuild Mode = "rebuild"
+)
+
+// Syncer runs syncs of Jira sites into a Store.
+type Syncer struct {
+	Store Store
+	Log   *slog.Logger
+	// Progress, when set, is told how far a run has come.
+	Progress func(Progress)
+	// Now is the clock; the checkpoint is the time a run started.
+	Now func() time.Time
+	// FlushIssues is how many issues are buffered before they are written.
+	FlushIssues int
+}
+
+// Progress is the state of a running sync.
+type Progress struct {
+	Site, Project string
+	Fetched       int
+	Total         int // -1 when unknown
+	Started       time.Time
+	Done          bool
+}
+
+// Summary says what a sync run did.
+type Summary struct {
+	Site           string
+	Deployment     string
+	Mode           Mode
+	Fetched        int
+	New            int
+	Changed        int
+	Unchanged      int
+	Deleted        int
+	Requests       int64
+	Retries        int64
+	Problems       int
+	Duration       time.Duration
+	ProjectsSynced []string
+}
+
+// NewSyncer returns a Syncer with defaults.
+func NewSyncer(store Store, log *slog.Logger) *Syncer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{Store: store, Log: log, Now: time.Now, FlushIssues: 2000}
+}
+
+// siteMeta is what the preflight learned about a site.
+type siteMeta struct {
+	cloud    bool
+	deploy   string
+	loc      *time.Location
+	fields   FieldIDs
+	statuses map[string]string
+	projects map[string]jira.Project
+}
+
+// run is the state of one sync of one site.
+type run struct {
+	s        *Syncer
+	cfg      SiteConfig
+	c        *jiraClient
+	meta     siteMeta
+	mapping  Mapping
+	version  uint64
+	started  time.Time
+	runID    string
+	sum      Summary
+	problems []evident.SyncProblem
+	seen     map[uint64]bool
+	reported map[string]bool
+	mu       sync.Mutex
+}
+
+// Sync runs one sync of a site. Configuration, credentials, URL and project
+// keys are checked before anything is written; checkpoints are saved only
+// after everything the run fetched is stored.
+func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, error) {
+	cfg.Defaults()
+	started := s.Now().UTC()
+	r := &run{s: s, cfg: cfg, version: uint64(started.UnixNano()), started: started, seen: map[uint64]bool{},
+		runID: strconv.FormatInt(started.UnixNano(), 36)}
+	r.sum = Summary{Site: cfg.Name, Mode: mode}
+	var err error
+	if mode == Rebuild {
+		err = r.rebuild(ctx)
+	} else {
+		err = r.sync(ctx, mode)
+	}
+	r.sum.Duration = s.Now().Sub(started)
+	if r.c != nil {
+		r.sum.Requests = r.c.transport.requests.Load()
+		r.sum.Retries = r.c.transport.retries.Load()
+	}
+	r.sum.Problems = len(r.problems)
+	r.record(err)
+	return r.sum, err
+}
+
+func (r *run) record(runErr error) {
+	// Record the run even when ctx was cancelled: use a fresh deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	status, msg := "ok", ""
+	if runErr != nil {
+		status, msg = "failed", evident.ErrorMessage(runErr)
+		if evident.ErrorCode(runErr) == evident.EINTERNAL {
+			msg = runErr.Error()
+		}
+	}
+	if len(r.problems) > 0 {
+		if err := r.s.Store.InsertSyncProblems(ctx, r.problems); err != nil {
+			r.s.Log.Error("record sync problems", "err", err)
+		}
+	}
+	err := r.s.Store.InsertSyncRuns(ctx, []evident.SyncRun{{Site: r.cfg.Name, RunID: r.runID, StartedAt: r.started.Truncate(time.Second),
+		FinishedAt: r.s.Now().UTC().Truncate(time.Second), Mode: string(r.sum.Mode), Status: status, Error: msg,
+		IssuesFetched: uint64(r.sum.Fetched), IssuesNew: uint64(r.sum.New), IssuesChanged: uint64(r.sum.Changed), IssuesDeleted: uint64(r.sum.Deleted),
+		Requests: uint64(r.sum.Requests), Retries: uint64(r.sum.Retries), Problems: uint64(len(r.problems))}})
+	if err != nil {
+		r.s.Log.Error("record sync run", "err", err)
+	}
+}
+
+func (r *run) sync(ctx context.Context, mode Mode) error {
+	if err := r.cfg.Validate(); err != nil {
+		return evident.Errorf(evident.EINVALID, "%v", err)
+	}
+	c, err := newJiraClient(r.cfg, r.s.Log)
+	if err != nil {
+		return err
+	}
+	r.c = c
+	if err := r.preflight(ctx); err != nil {
+		return err
+	}
+	if err := r.storeMetadata(ctx); err != nil {
+		return err
+	}
+	if err := r.agile(ctx); err != nil {
+		return err
+	}
+	checkpoints := map[string]time.Time{}
+	for _, key := range r.cfg.Projects {
+		since := time.Time{}
+		if mode == Incremental {
+			cp, ok, err := r.s.Store.Checkpoint(ctx, r.cfg.Name, key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				since = cp.Add(-r.cfg.Overlap)
+			}
+		}
+		if err := r.issues(ctx, key, since); err != nil {
+			return err
+		}
+		checkpoints[key] = r.started
+		r.sum.ProjectsSynced = append(r.sum.ProjectsSynced, key)
+	}
+	if mode == Full {
+		if err := r.markDeleted(ctx); err != nil {
+			return err
+		}
+	}
+	for key, at := range checkpoints {
+		if err := r.s.Store.SaveCheckpoint(ctx, r.cfg.Name, key, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// preflight learns the deployment, time zone, fields and statuses, and
+// checks that every configured project exists, before anything is written.
+func (r *run) preflight(ctx context.Context) error {
+	var info struct {
+		DeploymentType string `json:"deploymentType"`
+		Version        string `json:"version"`
+	}
+	// A wrong URL should fail fast, not after the full retry budget.
+	tries := r.c.transport.maxTries
+	r.c.transport.maxTries = min(tries, 2)
+	err := r.c.get(ctx, "rest/api/2/serverInfo", &info)
+	r.c.transport.maxTries = tries
+	if err != nil {
+		var e *evident.Error
+		if errors.As(err, &e) && e.Code == evident.ENOTFOUND {
+			return evident.Errorf(evident.EINVALID, "jira site %s: %s does not answer /rest/api/2/serverInfo: check that the url (EVIDENT_JIRA_URL) is the Jira base URL", r.cfg.Name, r.cfg.URL)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return evident.Errorf(evident.EINVALID, "jira site %s: %s does not answer like Jira (not JSON): check the url (EVIDENT_JIRA_URL)", r.cfg.Name, r.cfg.URL)
+		}
+		return err
+	}
+	r.meta.deploy = info.DeploymentType
+	r.meta.cloud = info.DeploymentType == "Cloud"
+	r.c.cloud = r.meta.cloud
+	r.sum.Deployment = info.DeploymentType
+	var me struct {
+		TimeZone string `json:"timeZone"`
+	}
+	if err := r.c.get(ctx, "rest/api/2/myself", &me); err != nil {
+		return err
+	}
+	r.meta.loc = time.UTC
+	if me.TimeZone != "" {
+		if loc, err := time.LoadLocation(me.TimeZone); err == nil {
+			r.meta.loc = loc
+		} else {
+			r.s.Log.Warn("unknown Jira user time zone; JQL dates in UTC", "site", r.cfg.Name, "time_zone", me.TimeZone)
+		}
+	}
+	r.meta.projects = map[string]jira.Project{}
+	for _, key := range r.cfg.Projects {
+		var p jira.Project
+		if err := r.c.get(ctx, "rest/api/2/project/"+url.PathEscape(key), &p); err != nil {
+			var e *evident.Error
+			if errors.As(err, &e) && e.Code == evident.ENOTFOUND {
+				return evident.Errorf(evident.EINVALID, "jira site %s: project %q does not exist or the account cannot browse it: check EVIDENT_JIRA_PROJECTS and the account's permissions", r.cfg.Name, key)
+			}
+			return err
+		}
+		r.meta.projects[key] = p
+	}
+	var fields []jira.Field
+	if err := r.c.get(ctx, "rest/api/2/field", &fields); err != nil {
+		return err
+	}
+	r.meta.fields = DiscoverFields(fields, r.cfg.Fields)
+	var statuses []jira.Status
+	if err := r.c.get(ctx, "rest/api/2/status", &statuses); err != nil {
+		return err
+	}
+	r.meta.statuses = map[string]string{}
+	for _, st := range statuses {
+		r.meta.statuses[st.ID] = st.StatusCategory.Key
+	}
+	if r.meta.cloud {
+		// Validate the JQL once through go-jira's enhanced search.
+		if _, resp, err := r.c.Issue.SearchV2JQLWithContext(ctx, r.jql(r.cfg.Projects[0], time.Time{}), &jira.SearchOptionsV2{MaxResults: 1}); err != nil {
+			return r.c.explain("rest/api/2/search/jql", resp, err)
+		}
+	}
+	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: r.meta.fields, StatusCategory: r.meta.statuses, Projects: r.cfg.ProjectSettings}
+	return nil
+}
+
+// DiscoverFields finds the custom fields the metrics need by name and
+// schema; configured ids win.
+func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
+	var ids FieldIDs
+	for _, f := range fields {
+		name := strings.ToLower(f.Name)
+		switch {
+		case f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-sprint" || (name == "sprint" && ids.Sprint == ""):
+			ids.Sprint = f.ID
+		case f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-epic-link" || (name == "epic link" && ids.EpicLink == ""):
+			ids.EpicLink = f.ID
+		case f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-lexo-rank" || (name == "rank" && ids.Rank == ""):
+			ids.Rank = f.ID
+		case (name == "story points" || name == "story point estimate") && f.Schema.Type == "number":
+			// Jira Cloud's "Story point estimate" is what boards use; prefer it.
+			if ids.StoryPoints == "" || name == "story point estimate" {
+				ids.StoryPoints = f.ID
+			}
+		case name == "business value" && f.Schema.Type == "number":
+			ids.BusinessValue = f.ID
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&ids.StoryPoints, override.StoryPoints)
+	set(&ids.Sprint, override.Sprint)
+	set(&ids.EpicLink, override.EpicLink)
+	set(&ids.BusinessValue, override.BusinessValue)
+	set(&ids.Rank, override.Rank)
+	return ids
+}
+
+func (r *run) storeMetadata(ctx context.Context) error {
+	fieldJSON, _ := json.Marshal(r.meta.fields)
+	if err := r.s.Store.InsertSites(ctx, []evident.Site{{Site: r.cfg.Name, URL: r.cfg.URL, DeploymentType: r.meta.deploy,
+		TimeZone: r.meta.loc.String(), FieldIDs: string(fieldJSON), Version: r.version}}); err != nil {
+		return err
+	}
+	var projects []evident.Project
+	for key, p := range r.meta.projects {
+		id, _ := strconv.ParseUint(p.ID, 10, 64)
+		projects = append(projects, evident.Project{Site: r.cfg.Name, ProjectID: id, Key: key, Name: p.Name, Version: r.version})
+	}
+	if err := r.s.Store.InsertProjects(ctx, projects); err != nil {
+		return err
+	}
+	var statuses []evident.Status
+	for id, cat := range r.meta.statuses {
+		statuses = append(statuses, evident.Status{Site: r.cfg.Name, StatusID: id, Category: cat, Name: "", Version: r.version})
+	}
+	// Names matter on the data-health page; fetch them with the categories.
+	var named []jira.Status
+	if err := r.c.get(ctx, "rest/api/2/status", &named); err == nil {
+		statuses = statuses[:0]
+		for _, st := range named {
+			statuses = append(statuses, evident.Status{Site: r.cfg.Name, StatusID: st.ID, Name: st.Name, Category: st.StatusCategory.Key, Version: r.version})
+		}
+	}
+	return r.s.Store.InsertStatuses(ctx, statuses)
+}
+
+// agile collects versions, boards and sprints of the configured projects.
+func (r *run) agile(ctx context.Context) error {
+	var releases []evident.Release
+	for _, key := range r.cfg.Projects {
+		var versions []struct {
+			ID          string `json:"id"`
+			Name        string `json:"name"`
+			Released    bool   `json:"released"`
+			Archived    bool   `json:"archived"`
+			ReleaseDate string `json:"releaseDate"`
+		}
+		if err := r.c.get(ctx, "rest/api/2/project/"+url.PathEscape(key)+"/versions", &versions); err != nil {
+			return err
+		}
+		for _, v := range versions {
+			id, _ := strconv.ParseUint(v.ID, 10, 64)
+			rel := evident.Release{Site: r.cfg.Name, VersionID: id, ProjectKey: key, Name: v.Name, Released: b2u(v.Released), Archived: b2u(v.Archived), Version: r.version}
+			if v.ReleaseDate != "" {
+				if d, err := time.Parse("2006-01-02", v.ReleaseDate); err == nil {
+					rel.ReleaseDate = &d
+				} else {
+					r.problem(key, "releaseDate", fmt.Sprintf("version %s: %q is not a date", v.Name, v.ReleaseDate))
+				}
+			}
+			releases = append(releases, rel)
+		}
+	}
+	if err := r.s.Store.InsertReleases(ctx, releases); err != nil {
+		return err
+	}
+	var boards []evident.Board
+	var sprints []evident.Sprint
+	for _, key := range r.cfg.Projects {
+		for start := 0; ; {
+			var page struct {
+				IsLast bool `json:"isLast"`
+				Values []struct {
+					ID       uint64 `json:"id"`
+					Name     string `json:"name"`
+					Type     string `json:"type"`
+					Location struct {
+						ProjectKey string `json:"projectKey"`
+					} `json:"location"`
+				} `json:"values"`
+			}
+			path := fmt.Sprintf("rest/agile/1.0/board?projectKeyOrId=%s&startAt=%d&maxResults=50", url.QueryEscape(key), start)
+			if err := r.c.get(ctx, path, &page); err != nil {
+				var e *evident.Error
+				if errors.As(err, &e) && (e.Code == evident.ENOTFOUND || e.Code == evident.EFORBIDDEN) {
+					r.s.Log.Warn("no Jira Software boards readable; sprints skipped", "site", r.cfg.Name, "project", key)
+					break
+				}
+				return err
+			}
+			for _, b := range page.Values {
+				boards = append(boards, evident.Board{Site: r.cfg.Name, BoardID: b.ID, Name: b.Name, Type: b.Type, ProjectKey: key, Version: r.version})
+				if b.Type == "scrum" {
+					s, err := r.sprints(ctx, b.ID)
+					if err != nil {
+						return err
+					}
+					sprints = append(sprints, s...)
+				}
+			}
+			start += len(page.Values)
+			if page.IsLast || len(page.Values) == 0 {
+				break
+			}
+		}
+	}
+	if err := r.s.Store.InsertBoards(ctx, boards); err != nil {
+		return err
+	}
+	return r.s.Store.InsertSprints(ctx, sprints)
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (r *run) sprints(ctx context.Context, board uint64) ([]evident.Sprint, error) {
+	var out []evident.Sprint
+	for start := 0; ; {
+		var page struct {
+			IsLast bool `json:"isLast"`
+			Values []struct {
+				ID            uint64 `json:"id"`
+				Name          string `json:"name"`
+				State         string `json:"state"`
+				StartDate     string `json:"startDate"`
+				EndDate       string `json:"endDate"`
+				CompleteDate  string `json:"completeDate"`
+				Goal          string `json:"goal"`
+				OriginBoardID uint64 `json:"originBoardId"`
+			} `json:"values"`
+		}
+		path := fmt.Sprintf("rest/agile/1.0/board/%d/sprint?startAt=%d&maxResults=50", board, start)
+		if err := r.c.get(ctx, path, &page); err != nil {
+			return nil, err
+		}
+		for _, s := range page.Values {
+			sp := evident.Sprint{Site: r.cfg.Name, SprintID: s.ID, BoardID: board, Name: s.Name, State: s.State, Goal: s.Goal, Version: r.version}
+			if s.OriginBoardID != 0 && s.OriginBoardID != board {
+				continue // a sprint shared from another board is stored with its own board
+			}
+			for _, d := range []struct {
+				s   string
+				dst **time.Time
+			}{{s.StartDate, &sp.StartAt}, {s.EndDate, &sp.EndAt}, {s.CompleteDate, &sp.CompleteAt}} {
+				if d.s == "" {
+					continue
+				}
+				t, err := ParseJiraTime(d.s)
+				if err != nil {
+					r.problem(fmt.Sprintf("sprint %d", s.ID), "date", err.Error())
+					continue
+				}
+				*d.dst = &t
+			}
+			out = append(out, sp)
+		}
+		start += len(page.Values)
+		if page.IsLast || len(page.Values) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// problem records bad input once per issue key and field.
+func (r *run) problem(key, field, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reported == nil {
+		r.reported = map[string]bool{}
+	}
+	if r.reported[key+"\x00"+field] {
+		return
+	}
+	r.reported[key+"\x00"+field] = true
+	r.problems = append(r.problems, evident.SyncProblem{Site: r.cfg.Name, RunID: r.runID, IssueKey: key, Field: field, Message: msg, SeenAt: r.s.Now().UTC().Truncate(time.Second)})
+	r.s.Log.Warn("jira data problem", "site", r.cfg.Name, "issue", key, "field", field, "problem", msg)
+}
+
+// jql is the search of one project: updated since the checkpoint (minus
+// the overlap), ordered by created so that pages do not shift while paging.
+func (r *run) jql(project string, since time.Time) string {
+	q := "project = " + quoteJQL(project)
+	if !since.IsZero() {
+		q += ` AND updated >= "` + FormatJQLTime(since, r.meta.loc) + `"`
+	}
+	if r.cfg.JQL != "" {
+		q += " AND (" + r.cfg.JQL + ")"
+	}
+	return q + " ORDER BY created ASC"
+}
+
+// FormatJQLTime writes a time as JQL reads it: minutes, in the searching
+// user's time zone, rounded down so that nothing at the boundary is missed.
+func FormatJQLTime(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Truncate(time.Minute).Format("2006/01/02 15:04")
+}
+
+func quoteJQL(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
+
+// searchFields are the fields asked for explicitly: Cloud returns only ids
+// without them.
+func (r *run) searchFields() string {
+	f := []string{"summary", "issuetype", "status", "priority", "labels", "components", "fixVersions", "project",
+		"created", "updated", "resolutiondate", "resolution", "description", "parent"}
+	for _, id := range []string{r.meta.fields.StoryPoints, r.meta.fields.Sprint, r.meta.fields.EpicLink, r.meta.fields.BusinessValue, r.meta.fields.Rank} {
+		if id != "" {
+			f = append(f, id)
+		}
+	}
+	return strings.Join(f, ",")
+}
+
+// searchPage is one page of either search endpoint, issues kept raw.
+type searchPage struct {
+	Issues        []json.RawMessage `json:"issues"`
+	IsLast        bool              `json:"isLast"`
+	NextPageToken string            `json:"nextPageToken"`
+	StartAt       int               `json:"startAt"`
+	MaxResults    int               `json:"maxResults"`
+	Total         int               `json:"total"`
+}
+
+// pages walks a search and sends each page; Cloud pages on nextPageToken
+// until isLast (never on a short page), Data Center on startAt and total.
+func (r *run) pages(ctx context.Context, jql string, out chan<- searchPage) error {
+	defer close(out)
+	fields := url.QueryEscape(r.searchFields())
+	token, startAt := "", 0
+	for {
+		var path string
+		if r.meta.cloud {
+			path = fmt.Sprintf("rest/api/2/search/jql?jql=%s&fields=%s&expand=changelog&maxResults=%d", url.QueryEscape(jql), fields, r.cfg.PageSize)
+			if token != "" {
+				path += "&nextPageToken=" + url.QueryEscape(token)
+			}
+		} else {
+			path = fmt.Sprintf("rest/api/2/search?jql=%s&fields=%s&expand=changelog&maxResults=%d&startAt=%d", url.QueryEscape(jql), fields, r.cfg.PageSize, startAt)
+		}
+		var page searchPage
+		if err := r.c.get(ctx, path, &page); err != nil {
+			return err
+		}
+		select {
+		case out <- page:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.meta.cloud {
+			if page.IsLast {
+				return nil
+			}
+			if page.NextPageToken == "" {
+				return fmt.Errorf("jira site %s: search page without isLast nor nextPageToken", r.cfg.Name)
+			}
+			token = page.NextPageToken
+		} else {
+			startAt += len(page.Issues)
+			if len(page.Issues) == 0 || startAt >= page.Total {
+				return nil
+			}
+		}
+	}
+}
+
+// approximateCount asks Jira Cloud how many issues a search holds, for the
+// progress line; -1 when it cannot tell.
+func (r *run) approximateCount(ctx context.Context, jql string) int {
+	if !r.meta.cloud {
+		return -1
+	}
+	req, err := r.c.NewRequestWithContext(ctx, "POST", "rest/api/3/search/approximate-count", map[string]string{"jql": jql})
+	if err != nil {
+		return -1
+	}
+	var out struct {
+		Count int `json:"count"`
+	}
+	if _, err := r.c.Do(req, &out); err != nil {
+		return -1
+	}
+	return out.Count
+}
+
+// issues fetches, completes, extracts and stores the issues of a project.
+func (r *run) issues(ctx context.Context, project string, since time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jql := r.jql(project, since)
+	prog := Progress{Site: r.cfg.Name, Project: project, Total: -1, Started: r.s.Now()}
+	if r.s.Progress != nil {
+		prog.Total = r.approximateCount(ctx, jql)
+	}
+	pages := make(chan searchPage, 2) // fetch ahead while the last page is stored
+	errc := make(chan error, 1)
+	go func() { errc <- r.pages(ctx, jql, pages) }()
+	var batch batch
+	for page := range pages {
+		if prog.Total < 0 && !r.meta.cloud {
+			prog.Total = page.Total
+		}
+		full, err := r.completeChangelogs(ctx, page.Issues)
+		if err != nil {
+			cancel()
+			<-errc
+			return err
+		}
+		for _, raw := range full {
+			rows, problems, err := Extract(raw, r.mapping)
+			if err != nil {
+				r.problem(project, "issue", err.Error())
+				continue
+			}
+			for _, p := range problems {
+				r.problem(p.IssueKey, p.Field, p.Message)
+			}
+			r.seen[rows.Issue.IssueID] = true
+			batch.add(rows)
+		}
+		r.sum.Fetched += len(page.Issues)
+		prog.Fetched += len(page.Issues)
+		if batch.len() >= r.s.FlushIssues {
+			if err := r.flush(ctx, &batch); err != nil {
+				cancel()
+				<-errc
+				return err
+			}
+		}
+		if r.s.Progress != nil {
+			r.s.Progress(prog)
+		}
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	if err := r.flush(ctx, &batch); err != nil {
+		return err
+	}
+	if r.s.Progress != nil {
+		prog.Done = true
+		r.s.Progress(prog)
+	}
+	return nil
+}
+
+// completeChangelogs fetches the rest of every changelog the search capped,
+// concurrently, and returns the issues' JSON with complete changelogs.
+func (r *run) completeChangelogs(ctx context.Context, issues []json.RawMessage) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(issues))
+	type job struct {
+		i     int
+		key   string
+		total int
+	}
+	var jobs []job
+	for i, raw := range issues {
+		out[i] = raw
+		var head struct {
+			Key       string `json:"key"`
+			Changelog *struct {
+				Total     int               `json:"total"`
+				Histories []json.RawMessage `json:"histories"`
+			} `json:"changelog"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			continue // Extract reports it
+		}
+		if head.Changelog != nil && head.Changelog.Total > len(head.Changelog.Histories) {
+			jobs = append(jobs, job{i, head.Key, head.Changelog.Total})
+		}
+	}
+	if len(jobs) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, max(1, r.cfg.Concurrency))
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(j job) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			hist, err := r.fullChangelog(ctx, j.key)
+			if err == nil {
+				var merged json.RawMessage
+				merged, err = withChangelog(out[j.i], hist)
+				if err == nil {
+					mu.Lock()
+					out[j.i] = merged
+					mu.Unlock()
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("changelog of %s: %w", j.key, err)
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}(j)
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+// fullChangelog returns every history of an issue: Cloud's paged changelog
+// endpoint, or Data Center's issue with its whole changelog.
+func (r *run) fullChangelog(ctx context.Context, key string) ([]json.RawMessage, error) {
+	if !r.meta.cloud {
+		var is struct {
+			Changelog struct {
+				Histories []json.RawMessage `json:"histories"`
+			} `json:"changelog"`
+		}
+		err := r.c.get(ctx, "rest/api/2/issue/"+url.PathEscape(key)+"?fields=created&expand=changelog", &is)
+		return is.Changelog.Histories, err
+	}
+	var all []json.RawMessage
+	for start := 0; ; {
+		var page struct {
+			Values []json.RawMessage `json:"values"`
+			IsLast bool              `json:"isLast"`
+			Total  int               `json:"total"`
+		}
+		if err := r.c.get(ctx, fmt.Sprintf("rest/api/2/issue/%s/changelog?startAt=%d&maxResults=100", url.PathEscape(key), start), &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Values...)
+		start += len(page.Values)
+		if page.IsLast || len(page.Values) == 0 || start >= page.Total {
+			return all, nil
+		}
+	}
+}
+
+// withChangelog replaces an issue's inline changelog with the complete one,
+// leaving every other key as Jira sent it.
+func withChangelog(raw json.RawMessage, histories []json.RawMessage) (json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		return nil, err
+	}
+	cl, err := json.Marshal(map[string]any{"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories})
+	if err != nil {
+		return nil, err
+	}
+	top["changelog"] = cl
+	return json.Marshal(top)
+}
+
+// batch accumulates the rows of many issues.
+type batch struct {
+	rows []Rows
+}
+
+func (b *batch) add(r Rows) { b.rows = append(b.rows, r) }
+func (b *batch) len() int   { return len(b.rows) }
+
+// flush writes the issues whose JSON changed since it was last stored. The
+// raw JSON is written last: it marks an issue as completely stored, so a
+// run killed halfway rewrites the issue next time instead of skipping it.
+func (r *run) flush(ctx context.Context, b *batch) error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	ids := make([]uint64, len(b.rows))
+	for i, rw := range b.rows {
+		ids[i] = rw.Issue.IssueID
+	}
+	stored, err := r.s.Store.StoredHashes(ctx, r.cfg.Name, ids)
+	if err != nil {
+		return err
+	}
+	var raws []evident.RawIssue
+	var issues []evident.Issue
+	var trans []evident.Transition
+	var sprints []evident.SprintChange
+	var fields []evident.FieldChange
+	for _, rw := range b.rows {
+		h, ok := stored[rw.Issue.IssueID]
+		switch {
+		case !ok:
+			r.sum.New++
+		case h != rw.Raw.ContentHash:
+			r.sum.Changed++
+		default:
+			r.sum.Unchanged++
+			continue
+		}
+		raws = append(raws, rw.Raw)
+		issues = append(issues, rw.Issue)
+		trans = append(trans, rw.Transitions...)
+		sprints = append(sprints, rw.SprintChange...)
+		fields = append(fields, rw.FieldChanges...)
+	}
+	b.rows = b.rows[:0]
+	return r.write(ctx, issues, trans, sprints, fields, raws)
+}
+
+func (r *run) write(ctx context.Context, issues []evident.Issue, trans []evident.Transition, sprints []evident.SprintChange, fields []evident.FieldChange, raws []evident.RawIssue) error {
+	if err := r.s.Store.InsertIssues(ctx, issues); err != nil {
+		return err
+	}
+	if err := r.s.Store.InsertTransitions(ctx, trans); err != nil {
+		return err
+	}
+	if err := r.s.Store.InsertSprintChanges(ctx, sprints); err != nil {
+		return err
+	}
+	if err := r.s.Store.InsertFieldChanges(ctx, fields); err != nil {
+		return err
+	}
+	return r.s.Store.InsertRawIssues(ctx, raws)
+}
+
+// markDeleted marks stored issues of the configured projects that this full
+// run did not see.
+func (r *run) markDeleted(ctx context.Context) error {
+	live, err := r.s.Store.LiveIssueIDs(ctx, r.cfg.Name, r.cfg.Projects)
+	if err != nil {
+		return err
+	}
+	var gone []uint64
+	for _, id := range live {
+		if !r.seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	r.sum.Deleted = len(gone)
+	return r.s.Store.MarkDeleted(ctx, r.cfg.Name, gone, r.version)
+}
+
+// rebuild re-extracts every stored raw issue with the current mappings.
+func (r *run) rebuild(ctx context.Context) error {
+	site, ok, err := r.s.Store.Site(ctx, r.cfg.Name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return evident.Errorf(evident.ENOTFOUND, "site %s was never synced: nothing to rebuild", r.cfg.Name)
+	}
+	var fields FieldIDs
+	if err := json.Unmarshal([]byte(site.FieldIDs), &fields); err != nil {
+		return fmt.Errorf("site %s: stored field ids: %w", r.cfg.Name, err)
+	}
+	statuses, err := r.s.Store.Statuses(ctx, r.cfg.Name)
+	if err != nil {
+		return err
+	}
+	cats := map[string]string{}
+	for _, s := range statuses {
+		cats[s.StatusID] = s.Category
+	}
+	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: fields, StatusCategory: cats, Projects: r.cfg.ProjectSettings}
+	var b []Rows
+	flush := func() error {
+		var issues []evident.Issue
+		var trans []evident.Transition
+		var sprints []evident.SprintChange
+		var fcs []evident.FieldChange
+		var raws []evident.RawIssue
+		for _, rw := range b {
+			issues = append(issues, rw.Issue)
+			trans = append(trans, rw.Transitions...)
+			sprints = append(sprints, rw.SprintChange...)
+			fcs = append(fcs, rw.FieldChanges...)
+			raws = append(raws, rw.Raw)
+		}
+		b = b[:0]
+		return r.write(ctx, issues, trans, sprints, fcs, raws)
+	}
+	err = r.s.Store.EachRawIssue(ctx, r.cfg.Name, func(raw evident.RawIssue) error {
+		rows, problems, err := Extract([]byte(raw.JSON), r.mapping)
+		if err != nil {
+			r.problem(raw.IssueKey, "issue", err.Error())
+			return nil
+		}
+		for _, p := range problems {
+			r.problem(p.IssueKey, p.Field, p.Message)
+		}
+		r.sum.Fetched++
+		r.sum.Changed++
+		b = append(b, rows)
+		if len(b) >= r.s.FlushIssues {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
