@@ -248,3 +248,45 @@ type ValueRecord struct {
 	Source      string    `ch:"source"`
 	Version     uint64    `ch:"version"`
 }
+
+// Goal levels of Evidence-Based Management.
+const (
+	GoalStrategic    = "strategic"
+	GoalIntermediate = "intermediate"
+	GoalTactical     = "tactical"
+)
+
+// Goal is an EBM goal tied to a measure: a Strategic Goal, an Intermediate
+// Goal or an Immediate Tactical Goal, with its parent in the tree.
+type Goal struct {
+	ID           string    `json:"id" ch:"goal_id"`
+	ParentID     string    `json:"parent_id" ch:"parent_id"`
+	Level        string    `json:"level" ch:"level"`
+	Title        string    `json:"title" ch:"title"`
+	KVA          string    `json:"kva" ch:"kva"`
+	Product      string    `json:"product" ch:"product"`
+	Measure      string    `json:"measure" ch:"measure"`
+	Baseline     float64   `json:"baseline" ch:"baseline"`
+	Target       float64   `json:"target" ch:"target"`
+	BaselineDate time.Time `json:"baseline_date" ch:"baseline_date"`
+	TargetDate   time.Time `json:"target_date" ch:"target_date"`
+	CreatedAt    time.Time `json:"created_at" ch:"created_at"`
+	Deleted      uint8     `json:"-" ch:"deleted"`
+	Version      uint64    `json:"-" ch:"version"`
+}
+
+// Experiment is a hypothesis about moving a measure, tried over a period.
+type Experiment struct {
+	ID             string     `json:"id" ch:"experiment_id"`
+	GoalID         string     `json:"goal_id" ch:"goal_id"`
+	Title          string     `json:"title" ch:"title"`
+	Hypothesis     string     `json:"hypothesis" ch:"hypothesis"`
+	Product        string     `json:"product" ch:"product"`
+	Measure        string     `json:"measure" ch:"measure"`
+	ExpectedChange float64    `json:"expected_change" ch:"expected_change"`
+	StartedAt      time.Time  `json:"started_at" ch:"started_at"`
+	EndedAt        *time.Time `json:"ended_at" ch:"ended_at"`
+	CreatedAt      time.Time  `json:"created_at" ch:"created_at"`
+	Deleted        uint8      `json:"-" ch:"deleted"`
+	Version        uint64     `json:"-" ch:"version"`
+}

@@ -1,0 +1,343 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+// catalogCache keeps the catalog for a short while: every request checks
+// its project and board against it.
+type catalogCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	cat metrics.Catalog
+}
+
+var catalogTTL = 15 * time.Second
+
+func (s *Server) catalog(ctx context.Context) (metrics.Catalog, error) {
+	cc := &s.catalogCache
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if time.Since(cc.at) < catalogTTL {
+		return cc.cat, nil
+	}
+	cat, err := s.cfg.Measures.Catalog(ctx)
+	if err != nil {
+		return cat, err
+	}
+	cc.cat, cc.at = cat, time.Now()
+	return cat, nil
+}
+
+// InvalidateCatalog makes the next request read the catalog again (after a
+// sync or an import).
+func (s *Server) InvalidateCatalog() {
+	s.catalogCache.mu.Lock()
+	s.catalogCache.at = time.Time{}
+	s.catalogCache.mu.Unlock()
+}
+
+// filter parses the common filters and checks the project and board exist.
+func (s *Server) filter(c *fiber.Ctx) (metrics.Filter, error) {
+	f, err := params{c: c, now: s.cfg.Now()}.filter()
+	if err != nil {
+		return f, err
+	}
+	if f.Project != "" || f.Board != 0 {
+		cat, err := s.catalog(c.UserContext())
+		if err != nil {
+			return f, err
+		}
+		if f.Project != "" && !cat.HasProject(f.Project) {
+			return f, evident.Errorf(evident.EINVALID, "project: unknown project %q", f.Project)
+		}
+		if f.Board != 0 && !cat.HasBoard(f.Board) {
+			return f, evident.Errorf(evident.EINVALID, "board: unknown board %d", f.Board)
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) apiIssues(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	// The issues list is not bounded by a date range unless one is given.
+	if c.Query("from") == "" {
+		f.From = time.Time{}
+	}
+	if c.Query("to") == "" {
+		f.To = time.Time{}
+	}
+	p := params{c: c}
+	limit, err := p.int("limit", 100, 1, 100000)
+	if err != nil {
+		return err
+	}
+	offset, err := p.int("offset", 0, 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	page, err := s.cfg.Measures.Issues(c.UserContext(), f, limit, offset)
+	if err != nil {
+		return err
+	}
+	if c.Query("format") == "csv" || strings.Contains(c.Get("Accept"), "text/csv") {
+		return sendCSV(c, "issues.csv", issuesCSV(page.Issues))
+	}
+	return c.JSON(page)
+}
+
+func (s *Server) apiFlow(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	flow, err := s.cfg.Measures.Flow(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(flow)
+}
+
+func (s *Server) apiCFD(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	by := c.Query("by", "category")
+	if by != "category" && by != "status" {
+		return evident.Errorf(evident.EINVALID, "by: %q is neither category nor status", by)
+	}
+	if f.To.Sub(f.From) > 3*366*24*time.Hour {
+		return evident.Errorf(evident.EINVALID, "from/to: a cumulative flow diagram covers at most three years")
+	}
+	cfd, err := s.cfg.Measures.CumulativeFlow(c.UserContext(), f, by)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cfd)
+}
+
+func (s *Server) apiSprints(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	if f.Board == 0 {
+		return evident.Errorf(evident.EINVALID, "board: the id of a scrum board is required")
+	}
+	sprints, err := s.cfg.Measures.Sprints(c.UserContext(), f.Site, f.Board)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"board": f.Board, "sprints": sprints})
+}
+
+func (s *Server) apiReleases(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.cfg.Measures.Releases(c.UserContext(), f, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
+func (s *Server) filterPeriod(c *fiber.Ctx) (metrics.Filter, metrics.Period, error) {
+	f, err := s.filter(c)
+	if err != nil {
+		return f, "", err
+	}
+	p, err := params{c: c}.period()
+	return f, p, err
+}
+
+func (s *Server) apiQuality(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	q, err := s.cfg.Measures.Quality(c.UserContext(), f, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(q)
+}
+
+func (s *Server) apiValue(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.cfg.Measures.ValueDelivered(c.UserContext(), f, p)
+	if err != nil {
+		return err
+	}
+	recs, err := s.cfg.Measures.ValueRecords(c.UserContext(), product(c, f), f.From, f.To)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"delivered": v, "records": recs})
+}
+
+// product is the product whose surveys and records a request is about:
+// the product parameter, else the project.
+func product(c *fiber.Ctx, f metrics.Filter) string {
+	if p := strings.TrimSpace(c.Query("product")); p != "" {
+		return p
+	}
+	return f.Project
+}
+
+func (s *Server) apiSatisfaction(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	sat, err := s.cfg.Measures.Satisfaction(c.UserContext(), product(c, f), f.From, f.To, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sat)
+}
+
+func (s *Server) apiEBM(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.cfg.Measures.EBM(c.UserContext(), f, product(c, f), p)
+	if err != nil {
+		return err
+	}
+	resp := fiber.Map{"from": e.From, "to": e.To, "period": e.Period, "kvas": e.KVAs}
+	if s.cfg.Inputs != nil {
+		goals, err := s.cfg.Inputs.Goals(c.UserContext(), product(c, f))
+		if err != nil {
+			return err
+		}
+		resp["goals"] = ProgressOf(goals, e.Current())
+	}
+	return c.JSON(resp)
+}
+
+func (s *Server) apiForecast(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	p := params{c: c, now: s.cfg.Now()}
+	var req metrics.ForecastRequest
+	if req.Items, err = p.int("items", 0, 1, 100000); err != nil {
+		return err
+	}
+	until, hasUntil, err := p.date("until")
+	if err != nil {
+		return err
+	}
+	if (req.Items == 0) == !hasUntil {
+		return evident.Errorf(evident.EINVALID, "items or until: give exactly one (items=K for when K items will be done, until=YYYY-MM-DD for how many by then)")
+	}
+	if hasUntil {
+		today := s.cfg.Now().UTC().Truncate(24 * time.Hour)
+		if !until.After(today) {
+			return evident.Errorf(evident.EINVALID, "until: %s is not after today", until.Format("2006-01-02"))
+		}
+		if until.Sub(today) > 5*366*24*time.Hour {
+			return evident.Errorf(evident.EINVALID, "until: %s is more than five years ahead", until.Format("2006-01-02"))
+		}
+		req.Until = until
+	}
+	if req.HistoryDays, err = p.int("history", 90, 7, 730); err != nil {
+		return err
+	}
+	fc, err := s.cfg.Measures.Forecast(c.UserContext(), f, req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fc)
+}
+
+func (s *Server) apiHealth(c *fiber.Ctx) error {
+	h, err := s.cfg.Measures.Health(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(h)
+}
+
+func (s *Server) apiCatalog(c *fiber.Ctx) error {
+	cat, err := s.catalog(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(cat)
+}
+
+// csvSafe neutralises cells a spreadsheet would read as a formula.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+func sendCSV(c *fiber.Ctx, name string, rows [][]string) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for _, r := range rows {
+		for i := range r {
+			r[i] = csvSafe(r[i])
+		}
+		w.Write(r)
+	}
+	w.Flush()
+	c.Set("Content-Type", "text/csv; charset=utf-8")
+	c.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	return c.Send(buf.Bytes())
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func fmtNum(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f, 'f', -1, 64)
+}
+
+func issuesCSV(issues []metrics.IssueRow) [][]string {
+	rows := [][]string{{"key", "project", "type", "summary", "status", "status_category", "created_at", "started_at", "done_at", "resolved_at",
+		"lead_time_days", "cycle_time_days", "story_points", "business_value", "sprint_ids"}}
+	for _, is := range issues {
+		ids := make([]string, len(is.SprintIDs))
+		for i, id := range is.SprintIDs {
+			ids[i] = strconv.FormatUint(id, 10)
+		}
+		created := is.CreatedAt
+		rows = append(rows, []string{is.Key, is.Project, is.Type, is.Summary, is.Status, is.StatusCategory, fmtTime(&created),
+			fmtTime(is.StartedAt), fmtTime(is.DoneAt), fmtTime(is.ResolvedAt), fmtNum(is.LeadTimeDays), fmtNum(is.CycleTimeDays),
+			fmtNum(is.StoryPoints), fmtNum(is.BusinessValue), strings.Join(ids, " ")})
+	}
+	return rows
+}

@@ -1,0 +1,387 @@
+package dashboard_test
+
+// Fixture tests in the spirit of Prometheus' promqltest: each file under
+// metrics/testdata/ holds a small dataset and the values expected from it,
+// computed by hand and explained in comments. The data goes through the
+// collector's extraction into a real ClickHouse and is read back through the
+// JSON API.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/collector"
+	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/metrics"
+	"github.com/evident-ebm/evident/schema"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+var fixtureStatuses = map[string]struct{ id, cat string }{
+	"Backlog": {"10000", "new"}, "Selected for Development": {"10001", "new"}, "In Progress": {"3", "indeterminate"},
+	"In Review": {"10002", "indeterminate"}, "Blocked": {"10006", "indeterminate"}, "Ready for Release": {"10003", "done"},
+	"Released": {"10004", "done"}, "Done": {"10005", "done"},
+}
+
+var fixtureMapping = collector.Mapping{Site: "fx", Version: 1,
+	Fields: collector.FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", BusinessValue: "customfield_10030", EpicLink: "customfield_10014"}}
+
+func init() {
+	fixtureMapping.StatusCategory = map[string]string{}
+	for _, s := range fixtureStatuses {
+		fixtureMapping.StatusCategory[s.id] = s.cat
+	}
+}
+
+// fixtureIssue is an issue being read from a fixture file.
+type fixtureIssue struct {
+	key, typ, created, status string
+	attrs                     map[string]string
+	histories                 []string
+}
+
+type fixture struct {
+	now    time.Time
+	issues []*fixtureIssue
+	evals  []fixtureEval
+	rows   struct {
+		projects []evident.Project
+		boards   []evident.Board
+		sprints  []evident.Sprint
+		releases []evident.Release
+		surveys  []evident.SatisfactionResponse
+		values   []evident.ValueRecord
+	}
+}
+
+type fixtureEval struct {
+	line   int
+	path   string
+	status int
+	expect []fixtureExpect
+}
+
+type fixtureExpect struct {
+	line  int
+	path  string
+	value string
+}
+
+var tokenRe = regexp.MustCompile(`[^\s"]*"[^"]*"|\S+`)
+
+func fields(s string) []string {
+	toks := tokenRe.FindAllString(s, -1)
+	for i, t := range toks {
+		if strings.HasPrefix(t, `"`) {
+			toks[i] = strings.Trim(t, `"`)
+		}
+	}
+	return toks
+}
+
+func attrs(toks []string) map[string]string {
+	m := map[string]string{}
+	for _, t := range toks {
+		if k, v, ok := strings.Cut(t, "="); ok {
+			m[k] = strings.Trim(v, `"`)
+		}
+	}
+	return m
+}
+
+func mustTime(t *testing.T, line int, s string) time.Time {
+	t.Helper()
+	for _, l := range []string{time.RFC3339, "2006-01-02"} {
+		if v, err := time.Parse(l, s); err == nil {
+			return v.UTC()
+		}
+	}
+	t.Fatalf("line %d: %q is not a time", line, s)
+	return time.Time{}
+}
+
+func jiraTime(t time.Time) string { return t.Format("2006-01-02T15:04:05.000-0700") }
+
+func parseFixture(t *testing.T, path string) *fixture {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{}
+	var cur *fixtureIssue
+	var ev *fixtureEval
+	hid := 100
+	for n, raw := range strings.Split(string(b), "\n") {
+		line := n + 1
+		text := strings.TrimSpace(raw)
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		indented := raw != strings.TrimLeft(raw, " \t")
+		toks := fields(text)
+		if indented && ev != nil {
+			if toks[0] == "status" && len(toks) == 2 && !strings.Contains(toks[1], ".") {
+				ev.status, _ = strconv.Atoi(toks[1])
+				continue
+			}
+			ev.expect = append(ev.expect, fixtureExpect{line: line, path: toks[0], value: strings.TrimSpace(strings.TrimPrefix(text, toks[0]))})
+			continue
+		}
+		if indented && cur != nil {
+			hid++
+			at := jiraTime(mustTime(t, line, toks[1]))
+			switch toks[0] {
+			case "status": // status TIME FROM > TO
+				from, to, ok := strings.Cut(strings.Join(toks[2:], " "), " > ")
+				fs, fok := fixtureStatuses[strings.TrimSpace(from)]
+				ts, tok := fixtureStatuses[strings.TrimSpace(to)]
+				if !ok || !fok || !tok {
+					t.Fatalf("%s:%d: status change %q: want FROM > TO with known statuses", path, line, text)
+				}
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"status","fieldtype":"jira","fieldId":"status","from":%q,"fromString":%q,"to":%q,"toString":%q}]}`,
+					hid, at, fs.id, strings.TrimSpace(from), ts.id, strings.TrimSpace(to)))
+				cur.status = strings.TrimSpace(to)
+			case "sprint": // sprint TIME "FROM" > "TO"
+				if len(toks) != 5 || toks[3] != ">" {
+					t.Fatalf("%s:%d: want sprint TIME \"ids\" > \"ids\"", path, line)
+				}
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Sprint","fieldtype":"custom","fieldId":"customfield_10020","from":%q,"fromString":"","to":%q,"toString":""}]}`,
+					hid, at, toks[2], toks[4]))
+			case "points": // points TIME FROM > TO
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Story point estimate","fieldtype":"custom","fieldId":"customfield_10016","from":null,"fromString":%q,"to":null,"toString":%q}]}`,
+					hid, at, toks[2], toks[4]))
+			default:
+				t.Fatalf("%s:%d: unknown issue line %q", path, line, toks[0])
+			}
+			continue
+		}
+		cur, ev = nil, nil
+		switch toks[0] {
+		case "now":
+			fx.now = mustTime(t, line, toks[1])
+		case "project":
+			fx.rows.projects = append(fx.rows.projects, evident.Project{Site: "fx", ProjectID: uint64(len(fx.rows.projects) + 1), Key: toks[1], Name: toks[2], Version: 1})
+		case "board":
+			id, _ := strconv.ParseUint(toks[1], 10, 64)
+			fx.rows.boards = append(fx.rows.boards, evident.Board{Site: "fx", BoardID: id, ProjectKey: toks[2], Type: toks[3], Name: toks[4], Version: 1})
+		case "sprint":
+			id, _ := strconv.ParseUint(toks[1], 10, 64)
+			a := attrs(toks[2:])
+			board, _ := strconv.ParseUint(a["board"], 10, 64)
+			sp := evident.Sprint{Site: "fx", SprintID: id, BoardID: board, Name: a["name"], State: a["state"], Version: 1}
+			for k, dst := range map[string]**time.Time{"start": &sp.StartAt, "end": &sp.EndAt, "complete": &sp.CompleteAt} {
+				if v, ok := a[k]; ok {
+					tm := mustTime(t, line, v)
+					*dst = &tm
+				}
+			}
+			fx.rows.sprints = append(fx.rows.sprints, sp)
+		case "release": // release PROJECT NAME DATE released|unreleased
+			d := mustTime(t, line, toks[3])
+			fx.rows.releases = append(fx.rows.releases, evident.Release{Site: "fx", VersionID: uint64(len(fx.rows.releases) + 1), ProjectKey: toks[1], Name: toks[2],
+				Released: map[bool]uint8{true: 1}[toks[4] == "released"], ReleaseDate: &d, Version: 1})
+		case "survey": // survey TIME SCALE SCORE PRODUCT
+			score, _ := strconv.Atoi(toks[3])
+			fx.rows.surveys = append(fx.rows.surveys, evident.SatisfactionResponse{ResponseID: fmt.Sprintf("r%d", line), RespondedAt: mustTime(t, line, toks[1]),
+				Scale: toks[2], Score: int16(score), Product: toks[4], Version: 1})
+		case "value": // value PRODUCT MEASURE START END VALUE UNIT
+			v, _ := strconv.ParseFloat(toks[5], 64)
+			fx.rows.values = append(fx.rows.values, evident.ValueRecord{Product: toks[1], Measure: toks[2], PeriodStart: mustTime(t, line, toks[3]),
+				PeriodEnd: mustTime(t, line, toks[4]), Value: v, Unit: toks[6], Version: 1})
+		case "issue": // issue KEY TYPE created=TIME [attr=value …]
+			a := attrs(toks[3:])
+			cur = &fixtureIssue{key: toks[1], typ: toks[2], created: a["created"], status: "Backlog", attrs: a}
+			if s, ok := a["status"]; ok {
+				cur.status = s
+			}
+			fx.issues = append(fx.issues, cur)
+		case "eval":
+			fx.evals = append(fx.evals, fixtureEval{line: line, path: toks[1], status: 200})
+			ev = &fx.evals[len(fx.evals)-1]
+		default:
+			t.Fatalf("%s:%d: unknown line %q", path, line, toks[0])
+		}
+	}
+	return fx
+}
+
+func (fx *fixture) load(t *testing.T, st *schema.Store) {
+	ctx := context.Background()
+	var issues []evident.Issue
+	var trans []evident.Transition
+	var sprints []evident.SprintChange
+	var fcs []evident.FieldChange
+	for i, is := range fx.issues {
+		created := mustTime(t, 0, is.created)
+		st := fixtureStatuses[is.status]
+		proj, _, _ := strings.Cut(is.key, "-")
+		f := map[string]any{"summary": is.attrs["summary"], "issuetype": map[string]string{"name": is.typ}, "project": map[string]string{"key": proj},
+			"created": jiraTime(created), "updated": jiraTime(created),
+			"status": map[string]any{"id": st.id, "name": is.status, "statusCategory": map[string]string{"key": st.cat}}}
+		if f["summary"] == "" {
+			f["summary"] = "Issue " + is.key
+		}
+		if v, ok := is.attrs["points"]; ok {
+			f["customfield_10016"], _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := is.attrs["value"]; ok {
+			f["customfield_10030"], _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := is.attrs["labels"]; ok {
+			f["labels"] = strings.Split(v, ",")
+		}
+		if v, ok := is.attrs["resolved"]; ok {
+			f["resolutiondate"] = jiraTime(mustTime(t, 0, v))
+		}
+		if v, ok := is.attrs["sprints"]; ok {
+			var list []map[string]int
+			for _, id := range strings.Split(v, ",") {
+				n, _ := strconv.Atoi(id)
+				list = append(list, map[string]int{"id": n})
+			}
+			f["customfield_10020"] = list
+		}
+		fj, _ := json.Marshal(f)
+		raw := fmt.Sprintf(`{"id":"%d","key":%q,"fields":%s,"changelog":{"startAt":0,"maxResults":%d,"total":%d,"histories":[%s]}}`,
+			1000+i, is.key, fj, len(is.histories), len(is.histories), strings.Join(is.histories, ","))
+		rows, problems, err := collector.Extract([]byte(raw), fixtureMapping)
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("fixture issue %s: %v %v", is.key, err, problems)
+		}
+		issues = append(issues, rows.Issue)
+		trans = append(trans, rows.Transitions...)
+		sprints = append(sprints, rows.SprintChange...)
+		fcs = append(fcs, rows.FieldChanges...)
+	}
+	check := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(st.InsertIssues(ctx, issues))
+	check(st.InsertTransitions(ctx, trans))
+	check(st.InsertSprintChanges(ctx, sprints))
+	check(st.InsertFieldChanges(ctx, fcs))
+	check(st.InsertProjects(ctx, fx.rows.projects))
+	check(st.InsertBoards(ctx, fx.rows.boards))
+	check(st.InsertSprints(ctx, fx.rows.sprints))
+	check(st.InsertReleases(ctx, fx.rows.releases))
+	check(st.InsertSatisfaction(ctx, fx.rows.surveys))
+	check(st.InsertValueRecords(ctx, fx.rows.values))
+}
+
+// lookup walks a path like a.b[2].c through decoded JSON.
+func lookup(v any, path string) (any, error) {
+	if path == "." {
+		return v, nil
+	}
+	for _, part := range strings.Split(path, ".") {
+		name, idx, hasIdx := strings.Cut(part, "[")
+		if name != "" {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: not an object", name)
+			}
+			if v, ok = m[name]; !ok {
+				return nil, fmt.Errorf("%s: no such key", name)
+			}
+		}
+		for hasIdx {
+			var rest string
+			idx, rest, _ = strings.Cut(idx, "]")
+			i, _ := strconv.Atoi(idx)
+			arr, ok := v.([]any)
+			if !ok || i >= len(arr) {
+				return nil, fmt.Errorf("[%d]: out of range", i)
+			}
+			v = arr[i]
+			_, idx, hasIdx = strings.Cut(rest, "[")
+		}
+	}
+	return v, nil
+}
+
+func matches(got any, want string) bool {
+	switch {
+	case want == "null":
+		return got == nil
+	case want == "true" || want == "false":
+		b, ok := got.(bool)
+		return ok && strconv.FormatBool(b) == want
+	case strings.HasPrefix(want, "len "):
+		n, _ := strconv.Atoi(strings.TrimPrefix(want, "len "))
+		switch g := got.(type) {
+		case []any:
+			return len(g) == n
+		case map[string]any:
+			return len(g) == n
+		}
+		return false
+	}
+	if f, err := strconv.ParseFloat(want, 64); err == nil {
+		g, ok := got.(float64)
+		return ok && math.Abs(g-f) < 1e-3
+	}
+	if u, err := strconv.Unquote(want); err == nil {
+		want = u
+	}
+	s, ok := got.(string)
+	return ok && s == want
+}
+
+func TestMetricFixtures(t *testing.T) {
+	files, _ := filepath.Glob("../metrics/testdata/*.test")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			fx := parseFixture(t, file)
+			st := chtest.Store(t)
+			fx.load(t, st)
+			ms := metrics.New(st)
+			ms.Now = func() time.Time { return fx.now }
+			srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Now: ms.Now})
+			for _, ev := range fx.evals {
+				resp, err := srv.App.Test(httptest.NewRequest("GET", ev.path, nil), 30000)
+				if err != nil {
+					t.Fatalf("line %d: %v", ev.line, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != ev.status {
+					t.Errorf("line %d: GET %s: status %d, want %d: %s", ev.line, ev.path, resp.StatusCode, ev.status, body)
+					continue
+				}
+				var got any
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatalf("line %d: %v: %s", ev.line, err, body)
+				}
+				for _, ex := range ev.expect {
+					v, err := lookup(got, ex.path)
+					if err != nil {
+						t.Errorf("line %d: %s: %v", ex.line, ex.path, err)
+						continue
+					}
+					if !matches(v, ex.value) {
+						j, _ := json.Marshal(v)
+						t.Errorf("line %d: %s = %s, want %s", ex.line, ex.path, j, ex.value)
+					}
+				}
+			}
+		})
+	}
+}

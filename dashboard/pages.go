@@ -1,0 +1,300 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed assets
+var assetFiles embed.FS
+
+// EchartsEmbedded reports whether the build carries echarts (make assets).
+func EchartsEmbedded() bool {
+	_, err := fs.Stat(assetFiles, "assets/echarts.min.js")
+	return err == nil
+}
+
+var funcs = template.FuncMap{
+	"num": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	},
+	"fixed": func(v *float64, digits int) string {
+		if v == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*v, 'f', digits, 64)
+	},
+	"pct": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*v*100, 'f', 0, 64) + "%"
+	},
+	"date": func(t *time.Time) string {
+		if t == nil {
+			return "–"
+		}
+		return t.UTC().Format("2006-01-02")
+	},
+	"jira": func(base, key string) string {
+		if base == "" {
+			return ""
+		}
+		return strings.TrimRight(base, "/") + "/browse/" + url.PathEscape(key)
+	},
+	"join": strings.Join,
+}
+
+var pages = func() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/chart.html"))
+	out := map[string]*template.Template{}
+	entries, _ := fs.ReadDir(templateFiles, "templates")
+	for _, e := range entries {
+		name := e.Name()
+		if name == "layout.html" || name == "chart.html" {
+			continue
+		}
+		t := template.Must(layout.Clone())
+		out[strings.TrimSuffix(name, ".html")] = template.Must(t.ParseFS(templateFiles, "templates/"+name))
+	}
+	return out
+}()
+
+// view is what the layout renders.
+type view struct {
+	Title     string
+	Active    string
+	Filters   filterForm
+	Charts    []Chart
+	Data      any
+	Error     string
+	Notice    string
+	JiraURL   string
+	AuthOn    bool
+	NoEcharts bool
+}
+
+// filterForm is the state of the filter bar, kept in the URL.
+type filterForm struct {
+	Project, Board, Type, From, To, Period, Category, Label string
+	Projects                                                []metrics.CatalogProject
+	Boards                                                  []metrics.CatalogBoard
+	Types                                                   []string
+	Query                                                   string // the current query, for links
+	ShowBoard, ShowPeriod                                   bool
+}
+
+func (s *Server) pageRoutes() {
+	v := s.requireRole(RoleViewer)
+	s.App.Get("/", v, s.overviewPage)
+	s.App.Get("/flow", v, s.flowPage)
+	s.App.Get("/sprints", v, s.sprintsPage)
+	s.App.Get("/sprints/:id", v, s.retroPage)
+	s.App.Get("/value", v, s.valuePage)
+	s.App.Get("/forecast", v, s.forecastPage)
+	s.App.Get("/health", v, s.healthPage)
+}
+
+// newView parses the filters of a page and fills the filter bar. A bad
+// parameter is a 400 with the message on the page.
+func (s *Server) newView(c *fiber.Ctx, title, active string) (view, metrics.Filter, metrics.Period, error) {
+	v := view{Title: title, Active: active, JiraURL: s.cfg.JiraURL, AuthOn: s.auth, NoEcharts: !EchartsEmbedded()}
+	q := func(k string) string { return c.Query(k) }
+	v.Filters = filterForm{Project: q("project"), Board: q("board"), Type: q("type"), From: q("from"), To: q("to"), Period: q("period"),
+		Category: q("category"), Label: q("label"), Query: string(c.Request().URI().QueryString())}
+	cat, err := s.catalog(c.UserContext())
+	if err != nil {
+		return v, metrics.Filter{}, "", err
+	}
+	v.Filters.Projects, v.Filters.Boards, v.Filters.Types = cat.Projects, cat.Boards, cat.Types
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return v, f, p, err
+	}
+	if v.Filters.From == "" {
+		v.Filters.From = f.From.Format("2006-01-02")
+	}
+	if v.Filters.To == "" {
+		v.Filters.To = f.To.Format("2006-01-02")
+	}
+	if v.Filters.Period == "" {
+		v.Filters.Period = string(p)
+	}
+	return v, f, p, nil
+}
+
+// render writes a page, or one chart's data as CSV when ?csv=<chart id>.
+func (s *Server) render(c *fiber.Ctx, name string, v view) error {
+	if id := c.Query("csv"); id != "" {
+		for _, ch := range v.Charts {
+			if ch.ID == id {
+				return sendCSV(c, id+".csv", append([][]string{append([]string(nil), ch.Table.Head...)}, ch.Table.Rows...))
+			}
+		}
+		return evident.Errorf(evident.ENOTFOUND, "csv: this page has no chart %q", id)
+	}
+	t, ok := pages[name]
+	if !ok {
+		return fmt.Errorf("no template %s", name)
+	}
+	for i := range v.Charts {
+		if v.Charts[i].CSV == "" {
+			v.Charts[i].CSV = "?" + withParam(v.Filters.Query, "csv", v.Charts[i].ID)
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Set("Content-Type", "text/html; charset=utf-8")
+	return c.Send(buf.Bytes())
+}
+
+func withParam(query, key, value string) string {
+	vals, _ := url.ParseQuery(query)
+	vals.Set(key, value)
+	return vals.Encode()
+}
+
+// renderError shows an error on a page with the filter bar, so that the
+// user can correct what was wrong.
+func (s *Server) renderError(c *fiber.Ctx, status int, msg string) error {
+	v := view{Title: "Error", Error: msg, JiraURL: s.cfg.JiraURL, AuthOn: s.auth}
+	v.Filters.Query = string(c.Request().URI().QueryString())
+	var buf bytes.Buffer
+	if err := pages["error"].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return c.Status(status).SendString(msg)
+	}
+	c.Set("Content-Type", "text/html; charset=utf-8")
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// pageError shows a bad parameter as a 400 on the page itself.
+func (s *Server) pageError(c *fiber.Ctx, v view, err error) error {
+	code := evident.ErrorCode(err)
+	if code != evident.EINVALID && code != evident.ENOTFOUND {
+		return err
+	}
+	v.Error = evident.ErrorMessage(err)
+	v.Charts = nil
+	status := 400
+	if code == evident.ENOTFOUND {
+		status = 404
+	}
+	c.Status(status)
+	var buf bytes.Buffer
+	if rerr := pages["error"].ExecuteTemplate(&buf, "layout.html", v); rerr != nil {
+		return rerr
+	}
+	c.Set("Content-Type", "text/html; charset=utf-8")
+	return c.Send(buf.Bytes())
+}
+
+// parallel runs a page's queries at once and returns the first error.
+func parallel(fns ...func() error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(fns))
+	for i, fn := range fns {
+		wg.Add(1)
+		go func(i int, fn func() error) {
+			defer wg.Done()
+			errs[i] = fn()
+		}(i, fn)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) assets(c *fiber.Ctx) error {
+	name := strings.TrimPrefix(c.Params("*"), "/")
+	if name == "" || strings.Contains(name, "..") {
+		return fiber.ErrNotFound
+	}
+	b, err := assetFiles.ReadFile("assets/" + name)
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	switch {
+	case strings.HasSuffix(name, ".js"):
+		c.Set("Content-Type", "text/javascript; charset=utf-8")
+	case strings.HasSuffix(name, ".css"):
+		c.Set("Content-Type", "text/css; charset=utf-8")
+	default:
+		return fiber.ErrNotFound
+	}
+	c.Set("Cache-Control", "public, max-age=86400")
+	return c.Send(b)
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	v := view{Title: "Sign in", AuthOn: s.auth, Data: map[string]string{"Next": safeNext(c.Query("next"))}}
+	var buf bytes.Buffer
+	if err := pages["login"].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return err
+	}
+	c.Set("Content-Type", "text/html; charset=utf-8")
+	return c.Send(buf.Bytes())
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	tok := strings.TrimSpace(c.FormValue("token"))
+	c.Request().Header.Set("Authorization", "Bearer "+tok)
+	if s.tokenRole(c) == RoleNone {
+		c.Status(401)
+		v := view{Title: "Sign in", AuthOn: s.auth, Error: "That token is not valid.", Data: map[string]string{"Next": safeNext(c.FormValue("next"))}}
+		var buf bytes.Buffer
+		if err := pages["login"].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+			return err
+		}
+		c.Set("Content-Type", "text/html; charset=utf-8")
+		return c.Send(buf.Bytes())
+	}
+	c.Cookie(&fiber.Cookie{Name: cookieName, Value: tok, Path: "/", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https", MaxAge: 30 * 24 * 3600})
+	return c.Redirect(safeNext(c.FormValue("next")), fiber.StatusSeeOther)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	c.Cookie(&fiber.Cookie{Name: cookieName, Value: "", Path: "/", HTTPOnly: true, SameSite: "Strict", MaxAge: -1, Expires: time.Unix(1, 0)})
+	return c.Redirect("/login", fiber.StatusSeeOther)
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// withTimeout bounds a page's queries.
+func withTimeout(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), 60*time.Second)
+}

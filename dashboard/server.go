@@ -1,0 +1,343 @@
+// Package dashboard is Evident's HTTP face: the JSON API (/api/v1) and the
+// server-rendered pages with go-echarts charts, on Fiber. Handlers parse,
+// call the metrics and render; errors go to one error handler.
+package dashboard
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+// Measures is what the dashboard needs from the metrics.
+type Measures interface {
+	Issues(ctx context.Context, f metrics.Filter, limit, offset int) (metrics.IssuePage, error)
+	Flow(ctx context.Context, f metrics.Filter) (metrics.Flow, error)
+	CumulativeFlow(ctx context.Context, f metrics.Filter, by string) (metrics.CFD, error)
+	Sprints(ctx context.Context, site string, board uint64) ([]metrics.SprintReport, error)
+	Releases(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.Releases, error)
+	Quality(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.Quality, error)
+	ValueDelivered(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.ValueDelivered, error)
+	Satisfaction(ctx context.Context, product string, from, to time.Time, p metrics.Period) (metrics.Satisfaction, error)
+	ValueRecords(ctx context.Context, product string, from, to time.Time) ([]metrics.RecordSeries, error)
+	EBM(ctx context.Context, f metrics.Filter, product string, p metrics.Period) (metrics.EBM, error)
+	Forecast(ctx context.Context, f metrics.Filter, req metrics.ForecastRequest) (metrics.Forecast, error)
+	Health(ctx context.Context) (metrics.DataHealth, error)
+	Catalog(ctx context.Context) (metrics.Catalog, error)
+}
+
+// Pinger reports whether storage answers, for /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Role is what a token may do.
+type Role int
+
+// Roles, weakest first.
+const (
+	RoleNone Role = iota
+	RoleViewer
+	RoleAdmin
+)
+
+// Config configures a Server.
+type Config struct {
+	Measures Measures
+	Pinger   Pinger
+	Inputs   Inputs // may be nil: the input routes then answer 503
+	Log      *slog.Logger
+	// ViewerTokens and AdminTokens grant access; with none, everyone is an
+	// admin and the server must listen on loopback only.
+	ViewerTokens []string
+	AdminTokens  []string
+	// Now is the clock of default date ranges.
+	Now func() time.Time
+	// JiraURL, when set, turns issue keys into links to Jira.
+	JiraURL string
+}
+
+// Server is the dashboard and API.
+type Server struct {
+	App  *fiber.App
+	cfg  Config
+	log  *slog.Logger
+	auth bool
+
+	viewer [][32]byte
+	admin  [][32]byte
+
+	stats        *requestStats
+	catalogCache catalogCache
+}
+
+// New builds the Fiber app with every route.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, stats: newRequestStats()}
+	for _, t := range cfg.ViewerTokens {
+		s.viewer = append(s.viewer, sha256.Sum256([]byte(t)))
+	}
+	for _, t := range cfg.AdminTokens {
+		s.admin = append(s.admin, sha256.Sum256([]byte(t)))
+	}
+	s.auth = len(s.viewer)+len(s.admin) > 0
+	s.App = fiber.New(fiber.Config{
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		BodyLimit:             64 << 20,
+		ReadTimeout:           60 * time.Second,
+		WriteTimeout:          120 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.App.Use(recover.New(recover.Config{EnableStackTrace: false}))
+	s.App.Use(s.observe)
+	s.App.Use(securityHeaders)
+	s.routes()
+	return s
+}
+
+// AuthEnabled reports whether tokens are configured.
+func (s *Server) AuthEnabled() bool { return s.auth }
+
+func (s *Server) routes() {
+	a := s.App
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	a.Get("/readyz", s.readyz)
+	a.Get("/metrics", s.requireRole(RoleViewer), s.prometheus)
+	a.Get("/login", s.loginPage)
+	a.Post("/login", s.login)
+	a.Post("/logout", s.logout)
+	a.Get("/assets/*", s.assets)
+
+	api := a.Group("/api/v1", s.requireRole(RoleViewer))
+	api.Get("/openapi.json", s.openAPI)
+	api.Get("/issues", s.apiIssues)
+	api.Get("/flow", s.apiFlow)
+	api.Get("/cfd", s.apiCFD)
+	api.Get("/sprints", s.apiSprints)
+	api.Get("/releases", s.apiReleases)
+	api.Get("/quality", s.apiQuality)
+	api.Get("/value", s.apiValue)
+	api.Get("/satisfaction", s.apiSatisfaction)
+	api.Get("/ebm", s.apiEBM)
+	api.Get("/forecast", s.apiForecast)
+	api.Get("/health/data", s.apiHealth)
+	api.Get("/catalog", s.apiCatalog)
+	s.inputRoutes(api)
+
+	s.pageRoutes()
+}
+
+// handleError maps an error to a status: evident.Error codes to theirs,
+// Fiber's own errors to theirs, anything else to 500, logged without
+// internals reaching the user.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	code := evident.ErrorCode(err)
+	status := map[string]int{
+		evident.EINVALID: 400, evident.EUNAUTHORIZED: 401, evident.EFORBIDDEN: 403, evident.ENOTFOUND: 404,
+		evident.ECONFLICT: 409, evident.EUNAVAILABLE: 503, evident.EINTERNAL: 500,
+	}[code]
+	msg := evident.ErrorMessage(err)
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status, msg = fe.Code, fe.Message
+		code = map[int]string{400: evident.EINVALID, 401: evident.EUNAUTHORIZED, 403: evident.EFORBIDDEN, 404: evident.ENOTFOUND, 413: evident.EINVALID}[fe.Code]
+		if code == "" {
+			code = evident.EINTERNAL
+		}
+	}
+	if status == 500 && unavailable(err) {
+		status, code, msg = 503, evident.EUNAVAILABLE, "The database is not answering; try again in a moment."
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err.Error())
+	}
+	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get("Accept"), "application/json") {
+		return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "message": msg}})
+	}
+	return s.renderError(c, status, msg)
+}
+
+// unavailable reports errors that mean ClickHouse is away.
+func unavailable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	m := err.Error()
+	return strings.Contains(m, "connection refused") || strings.Contains(m, "broken pipe") || strings.Contains(m, "EOF") ||
+		strings.Contains(m, "acquire conn timeout") || strings.Contains(m, "connection reset")
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if s.cfg.Pinger != nil {
+		if err := s.cfg.Pinger.Ping(ctx); err != nil {
+			return c.Status(503).SendString("database unavailable")
+		}
+	}
+	return c.SendString("ready")
+}
+
+// securityHeaders allows only the server's own origin: no CDN, no inline
+// script from elsewhere, no framing.
+func securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	return c.Next()
+}
+
+// tokenRole returns the role of the request's token, compared in constant
+// time against every configured token.
+func (s *Server) tokenRole(c *fiber.Ctx) Role {
+	if !s.auth {
+		return RoleAdmin
+	}
+	tok := ""
+	if h := c.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	} else {
+		tok = c.Cookies(cookieName)
+	}
+	if tok == "" {
+		return RoleNone
+	}
+	sum := sha256.Sum256([]byte(tok))
+	role := RoleNone
+	for _, a := range s.admin {
+		if subtle.ConstantTimeCompare(sum[:], a[:]) == 1 {
+			role = RoleAdmin
+		}
+	}
+	for _, v := range s.viewer {
+		if subtle.ConstantTimeCompare(sum[:], v[:]) == 1 && role == RoleNone {
+			role = RoleViewer
+		}
+	}
+	return role
+}
+
+const cookieName = "evident_token"
+
+func (s *Server) requireRole(min Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		role := s.tokenRole(c)
+		if role >= min {
+			c.Locals("role", role)
+			return c.Next()
+		}
+		if role == RoleNone {
+			if !strings.HasPrefix(c.Path(), "/api/") && c.Method() == fiber.MethodGet && c.Path() != "/metrics" {
+				return c.Redirect("/login?next="+safeNext(c.OriginalURL()), fiber.StatusSeeOther)
+			}
+			return evident.Errorf(evident.EUNAUTHORIZED, "a token is required: send Authorization: Bearer <token>")
+		}
+		return evident.Errorf(evident.EFORBIDDEN, "this needs an admin token")
+	}
+}
+
+// safeNext keeps a redirect target on this server: a local path only.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// requestStats counts requests for the Prometheus endpoint.
+type requestStats struct {
+	mu       sync.Mutex
+	counts   map[string]int64 // route|status
+	duration map[string]float64
+	buckets  map[string][]int64
+}
+
+var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+func newRequestStats() *requestStats {
+	return &requestStats{counts: map[string]int64{}, duration: map[string]float64{}, buckets: map[string][]int64{}}
+}
+
+// observe logs each request (path only: queries may carry nothing secret,
+// but tokens never travel in them) and counts it.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.App.Config().ErrorHandler(c, err); herr != nil {
+			c.Status(500)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	elapsed := time.Since(start).Seconds()
+	s.stats.mu.Lock()
+	s.stats.counts[fmt.Sprintf("%s|%s|%d", c.Method(), route, status)]++
+	key := c.Method() + "|" + route
+	s.stats.duration[key] += elapsed
+	b := s.stats.buckets[key]
+	if b == nil {
+		b = make([]int64, len(latencyBuckets)+1)
+		s.stats.buckets[key] = b
+	}
+	for i, le := range latencyBuckets {
+		if elapsed <= le {
+			b[i]++
+		}
+	}
+	b[len(latencyBuckets)]++
+	s.stats.mu.Unlock()
+	s.log.Debug("request", "method", c.Method(), "path", c.Path(), "status", status, "ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func (s *Server) prometheus(c *fiber.Ctx) error {
+	var b strings.Builder
+	s.stats.mu.Lock()
+	b.WriteString("# HELP evident_http_requests_total HTTP requests by method, route and status.\n# TYPE evident_http_requests_total counter\n")
+	for k, n := range s.stats.counts {
+		p := strings.SplitN(k, "|", 3)
+		fmt.Fprintf(&b, "evident_http_requests_total{method=%q,route=%q,status=%q} %d\n", p[0], p[1], p[2], n)
+	}
+	b.WriteString("# HELP evident_http_request_duration_seconds Time to answer, by method and route.\n# TYPE evident_http_request_duration_seconds histogram\n")
+	for k, bs := range s.stats.buckets {
+		p := strings.SplitN(k, "|", 2)
+		for i, le := range latencyBuckets {
+			fmt.Fprintf(&b, "evident_http_request_duration_seconds_bucket{method=%q,route=%q,le=\"%g\"} %d\n", p[0], p[1], le, bs[i])
+		}
+		fmt.Fprintf(&b, "evident_http_request_duration_seconds_bucket{method=%q,route=%q,le=\"+Inf\"} %d\n", p[0], p[1], bs[len(latencyBuckets)])
+		fmt.Fprintf(&b, "evident_http_request_duration_seconds_sum{method=%q,route=%q} %g\n", p[0], p[1], s.stats.duration[k])
+		fmt.Fprintf(&b, "evident_http_request_duration_seconds_count{method=%q,route=%q} %d\n", p[0], p[1], bs[len(latencyBuckets)])
+	}
+	s.stats.mu.Unlock()
+	c.Set("Content-Type", "text/plain; version=0.0.4")
+	return c.SendString(b.String())
+}
+
+// Shutdown stops the server, waiting up to timeout for requests in flight.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	return s.App.ShutdownWithTimeout(timeout)
+}

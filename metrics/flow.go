@@ -1,0 +1,329 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// IssueRow is one issue with its derived timestamps, for the issues API.
+type IssueRow struct {
+	Key            string     `json:"key" ch:"issue_key"`
+	Project        string     `json:"project" ch:"project_key"`
+	Type           string     `json:"type" ch:"issue_type"`
+	Summary        string     `json:"summary" ch:"summary"`
+	Status         string     `json:"status" ch:"status_name"`
+	StatusCategory string     `json:"status_category" ch:"status_category"`
+	CreatedAt      time.Time  `json:"created_at" ch:"created_at"`
+	StartedAt      *time.Time `json:"started_at" ch:"started_at"`
+	DoneAt         *time.Time `json:"done_at" ch:"done_at"`
+	ResolvedAt     *time.Time `json:"resolved_at" ch:"resolved_at"`
+	LeadTimeDays   *float64   `json:"lead_time_days" ch:"-"`
+	CycleTimeDays  *float64   `json:"cycle_time_days" ch:"-"`
+	StoryPoints    *float64   `json:"story_points" ch:"story_points"`
+	BusinessValue  *float64   `json:"business_value" ch:"business_value"`
+	SprintIDs      []uint64   `json:"sprint_ids" ch:"sprint_ids"`
+}
+
+// IssuePage is a page of issues and how many match.
+type IssuePage struct {
+	Total  int        `json:"total"`
+	Issues []IssueRow `json:"issues"`
+}
+
+// Issues lists issues matching f (From/To, when set, bound created_at),
+// oldest first.
+func (s *Service) Issues(ctx context.Context, f Filter, limit, offset int) (IssuePage, error) {
+	where, args := f.where()
+	if !f.From.IsZero() {
+		where += " AND created_at >= toDateTime(?)"
+		args = append(args, unix(f.From))
+	}
+	if !f.To.IsZero() {
+		where += " AND created_at < toDateTime(?)"
+		args = append(args, unix(f.To))
+	}
+	var total uint64
+	if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues FINAL WHERE "+where, args, &total); err != nil {
+		return IssuePage{}, fmt.Errorf("count issues: %w", err)
+	}
+	var rows []IssueRow
+	q := `SELECT issue_key, project_key, issue_type, summary, status_name, status_category, created_at, started_at, done_at, resolved_at,
+		story_points, business_value, sprint_ids FROM issues FINAL WHERE ` + where + ` ORDER BY created_at, issue_id LIMIT ? OFFSET ?`
+	if err := s.DB.Select(ctx, &rows, q, append(args, limit, offset)...); err != nil {
+		return IssuePage{}, fmt.Errorf("list issues: %w", err)
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.CreatedAt = r.CreatedAt.UTC()
+		if r.DoneAt != nil {
+			r.LeadTimeDays = ptr(round(r.DoneAt.Sub(r.CreatedAt).Seconds() / 86400))
+			if r.StartedAt != nil {
+				r.CycleTimeDays = ptr(round(r.DoneAt.Sub(*r.StartedAt).Seconds() / 86400))
+			}
+		}
+		if r.SprintIDs == nil {
+			r.SprintIDs = []uint64{}
+		}
+	}
+	if rows == nil {
+		rows = []IssueRow{}
+	}
+	return IssuePage{Total: int(total), Issues: rows}, nil
+}
+
+// Flow is the flow measures of a period.
+type Flow struct {
+	From       string       `json:"from"`
+	To         string       `json:"to"`
+	LeadTime   Stats        `json:"lead_time_days"`
+	CycleTime  Stats        `json:"cycle_time_days"`
+	Throughput []WeekCount  `json:"throughput"`
+	WIP        int          `json:"wip"`
+	Aging      []AgingItem  `json:"aging"`
+	Points     []CyclePoint `json:"cycle_points"`
+	// LeadHistogram counts done issues by whole days of lead time.
+	LeadHistogram []DayBin `json:"lead_time_histogram"`
+}
+
+// DayBin is how many issues took a whole number of days.
+type DayBin struct {
+	Days  int `json:"days"`
+	Count int `json:"count"`
+}
+
+// WeekCount is the number of issues done in a week (starting Monday, UTC).
+type WeekCount struct {
+	Week  string `json:"week"`
+	Count int    `json:"count"`
+}
+
+// AgingItem is an issue in progress and how long it has been.
+type AgingItem struct {
+	Key       string    `json:"key" ch:"issue_key"`
+	Summary   string    `json:"summary" ch:"summary"`
+	Status    string    `json:"status" ch:"status_name"`
+	StartedAt time.Time `json:"started_at" ch:"started_at"`
+	AgeDays   float64   `json:"age_days" ch:"-"`
+}
+
+// CyclePoint is one done issue on the cycle-time scatterplot.
+type CyclePoint struct {
+	Key       string    `json:"key" ch:"issue_key"`
+	Summary   string    `json:"summary" ch:"summary"`
+	Type      string    `json:"type" ch:"issue_type"`
+	DoneAt    time.Time `json:"done_at" ch:"done_at"`
+	CycleDays float64   `json:"cycle_time_days" ch:"cycle_days"`
+}
+
+// doneIn is the condition "done in [from, to)".
+func doneIn(f Filter) (string, []any) {
+	return "done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)", []any{unix(f.From), unix(f.To)}
+}
+
+// Flow computes lead and cycle time of the issues done in the period,
+// weekly throughput, WIP and aging now.
+func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
+	from, args := f.issues()
+	cond, cargs := doneIn(f)
+	all := append(append([]any{}, args...), cargs...)
+	out := Flow{From: day(f.From), To: day(f.To)}
+	var err error
+	if out.LeadTime, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond); err != nil {
+		return out, err
+	}
+	if out.CycleTime, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", from, all, cond+" AND started_at IS NOT NULL"); err != nil {
+		return out, err
+	}
+	if out.Throughput, err = s.weeklyThroughput(ctx, f); err != nil {
+		return out, err
+	}
+	now := s.Now().UTC()
+	if out.WIP, err = s.WIPAt(ctx, f, now); err != nil {
+		return out, err
+	}
+	if out.Aging, err = s.Aging(ctx, f); err != nil {
+		return out, err
+	}
+	var pts []CyclePoint
+	q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done_at,
+		(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
+		FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done_at, issue_key LIMIT 5000`
+	if err := s.DB.Select(ctx, &pts, q, all...); err != nil {
+		return out, fmt.Errorf("cycle points: %w", err)
+	}
+	for i := range pts {
+		pts[i].CycleDays = round(pts[i].CycleDays)
+		pts[i].DoneAt = pts[i].DoneAt.UTC()
+	}
+	if pts == nil {
+		pts = []CyclePoint{}
+	}
+	out.Points = pts
+	var bins []struct {
+		Days  int64  `ch:"d"`
+		Count uint64 `ch:"n"`
+	}
+	q = `SELECT intDiv(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at), 86400) AS d, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY d ORDER BY d`
+	if err := s.DB.Select(ctx, &bins, q, all...); err != nil {
+		return out, fmt.Errorf("lead time histogram: %w", err)
+	}
+	out.LeadHistogram = []DayBin{}
+	for _, b := range bins {
+		out.LeadHistogram = append(out.LeadHistogram, DayBin{Days: int(b.Days), Count: int(b.Count)})
+	}
+	return out, nil
+}
+
+func (s *Service) weeklyThroughput(ctx context.Context, f Filter) ([]WeekCount, error) {
+	from, args := f.issues()
+	cond, cargs := doneIn(f)
+	var rows []struct {
+		Week  time.Time `ch:"week"`
+		Count uint64    `ch:"n"`
+	}
+	q := `SELECT toMonday(assumeNotNull(done_at)) AS week, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY week ORDER BY week`
+	if err := s.DB.Select(ctx, &rows, q, append(args, cargs...)...); err != nil {
+		return nil, fmt.Errorf("throughput: %w", err)
+	}
+	counts := map[string]int{}
+	for _, r := range rows {
+		counts[day(r.Week)] = int(r.Count)
+	}
+	out := []WeekCount{}
+	for _, w := range Week.Buckets(f.From, f.To) {
+		out = append(out, WeekCount{Week: day(w), Count: counts[day(w)]})
+	}
+	return out, nil
+}
+
+// DailyThroughput counts issues done per day in [from, to), zeros included.
+func (s *Service) DailyThroughput(ctx context.Context, f Filter) ([]int, error) {
+	from, args := f.issues()
+	cond, cargs := doneIn(f)
+	var rows []struct {
+		Day   time.Time `ch:"d"`
+		Count uint64    `ch:"n"`
+	}
+	q := `SELECT toDate(assumeNotNull(done_at)) AS d, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY d`
+	if err := s.DB.Select(ctx, &rows, q, append(args, cargs...)...); err != nil {
+		return nil, fmt.Errorf("daily throughput: %w", err)
+	}
+	counts := map[string]int{}
+	for _, r := range rows {
+		counts[day(r.Day)] = int(r.Count)
+	}
+	var out []int
+	for d := f.From.UTC().Truncate(24 * time.Hour); d.Before(f.To); d = d.AddDate(0, 0, 1) {
+		out = append(out, counts[day(d)])
+	}
+	return out, nil
+}
+
+// WIPAt counts issues started at or before t and not done by t.
+func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error) {
+	from, args := f.issues()
+	var n uint64
+	q := `SELECT count() FROM ` + from + ` WHERE started_at IS NOT NULL AND started_at <= toDateTime(?) AND (done_at IS NULL OR done_at > toDateTime(?))`
+	if err := s.DB.QueryRow(ctx, q, append(args, unix(t), unix(t)), &n); err != nil {
+		return 0, fmt.Errorf("wip: %w", err)
+	}
+	return int(n), nil
+}
+
+// Aging lists the issues in progress now, oldest first.
+func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
+	from, args := f.issues()
+	var items []AgingItem
+	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started_at FROM ` + from +
+		` WHERE started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' ORDER BY started_at, issue_key LIMIT 2000`
+	if err := s.DB.Select(ctx, &items, q, args...); err != nil {
+		return nil, fmt.Errorf("aging: %w", err)
+	}
+	now := s.Now().UTC()
+	for i := range items {
+		items[i].StartedAt = items[i].StartedAt.UTC()
+		items[i].AgeDays = round(now.Sub(items[i].StartedAt).Seconds() / 86400)
+	}
+	if items == nil {
+		items = []AgingItem{}
+	}
+	return items, nil
+}
+
+// CFD is a cumulative flow diagram: per day, the issues in each category
+// (or status) at the end of the day.
+type CFD struct {
+	Days   []string         `json:"days"`
+	Series map[string][]int `json:"series"`
+	By     string           `json:"by"`
+}
+
+// CumulativeFlow replays transitions into counts per day. by is
+// "category" or "status".
+func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD, error) {
+	from, args := f.issues()
+	col, fromCol, toCol := "status_category", "from_category", "to_category"
+	if by == "status" {
+		col, fromCol, toCol = "status_name", "from_status", "to_status"
+	}
+	initCol := "if(first_from = '', " + col + ", first_from)"
+	end := unix(f.To)
+	// Deltas: +1 into the initial state at creation, then -1/+1 per
+	// transition; everything before `from` folds into the baseline.
+	q := `SELECT d, state, sum(delta) AS delta FROM (
+		SELECT toDate(created_at) AS d, ` + initCol + ` AS state, toInt64(1) AS delta
+		FROM ` + from + ` ALL LEFT JOIN (
+			SELECT site, issue_id, argMin(` + fromCol + `, (changed_at, history_id)) AS first_from FROM status_transitions FINAL GROUP BY site, issue_id
+		) USING (site, issue_id) WHERE created_at < toDateTime(?)
+		UNION ALL
+		SELECT toDate(changed_at) AS d, ` + fromCol + ` AS state, toInt64(-1) AS delta FROM status_transitions FINAL
+		WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND changed_at < toDateTime(?)
+		UNION ALL
+		SELECT toDate(changed_at) AS d, ` + toCol + ` AS state, toInt64(1) AS delta FROM status_transitions FINAL
+		WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND changed_at < toDateTime(?)
+	) GROUP BY d, state ORDER BY d`
+	qargs := append(append(append(append(append([]any{}, args...), end), args...), end), append(args, end)...)
+	var rows []struct {
+		Day   time.Time `ch:"d"`
+		State string    `ch:"state"`
+		Delta int64     `ch:"delta"`
+	}
+	if err := s.DB.Select(ctx, &rows, q, qargs...); err != nil {
+		return CFD{}, fmt.Errorf("cumulative flow: %w", err)
+	}
+	out := CFD{Series: map[string][]int{}, By: by}
+	if by != "status" {
+		out.By = "category"
+	}
+	var days []time.Time
+	for d := f.From.UTC().Truncate(24 * time.Hour); d.Before(f.To); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+		out.Days = append(out.Days, day(d))
+	}
+	states := map[string]bool{}
+	for _, r := range rows {
+		states[r.State] = true
+	}
+	names := make([]string, 0, len(states))
+	for st := range states {
+		names = append(names, st)
+	}
+	sort.Strings(names)
+	running := map[string]int64{}
+	k := 0
+	for _, st := range names {
+		out.Series[st] = make([]int, len(days))
+	}
+	for i, d := range days {
+		for k < len(rows) && !rows[k].Day.UTC().After(d) {
+			running[rows[k].State] += rows[k].Delta
+			k++
+		}
+		for _, st := range names {
+			out.Series[st][i] = int(running[st])
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,184 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DataHealth says how fresh and how clean the collected data is.
+type DataHealth struct {
+	Sites            []SiteHealth    `json:"sites"`
+	Problems         []ProblemRow    `json:"problems"`
+	ProblemCount     int             `json:"problem_count"`
+	UnmappedStatuses []UnmappedState `json:"unmapped_statuses"`
+}
+
+// SiteHealth is the state of one site.
+type SiteHealth struct {
+	Site          string     `json:"site" ch:"site"`
+	URL           string     `json:"url" ch:"url"`
+	Deployment    string     `json:"deployment" ch:"deployment_type"`
+	Issues        uint64     `json:"issues" ch:"issues"`
+	Transitions   uint64     `json:"transitions" ch:"transitions"`
+	Sprints       uint64     `json:"sprints" ch:"sprints"`
+	LastSync      *time.Time `json:"last_sync" ch:"last_sync"`
+	LastStatus    string     `json:"last_status" ch:"last_status"`
+	LastError     string     `json:"last_error" ch:"last_error"`
+	LastMode      string     `json:"last_mode" ch:"last_mode"`
+	LastFetched   uint64     `json:"last_issues_fetched" ch:"last_fetched"`
+	LastSuccess   *time.Time `json:"last_success" ch:"last_success"`
+	ProblemsTotal uint64     `json:"problems" ch:"problems"`
+}
+
+// ProblemRow is one piece of bad input the collector met.
+type ProblemRow struct {
+	Site     string    `json:"site" ch:"site"`
+	IssueKey string    `json:"issue_key" ch:"issue_key"`
+	Field    string    `json:"field" ch:"field"`
+	Message  string    `json:"message" ch:"message"`
+	SeenAt   time.Time `json:"seen_at" ch:"seen_at"`
+}
+
+// UnmappedState is a status seen in changelogs that /status does not know.
+type UnmappedState struct {
+	Site   string `json:"site" ch:"site"`
+	Status string `json:"status" ch:"status"`
+	ID     string `json:"id" ch:"status_id"`
+	Uses   uint64 `json:"transitions" ch:"uses"`
+}
+
+// Health reports the last sync of every site, row counts and problems.
+func (s *Service) Health(ctx context.Context) (DataHealth, error) {
+	out := DataHealth{Sites: []SiteHealth{}, Problems: []ProblemRow{}, UnmappedStatuses: []UnmappedState{}}
+	q := `SELECT s.site AS site, s.url AS url, s.deployment_type AS deployment_type,
+		ifNull(i.n, 0) AS issues, ifNull(t.n, 0) AS transitions, ifNull(sp.n, 0) AS sprints,
+		r.last_sync AS last_sync, ifNull(r.last_status, '') AS last_status, ifNull(r.last_error, '') AS last_error,
+		ifNull(r.last_mode, '') AS last_mode, ifNull(r.last_fetched, 0) AS last_fetched, r.last_success AS last_success,
+		ifNull(pr.n, 0) AS problems
+		FROM (SELECT site, url, deployment_type FROM sites FINAL) AS s
+		ALL LEFT JOIN (SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site) AS i USING site
+		ALL LEFT JOIN (SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site) AS t USING site
+		ALL LEFT JOIN (SELECT site, count() AS n FROM sprints FINAL GROUP BY site) AS sp USING site
+		ALL LEFT JOIN (SELECT site, toNullable(max(finished_at)) AS last_sync, argMax(status, finished_at) AS last_status,
+			argMax(error, finished_at) AS last_error, argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
+			toNullable(maxIf(finished_at, status = 'ok')) AS last_success FROM sync_runs GROUP BY site) AS r USING site
+		ALL LEFT JOIN (SELECT site, count() AS n FROM sync_problems GROUP BY site) AS pr USING site
+		ORDER BY site`
+	if err := s.DB.Select(ctx, &out.Sites, q); err != nil {
+		return out, fmt.Errorf("site health: %w", err)
+	}
+	for i := range out.Sites {
+		if out.Sites[i].LastSuccess != nil && out.Sites[i].LastSuccess.Unix() == 0 {
+			out.Sites[i].LastSuccess = nil
+		}
+	}
+	var n uint64
+	if err := s.DB.QueryRow(ctx, "SELECT count() FROM sync_problems", nil, &n); err != nil {
+		return out, fmt.Errorf("problem count: %w", err)
+	}
+	out.ProblemCount = int(n)
+	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
+		return out, fmt.Errorf("problems: %w", err)
+	}
+	q = `SELECT site, to_status AS status, to_status_id AS status_id, count() AS uses FROM status_transitions FINAL
+		WHERE (site, to_status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
+		GROUP BY site, status, status_id ORDER BY uses DESC LIMIT 100`
+	if err := s.DB.Select(ctx, &out.UnmappedStatuses, q); err != nil {
+		return out, fmt.Errorf("unmapped statuses: %w", err)
+	}
+	if out.Problems == nil {
+		out.Problems = []ProblemRow{}
+	}
+	if out.UnmappedStatuses == nil {
+		out.UnmappedStatuses = []UnmappedState{}
+	}
+	return out, nil
+}
+
+// Catalog lists what can be filtered on: sites, projects and boards.
+type Catalog struct {
+	Projects []CatalogProject `json:"projects"`
+	Boards   []CatalogBoard   `json:"boards"`
+	Types    []string         `json:"issue_types"`
+	Products []string         `json:"products"`
+}
+
+// CatalogProject is a project known to Evident.
+type CatalogProject struct {
+	Site string `json:"site" ch:"site"`
+	Key  string `json:"key" ch:"project_key"`
+	Name string `json:"name" ch:"name"`
+}
+
+// CatalogBoard is a board known to Evident.
+type CatalogBoard struct {
+	Site    string `json:"site" ch:"site"`
+	ID      uint64 `json:"id" ch:"board_id"`
+	Name    string `json:"name" ch:"name"`
+	Type    string `json:"type" ch:"type"`
+	Project string `json:"project" ch:"project_key"`
+}
+
+// Catalog returns the projects, boards, issue types and products.
+func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
+	var c Catalog
+	if err := s.DB.Select(ctx, &c.Projects, "SELECT site, project_key, name FROM projects FINAL ORDER BY project_key, site"); err != nil {
+		return c, fmt.Errorf("catalog projects: %w", err)
+	}
+	if err := s.DB.Select(ctx, &c.Boards, "SELECT site, board_id, name, type, project_key FROM boards FINAL ORDER BY project_key, board_id"); err != nil {
+		return c, fmt.Errorf("catalog boards: %w", err)
+	}
+	var types []struct {
+		T string `ch:"issue_type"`
+	}
+	if err := s.DB.Select(ctx, &types, "SELECT DISTINCT issue_type FROM issues FINAL WHERE deleted = 0 ORDER BY issue_type"); err != nil {
+		return c, fmt.Errorf("catalog types: %w", err)
+	}
+	for _, t := range types {
+		c.Types = append(c.Types, t.T)
+	}
+	var products []struct {
+		P string `ch:"product"`
+	}
+	if err := s.DB.Select(ctx, &products, `SELECT DISTINCT product FROM (SELECT product FROM satisfaction_responses UNION ALL
+		SELECT product FROM value_records UNION ALL SELECT project_key AS product FROM projects) ORDER BY product`); err != nil {
+		return c, fmt.Errorf("catalog products: %w", err)
+	}
+	for _, p := range products {
+		c.Products = append(c.Products, p.P)
+	}
+	if c.Projects == nil {
+		c.Projects = []CatalogProject{}
+	}
+	if c.Boards == nil {
+		c.Boards = []CatalogBoard{}
+	}
+	if c.Types == nil {
+		c.Types = []string{}
+	}
+	if c.Products == nil {
+		c.Products = []string{}
+	}
+	return c, nil
+}
+
+// HasProject reports whether a project key is known.
+func (c Catalog) HasProject(key string) bool {
+	for _, p := range c.Projects {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// HasBoard reports whether a board id is known.
+func (c Catalog) HasBoard(id uint64) bool {
+	for _, b := range c.Boards {
+		if b.ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,223 @@
+// Package metrics computes every measure of docs/metrics.md. Aggregations
+// run in ClickHouse (SQL that also runs on 18.16); Go does what that SQL
+// cannot do well: the Monte Carlo forecast and the replay of a sprint's
+// membership. Every measure says how many data points it rests on.
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/evident-ebm/evident"
+)
+
+// Querier is what metrics needs from storage: bound-parameter reads.
+type Querier interface {
+	Select(ctx context.Context, dest any, query string, args ...any) error
+	QueryRow(ctx context.Context, query string, args []any, dest ...any) error
+}
+
+// Service computes measures from stored data.
+type Service struct {
+	DB Querier
+	// Now is the clock of "now" measures (WIP, aging, forecasts).
+	Now func() time.Time
+	// Seed makes forecasts repeatable.
+	Seed uint64
+}
+
+// New returns a Service over db.
+func New(db Querier) *Service {
+	return &Service{DB: db, Now: time.Now, Seed: 1}
+}
+
+// MinConfidentN is the number of data points below which a measure is
+// flagged as low confidence.
+const MinConfidentN = 5
+
+// Filter selects the issues a measure rests on. From is inclusive, To
+// exclusive, both UTC.
+type Filter struct {
+	Site         string
+	Project      string
+	Board        uint64
+	Types        []string
+	WorkCategory string
+	Label        string
+	Keys         []string // only these issue keys, when set
+	From, To     time.Time
+}
+
+// where returns SQL conditions on the issues table and their arguments.
+// Arguments are always bound, never spliced into the SQL.
+func (f Filter) where() (string, []any) {
+	conds := []string{"deleted = 0"}
+	var args []any
+	if f.Site != "" {
+		conds = append(conds, "site = ?")
+		args = append(args, f.Site)
+	}
+	if f.Project != "" {
+		conds = append(conds, "project_key = ?")
+		args = append(args, f.Project)
+	}
+	if f.Board != 0 {
+		conds = append(conds, "project_key IN (SELECT project_key FROM boards FINAL WHERE board_id = ?)")
+		args = append(args, f.Board)
+	}
+	if len(f.Types) > 0 {
+		conds = append(conds, "has(?, issue_type)")
+		args = append(args, f.Types)
+	}
+	if f.WorkCategory != "" {
+		conds = append(conds, "work_category = ?")
+		args = append(args, f.WorkCategory)
+	}
+	if len(f.Keys) > 0 {
+		conds = append(conds, "has(?, issue_key)")
+		args = append(args, f.Keys)
+	}
+	if f.Label != "" {
+		conds = append(conds, "has(labels, ?)")
+		args = append(args, f.Label)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// issues returns a FROM clause over the filtered, current issues.
+func (f Filter) issues() (string, []any) {
+	w, args := f.where()
+	return "(SELECT * FROM issues FINAL WHERE " + w + ")", args
+}
+
+func unix(t time.Time) int64 { return t.Unix() }
+
+// Stats describes a distribution of durations in days.
+type Stats struct {
+	N             int      `json:"n"`
+	Mean          *float64 `json:"mean"`
+	P50           *float64 `json:"p50"`
+	P70           *float64 `json:"p70"`
+	P85           *float64 `json:"p85"`
+	P95           *float64 `json:"p95"`
+	LowConfidence bool     `json:"low_confidence"`
+}
+
+// NearestRank returns the p-th percentile of sorted values by the
+// nearest-rank method: the value at rank ceil(p/100 · n), 1-based.
+func NearestRank(sorted []float64, p int) float64 {
+	n := len(sorted)
+	rank := (p*n + 99) / 100
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// statsSQL computes n, mean and nearest-rank percentiles of the seconds an
+// expression yields, in ClickHouse.
+func (s *Service) stats(ctx context.Context, expr, from string, args []any, extra string) (Stats, error) {
+	q := `SELECT n, sum_s, arr[toUInt64(greatest(1, intDiv(50 * n + 99, 100)))], arr[toUInt64(greatest(1, intDiv(70 * n + 99, 100)))],
+		arr[toUInt64(greatest(1, intDiv(85 * n + 99, 100)))], arr[toUInt64(greatest(1, intDiv(95 * n + 99, 100)))]
+		FROM (SELECT count() AS n, sum(v) AS sum_s, arraySort(groupArray(v)) AS arr
+		      FROM (SELECT toInt64(` + expr + `) AS v FROM ` + from + ` WHERE ` + extra + `))`
+	var n uint64
+	var sum, p50, p70, p85, p95 int64
+	if err := s.DB.QueryRow(ctx, q, args, &n, &sum, &p50, &p70, &p85, &p95); err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	st := Stats{N: int(n), LowConfidence: n < MinConfidentN}
+	if n > 0 {
+		d := func(secs int64) *float64 { return ptr(round(float64(secs) / 86400)) }
+		st.Mean = ptr(round(float64(sum) / float64(n) / 86400))
+		st.P50, st.P70, st.P85, st.P95 = d(p50), d(p70), d(p85), d(p95)
+	}
+	return st, nil
+}
+
+// round keeps 4 decimals of a day (about 9 seconds): enough, and stable in JSON.
+func round(v float64) float64 { return math.Round(v*10000) / 10000 }
+
+// Count is a measure that is a count over a period.
+type Count struct {
+	Period string `json:"period"`
+	Count  int    `json:"count"`
+}
+
+// Period is the width of a trend's buckets.
+type Period string
+
+// Periods of trends.
+const (
+	Week    Period = "week"
+	Month   Period = "month"
+	Quarter Period = "quarter"
+)
+
+// ParsePeriod reads a period name.
+func ParsePeriod(s string) (Period, error) {
+	switch Period(s) {
+	case "":
+		return Month, nil
+	case Week, Month, Quarter:
+		return Period(s), nil
+	}
+	return "", evident.Errorf(evident.EINVALID, "period: %q is not week, month or quarter", s)
+}
+
+// sqlStart is the ClickHouse function that truncates a date to a period.
+func (p Period) sqlStart() string {
+	switch p {
+	case Week:
+		return "toMonday"
+	case Quarter:
+		return "toStartOfQuarter"
+	}
+	return "toStartOfMonth"
+}
+
+// Start truncates t to the start of its period (weeks start on Monday, UTC).
+func (p Period) Start(t time.Time) time.Time {
+	t = t.UTC()
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	switch p {
+	case Week:
+		for d.Weekday() != time.Monday {
+			d = d.AddDate(0, 0, -1)
+		}
+		return d
+	case Quarter:
+		return time.Date(d.Year(), ((d.Month()-1)/3)*3+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// Next returns the start of the period after the one starting at t.
+func (p Period) Next(t time.Time) time.Time {
+	switch p {
+	case Week:
+		return t.AddDate(0, 0, 7)
+	case Quarter:
+		return t.AddDate(0, 3, 0)
+	}
+	return t.AddDate(0, 1, 0)
+}
+
+// Buckets lists the starts of the periods that overlap [from, to).
+func (p Period) Buckets(from, to time.Time) []time.Time {
+	var out []time.Time
+	for t := p.Start(from); t.Before(to); t = p.Next(t) {
+		out = append(out, t)
+		if len(out) > 5000 {
+			break
+		}
+	}
+	return out
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }

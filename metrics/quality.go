@@ -1,0 +1,197 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Quality is the Ability-to-Innovate side of the work: defects, incidents,
+// innovation rate and technical debt.
+type Quality struct {
+	Period          Period       `json:"period"`
+	Defects         []DefectFlow `json:"defects"`
+	OpenDefects     int          `json:"open_defects"`
+	Incidents       int          `json:"incidents"`
+	TimeToRepair    Stats        `json:"time_to_repair_days"`
+	InnovationRate  *float64     `json:"innovation_rate"`
+	DoneIssues      int          `json:"done_issues"`
+	DoneFeatures    int          `json:"done_features"`
+	TechnicalDebt   int          `json:"technical_debt_open"`
+	InnovationTrend []RateTrend  `json:"innovation_trend"`
+}
+
+// DefectFlow is bugs created and resolved in one period.
+type DefectFlow struct {
+	Period   string `json:"period"`
+	Created  int    `json:"created"`
+	Resolved int    `json:"resolved"`
+}
+
+// RateTrend is a share per period with the count it rests on.
+type RateTrend struct {
+	Period string   `json:"period"`
+	Rate   *float64 `json:"rate"`
+	N      int      `json:"n"`
+}
+
+// debtLabels mark technical debt on any issue type.
+var debtLabels = []string{"tech-debt", "technical-debt", "techdebt", "debt"}
+
+// Quality computes defect trends, incidents and their time to repair,
+// innovation rate and open technical debt for the period.
+func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, error) {
+	out := Quality{Period: p}
+	from, args := f.issues()
+	start := p.sqlStart()
+	var flows []struct {
+		Period   time.Time `ch:"p"`
+		Created  uint64    `ch:"created"`
+		Resolved uint64    `ch:"resolved"`
+	}
+	q := `SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
+		SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM ` + from + `
+		WHERE work_category = 'defect' AND created_at >= toDateTime(?) AND created_at < toDateTime(?)
+		UNION ALL
+		SELECT ` + start + `(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM ` + from + `
+		WHERE work_category = 'defect' AND done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
+	) GROUP BY p ORDER BY p`
+	qargs := append(append(append(append([]any{}, args...), unix(f.From), unix(f.To)), args...), unix(f.From), unix(f.To))
+	if err := s.DB.Select(ctx, &flows, q, qargs...); err != nil {
+		return out, fmt.Errorf("defect trend: %w", err)
+	}
+	byPeriod := map[string][2]int{}
+	for _, fl := range flows {
+		byPeriod[day(fl.Period)] = [2]int{int(fl.Created), int(fl.Resolved)}
+	}
+	out.Defects = []DefectFlow{}
+	for _, b := range p.Buckets(f.From, f.To) {
+		v := byPeriod[day(b)]
+		out.Defects = append(out.Defects, DefectFlow{Period: day(b), Created: v[0], Resolved: v[1]})
+	}
+	var open uint64
+	if err := s.DB.QueryRow(ctx, "SELECT count() FROM "+from+" WHERE work_category = 'defect' AND status_category != 'done'", args, &open); err != nil {
+		return out, fmt.Errorf("open defects: %w", err)
+	}
+	out.OpenDefects = int(open)
+	cond, cargs := doneIn(f)
+	all := append(append([]any{}, args...), cargs...)
+	var err error
+	if out.TimeToRepair, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond+" AND work_category = 'incident'"); err != nil {
+		return out, err
+	}
+	out.Incidents = out.TimeToRepair.N
+	var done, features uint64
+	if err := s.DB.QueryRow(ctx, "SELECT count(), countIf(work_category = 'feature') FROM "+from+" WHERE "+cond, all, &done, &features); err != nil {
+		return out, fmt.Errorf("innovation rate: %w", err)
+	}
+	out.DoneIssues, out.DoneFeatures = int(done), int(features)
+	if done > 0 {
+		out.InnovationRate = ptr(round(float64(features) / float64(done)))
+	}
+	var debt uint64
+	q = "SELECT count() FROM " + from + " WHERE status_category != 'done' AND (work_category = 'debt' OR hasAny(labels, ?))"
+	if err := s.DB.QueryRow(ctx, q, append(append([]any{}, args...), debtLabels), &debt); err != nil {
+		return out, fmt.Errorf("technical debt: %w", err)
+	}
+	out.TechnicalDebt = int(debt)
+	var trend []struct {
+		Period   time.Time `ch:"p"`
+		N        uint64    `ch:"n"`
+		Features uint64    `ch:"features"`
+	}
+	q = `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + from +
+		` WHERE ` + cond + ` GROUP BY p ORDER BY p`
+	if err := s.DB.Select(ctx, &trend, q, all...); err != nil {
+		return out, fmt.Errorf("innovation trend: %w", err)
+	}
+	tm := map[string][2]uint64{}
+	for _, t := range trend {
+		tm[day(t.Period)] = [2]uint64{t.N, t.Features}
+	}
+	out.InnovationTrend = []RateTrend{}
+	for _, b := range p.Buckets(f.From, f.To) {
+		v := tm[day(b)]
+		rt := RateTrend{Period: day(b), N: int(v[0])}
+		if v[0] > 0 {
+			rt.Rate = ptr(round(float64(v[1]) / float64(v[0])))
+		}
+		out.InnovationTrend = append(out.InnovationTrend, rt)
+	}
+	return out, nil
+}
+
+// Releases is release frequency from project versions with a release date.
+type Releases struct {
+	Period           Period    `json:"period"`
+	Released         int       `json:"released"`
+	PerPeriod        []Count   `json:"per_period"`
+	DaysBetween      Stats     `json:"days_between_releases"`
+	Versions         []Version `json:"versions"`
+	ReleasesPerMonth *float64  `json:"releases_per_month"`
+}
+
+// Version is one released fix version.
+type Version struct {
+	Project     string    `json:"project" ch:"project_key"`
+	Name        string    `json:"name" ch:"name"`
+	ReleaseDate time.Time `json:"release_date" ch:"released_on"`
+}
+
+// Releases counts released versions per period and the days between them.
+func (s *Service) Releases(ctx context.Context, f Filter, p Period) (Releases, error) {
+	out := Releases{Period: p, PerPeriod: []Count{}}
+	conds := "released = 1 AND archived = 0 AND release_date IS NOT NULL AND release_date >= toDate(toDateTime(?)) AND release_date < toDate(toDateTime(?))"
+	args := []any{unix(f.From), unix(f.To)}
+	if f.Site != "" {
+		conds += " AND site = ?"
+		args = append(args, f.Site)
+	}
+	if f.Project != "" {
+		conds += " AND project_key = ?"
+		args = append(args, f.Project)
+	}
+	var vs []Version
+	q := "SELECT project_key, name, toDateTime(assumeNotNull(release_date)) AS released_on FROM releases FINAL WHERE " + conds + " ORDER BY released_on, name"
+	if err := s.DB.Select(ctx, &vs, q, args...); err != nil {
+		return out, fmt.Errorf("releases: %w", err)
+	}
+	if vs == nil {
+		vs = []Version{}
+	}
+	out.Versions, out.Released = vs, len(vs)
+	counts := map[string]int{}
+	var gaps []float64
+	for i, v := range vs {
+		counts[day(p.Start(v.ReleaseDate))]++
+		if i > 0 {
+			gaps = append(gaps, v.ReleaseDate.Sub(vs[i-1].ReleaseDate).Hours()/24)
+		}
+	}
+	for _, b := range p.Buckets(f.From, f.To) {
+		out.PerPeriod = append(out.PerPeriod, Count{Period: day(b), Count: counts[day(b)]})
+	}
+	out.DaysBetween = statsOf(gaps)
+	if months := f.To.Sub(f.From).Hours() / 24 / 30.4375; months > 0 {
+		out.ReleasesPerMonth = ptr(round(float64(len(vs)) / months))
+	}
+	return out, nil
+}
+
+// statsOf computes Stats of values already in days, in Go (for small sets).
+func statsOf(vals []float64) Stats {
+	st := Stats{N: len(vals), LowConfidence: len(vals) < MinConfidentN}
+	if len(vals) == 0 {
+		return st
+	}
+	sorted := append([]float64(nil), vals...)
+	sortFloats(sorted)
+	sum := 0.0
+	for _, v := range sorted {
+		sum += v
+	}
+	st.Mean = ptr(round(sum / float64(len(sorted))))
+	st.P50, st.P70 = ptr(round(NearestRank(sorted, 50))), ptr(round(NearestRank(sorted, 70)))
+	st.P85, st.P95 = ptr(round(NearestRank(sorted, 85))), ptr(round(NearestRank(sorted, 95)))
+	return st
+}

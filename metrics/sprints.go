@@ -1,0 +1,302 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// SprintScope is a set of issues and their story points.
+type SprintScope struct {
+	Issues int      `json:"issues"`
+	Points float64  `json:"points"`
+	Keys   []string `json:"keys"`
+}
+
+// SprintReport is one sprint measured as Jira's sprint report does, replayed
+// from the Sprint field's changelog.
+type SprintReport struct {
+	ID          uint64      `json:"id"`
+	Name        string      `json:"name"`
+	State       string      `json:"state"`
+	Goal        string      `json:"goal"`
+	StartAt     *time.Time  `json:"start_at"`
+	EndAt       *time.Time  `json:"end_at"`
+	CompleteAt  *time.Time  `json:"complete_at"`
+	Committed   SprintScope `json:"committed"`
+	Added       SprintScope `json:"added"`
+	Removed     SprintScope `json:"removed"`
+	Completed   SprintScope `json:"completed"`
+	CarriedOver SprintScope `json:"carried_over"`
+	Velocity    float64     `json:"velocity"`
+	SayDo       *float64    `json:"say_do_ratio"`
+	ScopeChange *float64    `json:"scope_change"`
+}
+
+type sprintRow struct {
+	SprintID   uint64     `ch:"sprint_id"`
+	Name       string     `ch:"name"`
+	State      string     `ch:"state"`
+	Goal       string     `ch:"goal"`
+	StartAt    *time.Time `ch:"start_at"`
+	EndAt      *time.Time `ch:"end_at"`
+	CompleteAt *time.Time `ch:"complete_at"`
+}
+
+type memberEvent struct {
+	IssueID   uint64    `ch:"issue_id"`
+	SprintID  uint64    `ch:"sprint_id"`
+	HistoryID uint64    `ch:"history_id"`
+	ChangedAt time.Time `ch:"changed_at"`
+	Added     uint8     `ch:"added"`
+}
+
+type sprintIssue struct {
+	IssueID  uint64   `ch:"issue_id"`
+	Key      string   `ch:"issue_key"`
+	Category string   `ch:"status_category"`
+	Points   *float64  `ch:"story_points"`
+	Created  time.Time `ch:"created_at"`
+}
+
+type catEvent struct {
+	IssueID   uint64    `ch:"issue_id"`
+	ChangedAt time.Time `ch:"changed_at"`
+	HistoryID uint64    `ch:"history_id"`
+	From      string    `ch:"from_category"`
+	To        string    `ch:"to_category"`
+}
+
+type pointEvent struct {
+	IssueID   uint64    `ch:"issue_id"`
+	ChangedAt time.Time `ch:"changed_at"`
+	From      string    `ch:"from_string"`
+	To        string    `ch:"to_string"`
+}
+
+// sprintHistory holds what replaying a board's sprints needs.
+type sprintHistory struct {
+	issues  map[uint64]*sprintIssue
+	members map[uint64]map[uint64][]memberEvent // sprint → issue → events in order
+	cats    map[uint64][]catEvent
+	points  map[uint64][]pointEvent
+	start   map[uint64]time.Time // sprint → start
+}
+
+// Sprints reports every started sprint of a board, oldest first.
+func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]SprintReport, error) {
+	siteCond, siteArgs := "1", []any{}
+	if site != "" {
+		siteCond, siteArgs = "site = ?", []any{site}
+	}
+	var sprints []sprintRow
+	q := `SELECT sprint_id, name, state, goal, start_at, end_at, complete_at FROM sprints FINAL
+		WHERE ` + siteCond + ` AND board_id = ? AND state != 'future' AND start_at IS NOT NULL ORDER BY start_at, sprint_id`
+	if err := s.DB.Select(ctx, &sprints, q, append(siteArgs, board)...); err != nil {
+		return nil, fmt.Errorf("sprints: %w", err)
+	}
+	if len(sprints) == 0 {
+		return []SprintReport{}, nil
+	}
+	ids := make([]uint64, len(sprints))
+	h := &sprintHistory{issues: map[uint64]*sprintIssue{}, members: map[uint64]map[uint64][]memberEvent{},
+		cats: map[uint64][]catEvent{}, points: map[uint64][]pointEvent{}, start: map[uint64]time.Time{}}
+	for i, sp := range sprints {
+		ids[i] = sp.SprintID
+		h.start[sp.SprintID] = *sp.StartAt
+	}
+	var events []memberEvent
+	q = `SELECT issue_id, sprint_id, history_id, changed_at, added FROM sprint_changes FINAL
+		WHERE ` + siteCond + ` AND has(?, sprint_id) ORDER BY changed_at, history_id`
+	if err := s.DB.Select(ctx, &events, q, append(siteArgs, ids)...); err != nil {
+		return nil, fmt.Errorf("sprint changes: %w", err)
+	}
+	issueIDs := map[uint64]bool{}
+	for _, e := range events {
+		if h.members[e.SprintID] == nil {
+			h.members[e.SprintID] = map[uint64][]memberEvent{}
+		}
+		h.members[e.SprintID][e.IssueID] = append(h.members[e.SprintID][e.IssueID], e)
+		issueIDs[e.IssueID] = true
+	}
+	var idList []uint64
+	for id := range issueIDs {
+		idList = append(idList, id)
+	}
+	var issues []sprintIssue
+	q = `SELECT issue_id, issue_key, status_category, story_points, created_at FROM issues FINAL
+		WHERE ` + siteCond + ` AND deleted = 0 AND has(?, issue_id)`
+	if err := s.DB.Select(ctx, &issues, q, append(siteArgs, idList)...); err != nil {
+		return nil, fmt.Errorf("sprint issues: %w", err)
+	}
+	for i := range issues {
+		h.issues[issues[i].IssueID] = &issues[i]
+	}
+	var cats []catEvent
+	q = `SELECT issue_id, changed_at, history_id, from_category, to_category FROM status_transitions FINAL
+		WHERE ` + siteCond + ` AND has(?, issue_id) ORDER BY changed_at, history_id`
+	if err := s.DB.Select(ctx, &cats, q, append(siteArgs, idList)...); err != nil {
+		return nil, fmt.Errorf("sprint transitions: %w", err)
+	}
+	for _, c := range cats {
+		h.cats[c.IssueID] = append(h.cats[c.IssueID], c)
+	}
+	var pts []pointEvent
+	q = `SELECT issue_id, changed_at, from_string, to_string FROM field_changes FINAL
+		WHERE ` + siteCond + ` AND has(?, issue_id) AND (field IN ('Story Points', 'Story point estimate')
+		   OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))
+		ORDER BY changed_at, history_id`
+	if err := s.DB.Select(ctx, &pts, q, append(siteArgs, idList)...); err != nil {
+		return nil, fmt.Errorf("estimate changes: %w", err)
+	}
+	for _, p := range pts {
+		h.points[p.IssueID] = append(h.points[p.IssueID], p)
+	}
+	now := s.Now().UTC()
+	out := make([]SprintReport, 0, len(sprints))
+	for _, sp := range sprints {
+		out = append(out, h.report(sp, now))
+	}
+	return out, nil
+}
+
+// member says whether an issue is in a sprint at t.
+func (h *sprintHistory) member(sprint, issue uint64, t time.Time) bool {
+	in := false
+	for _, e := range h.members[sprint][issue] {
+		if e.ChangedAt.After(t) {
+			break
+		}
+		in = e.Added == 1
+	}
+	return in
+}
+
+// categoryAt is an issue's status category at t ("" before it existed).
+func (h *sprintHistory) categoryAt(id uint64, t time.Time) string {
+	is := h.issues[id]
+	if is == nil || is.Created.After(t) {
+		return ""
+	}
+	evs := h.cats[id]
+	if len(evs) == 0 {
+		return is.Category
+	}
+	cat := evs[0].From
+	for _, e := range evs {
+		if e.ChangedAt.After(t) {
+			break
+		}
+		cat = e.To
+	}
+	return cat
+}
+
+// pointsAt is an issue's estimate at t, replayed from estimate changes.
+func (h *sprintHistory) pointsAt(id uint64, t time.Time) float64 {
+	is := h.issues[id]
+	if is == nil {
+		return 0
+	}
+	evs := h.points[id]
+	if len(evs) == 0 {
+		if is.Points == nil {
+			return 0
+		}
+		return *is.Points
+	}
+	val := evs[0].From
+	for _, e := range evs {
+		if e.ChangedAt.After(t) {
+			break
+		}
+		val = e.To
+	}
+	f, _ := strconv.ParseFloat(val, 64)
+	return f
+}
+
+func (sc *SprintScope) add(key string, points float64) {
+	sc.Issues++
+	sc.Points += points
+	sc.Keys = append(sc.Keys, key)
+}
+
+func (h *sprintHistory) report(sp sprintRow, now time.Time) SprintReport {
+	r := SprintReport{ID: sp.SprintID, Name: sp.Name, State: sp.State, Goal: sp.Goal, StartAt: sp.StartAt, EndAt: sp.EndAt, CompleteAt: sp.CompleteAt}
+	start := sp.StartAt.UTC()
+	end := now
+	switch {
+	case sp.CompleteAt != nil:
+		end = sp.CompleteAt.UTC()
+	case sp.EndAt != nil && sp.EndAt.Before(now):
+		end = sp.EndAt.UTC()
+	}
+	var ids []uint64
+	for id := range h.members[sp.SprintID] {
+		if h.issues[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(a, b int) bool { return h.issues[ids[a]].Key < h.issues[ids[b]].Key })
+	committedDone := 0.0
+	for _, id := range ids {
+		is := h.issues[id]
+		committed := h.member(sp.SprintID, id, start)
+		atEnd := h.member(sp.SprintID, id, end)
+		var addedAt, removedAt time.Time
+		for _, e := range h.members[sp.SprintID][id] {
+			if e.ChangedAt.After(start) && !e.ChangedAt.After(end) {
+				if e.Added == 1 && addedAt.IsZero() {
+					addedAt = e.ChangedAt
+				}
+				if e.Added == 0 && e.ChangedAt.Before(end) {
+					removedAt = e.ChangedAt
+				}
+			}
+		}
+		if committed {
+			r.Committed.add(is.Key, h.pointsAt(id, start))
+		}
+		if !committed && !addedAt.IsZero() {
+			r.Added.add(is.Key, h.pointsAt(id, addedAt))
+		}
+		if (committed || !addedAt.IsZero()) && !atEnd && !removedAt.IsZero() {
+			r.Removed.add(is.Key, h.pointsAt(id, removedAt))
+		}
+		if !atEnd {
+			continue
+		}
+		if h.categoryAt(id, end) == "done" {
+			pts := h.pointsAt(id, end)
+			r.Completed.add(is.Key, pts)
+			if committed {
+				committedDone += h.pointsAt(id, start)
+			}
+			continue
+		}
+		// Not done at the end: carried over when it is in a later sprint.
+		for other, byIssue := range h.members {
+			if other == sp.SprintID || !h.start[other].After(start) {
+				continue
+			}
+			if _, ok := byIssue[id]; ok {
+				r.CarriedOver.add(is.Key, h.pointsAt(id, end))
+				break
+			}
+		}
+	}
+	r.Velocity = r.Completed.Points
+	if r.Committed.Points > 0 {
+		r.SayDo = ptr(round(committedDone / r.Committed.Points))
+		r.ScopeChange = ptr(round((r.Added.Points + r.Removed.Points) / r.Committed.Points))
+	}
+	for _, sc := range []*SprintScope{&r.Committed, &r.Added, &r.Removed, &r.Completed, &r.CarriedOver} {
+		if sc.Keys == nil {
+			sc.Keys = []string{}
+		}
+	}
+	return r
+}
