@@ -88,7 +88,7 @@ func (p params) filter() (metrics.Filter, error) {
 		return f, err
 	}
 	if !hasTo {
-		to = p.now.UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)
+		to = p.now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	}
 	if !hasFrom {
 		from = to.AddDate(0, 0, -90)

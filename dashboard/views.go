@@ -553,7 +553,10 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 	data := valueData{Product: prod}
 	err = parallel(
 		func() (err error) { data.Value, err = s.cfg.Measures.ValueDelivered(c.UserContext(), f, p); return },
-		func() (err error) { data.Sat, err = s.cfg.Measures.Satisfaction(c.UserContext(), prod, f.From, f.To, p); return },
+		func() (err error) {
+			data.Sat, err = s.cfg.Measures.Satisfaction(c.UserContext(), prod, f.From, f.To, p)
+			return
+		},
 		func() (err error) {
 			data.Records, err = s.cfg.Measures.ValueRecords(c.UserContext(), prod, f.From, f.To)
 			return

@@ -61,7 +61,7 @@ var importedKVA = map[string]struct {
 	"market_share": {UnrealizedValue, "higher"}, "satisfaction_gap": {UnrealizedValue, "lower"}, "desired_customer_experience": {UnrealizedValue, "higher"},
 	"build_frequency": {TimeToMarket, "higher"}, "integration_frequency": {TimeToMarket, "higher"}, "time_to_learn": {TimeToMarket, "lower"},
 	"release_stabilization_days": {TimeToMarket, "lower"},
-	"on_product_index": {AbilityToInnovate, "higher"}, "installed_version_index": {AbilityToInnovate, "higher"},
+	"on_product_index":           {AbilityToInnovate, "higher"}, "installed_version_index": {AbilityToInnovate, "higher"},
 }
 
 // statsByPeriod computes a nearest-rank percentile of a duration per period

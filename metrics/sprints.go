@@ -54,9 +54,9 @@ type memberEvent struct {
 }
 
 type sprintIssue struct {
-	IssueID  uint64   `ch:"issue_id"`
-	Key      string   `ch:"issue_key"`
-	Category string   `ch:"status_category"`
+	IssueID  uint64    `ch:"issue_id"`
+	Key      string    `ch:"issue_key"`
+	Category string    `ch:"status_category"`
 	Points   *float64  `ch:"story_points"`
 	Created  time.Time `ch:"created_at"`
 }
