@@ -429,3 +429,9 @@ func (s *Store) Site(ctx context.Context, site string) (evident.Site, bool, erro
 	}
 	return out[0], true, nil
 }
+
+// InsertInto writes rows of a ch-tagged struct type into a table, in
+// batches; for tables without a typed method (imports, goals).
+func InsertInto[T any](ctx context.Context, s *Store, table string, rows []T) error {
+	return insert(ctx, s, table, rows)
+}

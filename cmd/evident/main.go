@@ -61,10 +61,10 @@ func notAvailable(name string) func(*Main, context.Context, []string) error {
 func commands() map[string]command {
 	return map[string]command{
 		"migrate": {"create or upgrade the ClickHouse schema", (*Main).runMigrate},
-		"serve":   {"serve the dashboard and JSON API (and sync on a schedule)", notAvailable("serve")},
+		"serve":   {"serve the dashboard and JSON API (and sync on a schedule)", (*Main).runServe},
 		"sync":    {"collect issues, changelogs, boards, sprints and versions from Jira", (*Main).runSync},
 		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", notAvailable("demo")},
-		"import":  {"import satisfaction responses or value records from CSV/JSON", notAvailable("import")},
+		"import":  {"import satisfaction responses or value records from CSV/JSON", (*Main).runImport},
 		"bench":   {"run the benchmark suite", notAvailable("bench")},
 		"jirasim": {"serve the Jira simulator with generated data", (*Main).runJirasim},
 		"config":  {"print the effective configuration, secrets hidden", (*Main).runConfig},

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/internal/inputs"
+)
+
+func (m *Main) runImport(ctx context.Context, args []string) error {
+	fs, path := m.flagSet("import", "Import satisfaction responses or value records: evident import satisfaction|value FILE. "+
+		"A file with any invalid row is rejected whole; importing the same file again changes nothing")
+	format := fs.String("format", "", "csv or json (default: from the file name's extension)")
+	if len(args) == 0 || (args[0] != "satisfaction" && args[0] != "value" && !strings.HasPrefix(args[0], "-")) {
+		fmt.Fprintln(m.Stderr, "usage: evident import satisfaction|value FILE   (satisfaction columns: "+strings.Join(inputs.SatisfactionColumns, ",")+"; value columns: "+strings.Join(inputs.ValueColumns, ",")+")")
+		return errUsage
+	}
+	kind := args[0]
+	if strings.HasPrefix(kind, "-") {
+		return parse(fs, args)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(m.Stderr, "evident import: name one file")
+		return errUsage
+	}
+	file := fs.Arg(0)
+	f := *format
+	if f == "" {
+		switch strings.ToLower(filepath.Ext(file)) {
+		case ".json", ".jsonl", ".ndjson":
+			f = "json"
+		default:
+			f = "csv"
+		}
+	}
+	c, err := LoadConfig(*path, m.Getenv)
+	if err != nil {
+		return err
+	}
+	r, err := os.Open(file)
+	if err != nil {
+		return evident.Errorf(evident.EINVALID, "%v", err)
+	}
+	defer r.Close()
+	st, err := m.openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx, c.ClickHouse.Cluster); err != nil {
+		return err
+	}
+	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
+	source := "file:" + filepath.Base(file)
+	var res = struct{ Rows, New, Unchanged int }{}
+	if kind == "satisfaction" {
+		r2, err := in.ImportSatisfaction(ctx, r, f, source)
+		if err != nil {
+			return err
+		}
+		res.Rows, res.New, res.Unchanged = r2.Rows, r2.New, r2.Unchanged
+	} else {
+		r2, err := in.ImportValue(ctx, r, f, source)
+		if err != nil {
+			return err
+		}
+		res.Rows, res.New, res.Unchanged = r2.Rows, r2.New, r2.Unchanged
+	}
+	fmt.Fprintf(m.Stdout, "%s: %d rows read, %d new, %d already imported\n", file, res.Rows, res.New, res.Unchanged)
+	return nil
+}

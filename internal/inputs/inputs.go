@@ -1,0 +1,412 @@
+package inputs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/schema"
+)
+
+// Service imports inputs into the store and keeps goals and experiments.
+type Service struct {
+	Store *schema.Store
+	// Salt is mixed into the hash of a respondent, so that the stored
+	// hash cannot be looked up against a list of e-mail addresses.
+	Salt string
+	Now  func() time.Time
+}
+
+// New returns a Service.
+func New(st *schema.Store, salt string) *Service {
+	return &Service{Store: st, Salt: salt, Now: time.Now}
+}
+
+// SaltFromEnv reads EVIDENT_RESPONDENT_SALT; without it respondents are
+// hashed with a fixed salt (documented: set your own in production).
+func SaltFromEnv(getenv func(string) string) string {
+	if s := getenv("EVIDENT_RESPONDENT_SALT"); s != "" {
+		return s
+	}
+	return "evident-default-salt"
+}
+
+const stageBatch = 50000
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// stage streams validated rows into a private staging table so that memory
+// does not grow with the file; nothing reaches the real table until every
+// row passed.
+type stage[T any] struct {
+	st    *schema.Store
+	table string
+	cols  string
+	buf   []T
+}
+
+func (s *stage[T]) add(ctx context.Context, row T) error {
+	s.buf = append(s.buf, row)
+	if len(s.buf) >= stageBatch {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+func (s *stage[T]) flush(ctx context.Context) error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	err := schema.InsertInto(ctx, s.st, s.table, s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// ImportSatisfaction imports survey answers (CSV with the header
+// responded_at,scale,score,product,respondent,comment, or JSON records with
+// those keys). Rows already imported are recognised by content.
+func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+	var res dashboard.ImportResult
+	table := "import_satisfaction_" + randomID()
+	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS satisfaction_responses ENGINE = MergeTree ORDER BY response_id"); err != nil {
+		return res, fmt.Errorf("staging table: %w", err)
+	}
+	defer s.drop(table)
+	var ps Problems
+	stg := &stage[evident.SatisfactionResponse]{st: s.Store, table: table}
+	err := rows(r, format, SatisfactionColumns, nil, &ps, func(rec record) error {
+		row, ok := parseSatisfaction(rec, s.Salt, &ps)
+		if !ok || ps.Total > 0 {
+			return nil
+		}
+		// While staged, version holds the row's line, to name duplicates.
+		row.Source, row.Version = source, uint64(rec.line)
+		res.Rows++
+		return stg.add(ctx, row)
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := ps.Err("survey file"); err != nil {
+		return res, err
+	}
+	if err := stg.flush(ctx); err != nil {
+		return res, err
+	}
+	if err := s.duplicates(ctx, table, "response_id", "the same answer (time, scale, score, product, respondent, comment)"); err != nil {
+		return res, err
+	}
+	return s.commitSatisfaction(ctx, table, res)
+}
+
+// ImportValue imports value records (CSV with the header
+// product,measure,period_start,period_end,value,unit, or JSON).
+func (s *Service) ImportValue(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+	var res dashboard.ImportResult
+	table := "import_value_" + randomID()
+	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS value_records ENGINE = MergeTree ORDER BY (product, measure, period_start, period_end)"); err != nil {
+		return res, fmt.Errorf("staging table: %w", err)
+	}
+	defer s.drop(table)
+	var ps Problems
+	stg := &stage[evident.ValueRecord]{st: s.Store, table: table}
+	err := rows(r, format, ValueColumns, nil, &ps, func(rec record) error {
+		row, ok := parseValue(rec, &ps)
+		if !ok || ps.Total > 0 {
+			return nil
+		}
+		row.Source, row.Version = source, uint64(rec.line)
+		res.Rows++
+		return stg.add(ctx, row)
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := ps.Err("value file"); err != nil {
+		return res, err
+	}
+	if err := stg.flush(ctx); err != nil {
+		return res, err
+	}
+	key := "(product, measure, period_start, period_end)"
+	if err := s.duplicates(ctx, table, key, "a second value for the same product, measure and period"); err != nil {
+		return res, err
+	}
+	// Unchanged rows keep their old version: re-importing the same file writes nothing new.
+	var unchanged uint64
+	if err := s.Store.QueryRow(ctx, `SELECT count() FROM `+table+` WHERE (product, measure, period_start, period_end, value, unit) IN
+		(SELECT product, measure, period_start, period_end, value, unit FROM value_records FINAL)`, nil, &unchanged); err != nil {
+		return res, err
+	}
+	if err := s.Store.Exec(ctx, `INSERT INTO value_records (product, measure, period_start, period_end, value, unit, source, version)
+		SELECT product, measure, period_start, period_end, value, unit, source, `+s.version()+` FROM `+table+`
+		WHERE (product, measure, period_start, period_end, value, unit) NOT IN
+		(SELECT product, measure, period_start, period_end, value, unit FROM value_records FINAL)`); err != nil {
+		return res, fmt.Errorf("import value records: %w", err)
+	}
+	res.Unchanged = int(unchanged)
+	res.New = res.Rows - res.Unchanged
+	return res, nil
+}
+
+func (s *Service) drop(table string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Store.Exec(ctx, "DROP TABLE IF EXISTS "+table)
+}
+
+// duplicates rejects a file with two rows of the same key, found in SQL.
+// The staged version column holds each row's line.
+func (s *Service) duplicates(ctx context.Context, table, keyExpr string, what string) error {
+	var dups []struct {
+		First  uint64   `ch:"first"`
+		Others []uint64 `ch:"others"`
+	}
+	q := "SELECT min(version) AS first, arraySort(groupArray(version)) AS others FROM " + table + " GROUP BY " + keyExpr +
+		" HAVING count() > 1 ORDER BY first LIMIT 51"
+	if err := s.Store.Select(ctx, &dups, q); err != nil {
+		return fmt.Errorf("duplicate check: %w", err)
+	}
+	var ps Problems
+	for _, d := range dups {
+		for _, line := range d.Others[1:] {
+			ps.Add(int(line), "", "duplicate row: %s as line %d", what, d.First)
+		}
+	}
+	return ps.Err("file")
+}
+
+func (s *Service) version() string { return fmt.Sprintf("toUInt64(%d)", s.Now().UnixNano()) }
+
+// commitSatisfaction moves the staged answers into the real table,
+// skipping those already there, and says how many were new.
+func (s *Service) commitSatisfaction(ctx context.Context, table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
+	const target, key = "satisfaction_responses", "response_id"
+	var existing uint64
+	if err := s.Store.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE "+key+" IN (SELECT "+key+" FROM "+target+")", nil, &existing); err != nil {
+		return res, err
+	}
+	cols := "response_id, responded_at, scale, score, product, respondent_hash, comment, source"
+	if err := s.Store.Exec(ctx, "INSERT INTO "+target+" ("+cols+", version) SELECT "+cols+", "+s.version()+" FROM "+table+
+		" WHERE "+key+" NOT IN (SELECT "+key+" FROM "+target+")"); err != nil {
+		return res, fmt.Errorf("import into %s: %w", target, err)
+	}
+	res.Unchanged = int(existing)
+	res.New = res.Rows - res.Unchanged
+	return res, nil
+}
+
+// ---- goals and experiments ----
+
+var levels = map[string]int{evident.GoalStrategic: 0, evident.GoalIntermediate: 1, evident.GoalTactical: 2}
+var kvas = map[string]bool{"": true, "current_value": true, "unrealized_value": true, "time_to_market": true, "ability_to_innovate": true}
+
+// Goals lists the live goals of a product ("" for all), parents first.
+func (s *Service) Goals(ctx context.Context, product string) ([]evident.Goal, error) {
+	var out []evident.Goal
+	q := "SELECT * FROM goals FINAL WHERE deleted = 0"
+	args := []any{}
+	if product != "" {
+		q += " AND product = ?"
+		args = append(args, product)
+	}
+	if err := s.Store.Select(ctx, &out, q+" ORDER BY created_at, goal_id", args...); err != nil {
+		return nil, fmt.Errorf("goals: %w", err)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return levels[out[a].Level] < levels[out[b].Level] })
+	if out == nil {
+		out = []evident.Goal{}
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
+}
+
+func (s *Service) goal(ctx context.Context, id string) (evident.Goal, bool, error) {
+	var out []evident.Goal
+	if err := s.Store.Select(ctx, &out, "SELECT * FROM goals FINAL WHERE goal_id = ? AND deleted = 0", id); err != nil {
+		return evident.Goal{}, false, err
+	}
+	if len(out) == 0 {
+		return evident.Goal{}, false, nil
+	}
+	return out[0], true, nil
+}
+
+// SaveGoal creates a goal (empty id) or replaces one, checking the tree:
+// an intermediate goal hangs under a strategic one, a tactical goal under
+// an intermediate one.
+func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, error) {
+	g.Title = strings.TrimSpace(g.Title)
+	g.Level = strings.ToLower(g.Level)
+	switch {
+	case g.Title == "":
+		return g, evident.Errorf(evident.EINVALID, "title: required")
+	case len(g.Title) > 500:
+		return g, evident.Errorf(evident.EINVALID, "title: at most 500 characters")
+	case g.Measure == "":
+		return g, evident.Errorf(evident.EINVALID, "measure: required (a measure key such as nps, lead_time_p85_days, revenue)")
+	case g.TargetDate.IsZero():
+		return g, evident.Errorf(evident.EINVALID, "target_date: required")
+	case !g.BaselineDate.IsZero() && g.TargetDate.Before(g.BaselineDate):
+		return g, evident.Errorf(evident.EINVALID, "target_date: before baseline_date")
+	case g.Target == g.Baseline:
+		return g, evident.Errorf(evident.EINVALID, "target: equals the baseline, so progress cannot be measured")
+	}
+	if _, ok := levels[g.Level]; !ok {
+		return g, evident.Errorf(evident.EINVALID, "level: %q is not strategic, intermediate or tactical", g.Level)
+	}
+	if !kvas[g.KVA] {
+		return g, evident.Errorf(evident.EINVALID, "kva: %q is not current_value, unrealized_value, time_to_market or ability_to_innovate", g.KVA)
+	}
+	if g.ParentID != "" {
+		parent, ok, err := s.goal(ctx, g.ParentID)
+		if err != nil {
+			return g, err
+		}
+		if !ok {
+			return g, evident.Errorf(evident.EINVALID, "parent_id: no goal %q", g.ParentID)
+		}
+		if levels[parent.Level] != levels[g.Level]-1 {
+			return g, evident.Errorf(evident.EINVALID, "parent_id: a %s goal hangs under a %s goal, not a %s one", g.Level,
+				map[int]string{0: "(none: it is the top)", 1: "strategic", 2: "intermediate"}[levels[g.Level]], parent.Level)
+		}
+		if parent.ID == g.ID {
+			return g, evident.Errorf(evident.EINVALID, "parent_id: a goal cannot be its own parent")
+		}
+	} else if g.Level != evident.GoalStrategic {
+		return g, evident.Errorf(evident.EINVALID, "parent_id: a %s goal needs a parent", g.Level)
+	}
+	if g.ID == "" {
+		g.ID = randomID()
+		g.CreatedAt = s.Now().UTC().Truncate(time.Second)
+	} else {
+		old, ok, err := s.goal(ctx, g.ID)
+		if err != nil {
+			return g, err
+		}
+		if !ok {
+			return g, evident.Errorf(evident.ENOTFOUND, "no goal %q", g.ID)
+		}
+		g.CreatedAt = old.CreatedAt
+	}
+	if g.BaselineDate.IsZero() {
+		g.BaselineDate = g.CreatedAt.Truncate(24 * time.Hour)
+	}
+	g.Version = uint64(s.Now().UnixNano())
+	g.Deleted = 0
+	return g, schema.InsertInto(ctx, s.Store, "goals", []evident.Goal{g})
+}
+
+// DeleteGoal deletes a goal that has no live children.
+func (s *Service) DeleteGoal(ctx context.Context, id string) error {
+	g, ok, err := s.goal(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return evident.Errorf(evident.ENOTFOUND, "no goal %q", id)
+	}
+	var children uint64
+	if err := s.Store.QueryRow(ctx, "SELECT count() FROM goals FINAL WHERE parent_id = ? AND deleted = 0", []any{id}, &children); err != nil {
+		return err
+	}
+	if children > 0 {
+		return evident.Errorf(evident.ECONFLICT, "goal %q has %d goal(s) under it: delete or move them first", id, children)
+	}
+	g.Deleted, g.Version = 1, uint64(s.Now().UnixNano())
+	return schema.InsertInto(ctx, s.Store, "goals", []evident.Goal{g})
+}
+
+// Experiments lists the live experiments of a product ("" for all).
+func (s *Service) Experiments(ctx context.Context, product string) ([]evident.Experiment, error) {
+	var out []evident.Experiment
+	q := "SELECT * FROM experiments FINAL WHERE deleted = 0"
+	args := []any{}
+	if product != "" {
+		q += " AND product = ?"
+		args = append(args, product)
+	}
+	if err := s.Store.Select(ctx, &out, q+" ORDER BY started_at, experiment_id", args...); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	if out == nil {
+		out = []evident.Experiment{}
+	}
+	return out, nil
+}
+
+func (s *Service) experiment(ctx context.Context, id string) (evident.Experiment, bool, error) {
+	var out []evident.Experiment
+	if err := s.Store.Select(ctx, &out, "SELECT * FROM experiments FINAL WHERE experiment_id = ? AND deleted = 0", id); err != nil {
+		return evident.Experiment{}, false, err
+	}
+	if len(out) == 0 {
+		return evident.Experiment{}, false, nil
+	}
+	return out[0], true, nil
+}
+
+// SaveExperiment creates or replaces an experiment.
+func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evident.Experiment, error) {
+	e.Title, e.Hypothesis = strings.TrimSpace(e.Title), strings.TrimSpace(e.Hypothesis)
+	switch {
+	case e.Title == "":
+		return e, evident.Errorf(evident.EINVALID, "title: required")
+	case e.Hypothesis == "":
+		return e, evident.Errorf(evident.EINVALID, "hypothesis: required (what you expect to change, and why)")
+	case e.Measure == "":
+		return e, evident.Errorf(evident.EINVALID, "measure: required (the measure the experiment should move)")
+	case e.StartedAt.IsZero():
+		return e, evident.Errorf(evident.EINVALID, "started_at: required")
+	case e.EndedAt != nil && e.EndedAt.Before(e.StartedAt):
+		return e, evident.Errorf(evident.EINVALID, "ended_at: before started_at")
+	}
+	if e.GoalID != "" {
+		if _, ok, err := s.goal(ctx, e.GoalID); err != nil {
+			return e, err
+		} else if !ok {
+			return e, evident.Errorf(evident.EINVALID, "goal_id: no goal %q", e.GoalID)
+		}
+	}
+	if e.ID == "" {
+		e.ID = randomID()
+		e.CreatedAt = s.Now().UTC().Truncate(time.Second)
+	} else {
+		old, ok, err := s.experiment(ctx, e.ID)
+		if err != nil {
+			return e, err
+		}
+		if !ok {
+			return e, evident.Errorf(evident.ENOTFOUND, "no experiment %q", e.ID)
+		}
+		e.CreatedAt = old.CreatedAt
+	}
+	e.Version, e.Deleted = uint64(s.Now().UnixNano()), 0
+	return e, schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
+}
+
+// DeleteExperiment deletes an experiment.
+func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
+	e, ok, err := s.experiment(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return evident.Errorf(evident.ENOTFOUND, "no experiment %q", id)
+	}
+	e.Deleted, e.Version = 1, uint64(s.Now().UnixNano())
+	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
+}

@@ -1,0 +1,226 @@
+package inputs_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/internal/inputs"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+const header = "responded_at,scale,score,product,respondent,comment\n"
+
+func TestSatisfactionRejectionsNameLineAndColumn(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"score out of range", header + "2024-01-05,nps,11,EV,a,\n2024-01-05,csat,0,EV,b,\n", []string{"line 2, column score: 11 is out of range for nps (0 to 10)", "line 3, column score: 0 is out of range for csat (1 to 5)"}},
+		{"unknown scale", header + "2024-01-05,ces,3,EV,a,\n", []string{"line 2, column scale: unknown scale \"ces\""}},
+		{"unparseable date", header + "05/01/2024,nps,9,EV,a,\n", []string{"line 2, column responded_at: \"05/01/2024\" is not a date or time"}},
+		{"not a number", header + "2024-01-05,nps,nine,EV,a,\n", []string{"line 2, column score: \"nine\" is not a whole number"}},
+		{"empty product", header + "2024-01-05,nps,9,,a,\n", []string{"line 2, column product: empty"}},
+		{"duplicate rows", header + "2024-01-05,nps,9,EV,a,great\n2024-01-06,nps,7,EV,a,\n2024-01-05,nps,9,EV,a,great\n", []string{"line 4: duplicate row: the same answer", "as line 2"}},
+		{"header mismatch", "when,scale,score,product,respondent,comment\n2024-01-05,nps,9,EV,a,\n", []string{"line 1, column when: unknown column", "line 1, column responded_at: required column missing"}},
+		{"missing column", "responded_at,scale,score,product\n2024-01-05,nps,9,EV\n", []string{"column respondent: required column missing", "column comment: required column missing"}},
+		{"wrong field count", header + "2024-01-05,nps,9,EV\n", []string{"line 2: 4 fields, the header has 6"}},
+		{"empty file", "", []string{"line 1: the file is empty"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := in.ImportSatisfaction(ctx, strings.NewReader(c.file), "csv", "test")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := evident.ErrorMessage(err)
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q:\n%s", w, msg)
+				}
+			}
+			if n, _ := st.Count(ctx, "satisfaction_responses", ""); n != 0 {
+				t.Fatalf("%d rows written by a rejected file", n)
+			}
+		})
+	}
+}
+
+func TestAllOrNothingAndTheFirst50Problems(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	var b strings.Builder
+	b.WriteString(header)
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "2024-01-05,nps,%d,EV,r%d,\n", 99, i) // bad
+		} else {
+			fmt.Fprintf(&b, "2024-01-05,nps,%d,EV,r%d,\n", i%11, i) // good
+		}
+	}
+	_, err := in.ImportSatisfaction(context.Background(), strings.NewReader(b.String()), "csv", "test")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := evident.ErrorMessage(err)
+	if !strings.Contains(msg, "100 problem(s)") || !strings.Contains(msg, "… and 50 more") || strings.Count(msg, "\n  line") != 50 {
+		t.Fatalf("message:\n%s", msg)
+	}
+	if n, _ := st.Count(context.Background(), "satisfaction_responses", ""); n != 0 {
+		t.Fatalf("%d good rows written from a rejected file", n)
+	}
+}
+
+func TestReimportChangesNothingAndScoresAreRight(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	// NPS: 10, 9, 8, 6, 3 → (2 − 2) / 5 = 0; eNPS 9, 9, 2 → (2 − 1)/3 = 33.33; CSAT 5, 4, 3, 1 → 50%, mean 3.25.
+	file := header + `2024-01-05T10:00:00Z,nps,10,EV,ann@example.com,"Love it, ""really"""
+2024-01-06,nps,9,EV,bob@example.com,
+2024-01-07,nps,8,EV,,
+2024-01-08,nps,6,EV,,slow
+2024-01-09,nps,3,EV,,
+2024-01-05,csat,5,EV,,
+2024-01-06,csat,4,EV,,
+2024-01-07,csat,3,EV,,
+2024-01-08,csat,1,EV,,
+2024-01-10,enps,9,EV,dev1,
+2024-01-11,enps,9,EV,dev2,
+2024-01-12,enps,2,EV,dev3,
+`
+	res, err := in.ImportSatisfaction(ctx, strings.NewReader(file), "csv", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 12 || res.New != 12 {
+		t.Fatalf("first import %+v", res)
+	}
+	res, err = in.ImportSatisfaction(ctx, strings.NewReader(file), "csv", "test")
+	if err != nil || res.New != 0 || res.Unchanged != 12 {
+		t.Fatalf("second import %+v %v", res, err)
+	}
+	var physical uint64
+	st.QueryRow(ctx, "SELECT count() FROM satisfaction_responses", nil, &physical)
+	if physical != 12 {
+		t.Fatalf("%d rows stored after importing twice", physical)
+	}
+	var hashes []struct {
+		H string `ch:"respondent_hash"`
+	}
+	st.Select(ctx, &hashes, "SELECT respondent_hash FROM satisfaction_responses WHERE respondent_hash != ''")
+	for _, h := range hashes {
+		if strings.Contains(h.H, "@") || len(h.H) != 32 {
+			t.Fatalf("respondent stored as %q, want a salted hash", h.H)
+		}
+	}
+	ms := metrics.New(st)
+	sat, err := ms.Satisfaction(ctx, "EV", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), metrics.Month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *sat.NPS.Score != 0 || sat.NPS.Responses != 5 || *sat.CSAT.Score != 50 || *sat.CSAT.Mean != 3.25 || *sat.ENPS.Score != 33.3333 {
+		t.Fatalf("NPS %+v CSAT %+v eNPS %+v", sat.NPS, sat.CSAT, sat.ENPS)
+	}
+}
+
+func TestJSONImportNamesLines(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	good := `[
+ {"responded_at": "2024-01-05", "scale": "nps", "score": 9, "product": "EV"},
+ {"responded_at": "2024-01-06", "scale": "csat", "score": 4, "product": "EV", "comment": "ok"}
+]`
+	res, err := in.ImportSatisfaction(ctx, strings.NewReader(good), "json", "test")
+	if err != nil || res.New != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	bad := "{\"responded_at\": \"2024-01-05\", \"scale\": \"nps\", \"score\": 9, \"product\": \"EV\"}\n{\"responded_at\": \"2024-01-05\", \"scale\": \"nps\", \"score\": 12, \"product\": \"EV\", \"extra\": 1}\n"
+	_, err = in.ImportSatisfaction(ctx, strings.NewReader(bad), "json", "test")
+	msg := evident.ErrorMessage(err)
+	if err == nil || !strings.Contains(msg, "line 2, column score: 12 is out of range") || !strings.Contains(msg, "line 2, column extra: unknown field") {
+		t.Fatalf("message: %s", msg)
+	}
+}
+
+func TestValueImport(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	file := "product,measure,period_start,period_end,value,unit\nEV,revenue,2024-01-01,2024-01-31,1000,EUR\nEV,market_share,2024-01-01,2024-01-31,12.5,%\n"
+	if res, err := in.ImportValue(ctx, strings.NewReader(file), "csv", "t"); err != nil || res.New != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if res, err := in.ImportValue(ctx, strings.NewReader(file), "csv", "t"); err != nil || res.New != 0 || res.Unchanged != 2 {
+		t.Fatalf("re-import %+v %v", res, err)
+	}
+	changed := strings.Replace(file, "1000", "1100", 1)
+	if res, err := in.ImportValue(ctx, strings.NewReader(changed), "csv", "t"); err != nil || res.New != 1 {
+		t.Fatalf("corrected import %+v %v", res, err)
+	}
+	var v float64
+	st.QueryRow(ctx, "SELECT value FROM value_records FINAL WHERE measure = 'revenue'", nil, &v)
+	if v != 1100 {
+		t.Fatalf("revenue %v after the correction", v)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"product,measure,period_start,period_end,value,unit\nEV,Revenue $,2024-01-01,2024-01-31,1,EUR\n", "line 2, column measure"},
+		{"product,measure,period_start,period_end,value,unit\nEV,revenue,2024-02-01,2024-01-31,1,EUR\n", "line 2, column period_end: 2024-01-31 is before period_start"},
+		{"product,measure,period_start,period_end,value,unit\nEV,revenue,2024-01-01,2024-01-31,NaN,EUR\n", "line 2, column value"},
+		{"product,measure,period_start,period_end,value,unit\nEV,cost,2024-01-01,2024-01-31,1,EUR\nEV,cost,2024-01-01,2024-01-31,2,EUR\n", "line 3: duplicate row: a second value for the same product, measure and period as line 2"},
+	} {
+		_, err := in.ImportValue(ctx, strings.NewReader(c.file), "csv", "t")
+		if err == nil || !strings.Contains(evident.ErrorMessage(err), c.want) {
+			t.Errorf("%q: %v", c.want, err)
+		}
+	}
+}
+
+func TestGoalTree(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	sg, err := in.SaveGoal(ctx, evident.Goal{Level: "strategic", Title: "Customers love the shop", Product: "EV", Measure: "nps", Baseline: 10, Target: 50, TargetDate: day("2025-12-31")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ig, err := in.SaveGoal(ctx, evident.Goal{Level: "intermediate", ParentID: sg.ID, Title: "Faster delivery", Product: "EV", Measure: "lead_time_p85_days", Baseline: 30, Target: 10, TargetDate: day("2025-06-30")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		g    evident.Goal
+		want string
+	}{
+		{evident.Goal{Level: "tactical", ParentID: sg.ID, Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "a tactical goal hangs under a intermediate goal, not a strategic one"},
+		{evident.Goal{Level: "tactical", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "parent_id: a tactical goal needs a parent"},
+		{evident.Goal{Level: "strategic", Title: "x", Measure: "m", Target: 1, Baseline: 1, TargetDate: day("2025-01-01")}, "target: equals the baseline"},
+		{evident.Goal{Level: "epic", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "level: \"epic\""},
+		{evident.Goal{Level: "strategic", Title: "", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "title: required"},
+		{evident.Goal{ID: "nope", Level: "strategic", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "no goal \"nope\""},
+	} {
+		if _, err := in.SaveGoal(ctx, c.g); err == nil || !strings.Contains(evident.ErrorMessage(err), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	if err := in.DeleteGoal(ctx, sg.ID); err == nil || evident.ErrorCode(err) != evident.ECONFLICT {
+		t.Fatalf("deleting a goal with children: %v", err)
+	}
+	if err := in.DeleteGoal(ctx, ig.ID); err != nil {
+		t.Fatal(err)
+	}
+	goals, _ := in.Goals(ctx, "EV")
+	if len(goals) != 1 || goals[0].ID != sg.ID {
+		t.Fatalf("goals after delete: %+v", goals)
+	}
+}
