@@ -3,10 +3,13 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -32,12 +35,41 @@ func EchartsEmbedded() bool {
 	return err == nil
 }
 
+// assetVersion changes when an embedded asset does, so browsers never use
+// a stale copy of the stylesheet or of echarts.
+var assetVersion = func() string {
+	h := sha256.New()
+	fs.WalkDir(assetFiles, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := assetFiles.ReadFile(p)
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
 var funcs = template.FuncMap{
+	"assetVersion": func() string { return assetVersion },
 	"num": func(v *float64) string {
 		if v == nil {
 			return "–"
 		}
 		return strconv.FormatFloat(*v, 'f', -1, 64)
+	},
+	"short": func(v *float64) string {
+		if v == nil {
+			return "–"
+		}
+		digits := 2
+		if math.Abs(*v) >= 100 {
+			digits = 0
+		}
+		out := strconv.FormatFloat(*v, 'f', digits, 64)
+		if strings.Contains(out, ".") {
+			out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
+		}
+		return out
 	},
 	"fixed": func(v *float64, digits int) string {
 		if v == nil {

@@ -319,18 +319,15 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 		ch.Empty = "Nothing is in progress."
 		return ch
 	}
-	statuses := map[string]int{}
+	seen := map[string]bool{}
 	var names []string
 	for _, a := range flow.Aging {
-		if _, ok := statuses[a.Status]; !ok {
-			statuses[a.Status] = 0
+		if !seen[a.Status] {
+			seen[a.Status] = true
 			names = append(names, a.Status)
 		}
 	}
 	sort.Strings(names)
-	for i, n := range names {
-		statuses[n] = i
-	}
 	sc := charts.NewScatter()
 	sc.SetGlobalOptions(append(base(ch.ID, "340px"),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: names}),
@@ -339,7 +336,7 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 			Formatter: opts.FuncOpts(`function (p) { if (!p.data || !p.data.value) { return p.name + ': ' + p.value; } var e = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }; return e(p.data.value[2]) + ' · ' + e(p.data.value[1]) + ' days<br>' + e(p.data.value[3]); }`)}))...)
 	var pts []opts.ScatterData
 	for _, a := range flow.Aging {
-		pts = append(pts, opts.ScatterData{Value: []any{statuses[a.Status], a.AgeDays, a.Key, a.Summary}, SymbolSize: 8})
+		pts = append(pts, opts.ScatterData{Value: []any{a.Status, a.AgeDays, a.Key, a.Summary}, SymbolSize: 8})
 		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays)})
 	}
 	sc.AddSeries("in progress", pts, charts.WithMarkLineNameYAxisItemOpts(percentileLines(flow.CycleTime)...),

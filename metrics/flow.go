@@ -104,7 +104,7 @@ type AgingItem struct {
 	Key       string    `json:"key" ch:"issue_key"`
 	Summary   string    `json:"summary" ch:"summary"`
 	Status    string    `json:"status" ch:"status_name"`
-	StartedAt time.Time `json:"started_at" ch:"started_at"`
+	StartedAt time.Time `json:"started_at" ch:"started"`
 	AgeDays   float64   `json:"age_days" ch:"-"`
 }
 
@@ -113,7 +113,7 @@ type CyclePoint struct {
 	Key       string    `json:"key" ch:"issue_key"`
 	Summary   string    `json:"summary" ch:"summary"`
 	Type      string    `json:"type" ch:"issue_type"`
-	DoneAt    time.Time `json:"done_at" ch:"done_at"`
+	DoneAt    time.Time `json:"done_at" ch:"done"`
 	CycleDays float64   `json:"cycle_time_days" ch:"cycle_days"`
 }
 
@@ -147,9 +147,11 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		return out, err
 	}
 	var pts []CyclePoint
-	q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done_at,
+	// Aliases must not reuse a column's name: ClickHouse would read the
+	// alias (never null) in WHERE.
+	q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
 		(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
-		FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done_at, issue_key LIMIT 5000`
+		FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done, issue_key LIMIT 5000`
 	if err := s.DB.Select(ctx, &pts, q, all...); err != nil {
 		return out, fmt.Errorf("cycle points: %w", err)
 	}
@@ -236,8 +238,8 @@ func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error)
 func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
 	from, args := f.issues()
 	var items []AgingItem
-	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started_at FROM ` + from +
-		` WHERE started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' ORDER BY started_at, issue_key LIMIT 2000`
+	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started FROM ` + from +
+		` WHERE started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' ORDER BY started, issue_key LIMIT 2000`
 	if err := s.DB.Select(ctx, &items, q, args...); err != nil {
 		return nil, fmt.Errorf("aging: %w", err)
 	}

@@ -19,16 +19,16 @@ type SiteHealth struct {
 	Site          string     `json:"site" ch:"site"`
 	URL           string     `json:"url" ch:"url"`
 	Deployment    string     `json:"deployment" ch:"deployment_type"`
-	Issues        uint64     `json:"issues" ch:"issues"`
-	Transitions   uint64     `json:"transitions" ch:"transitions"`
-	Sprints       uint64     `json:"sprints" ch:"sprints"`
-	LastSync      *time.Time `json:"last_sync" ch:"last_sync"`
-	LastStatus    string     `json:"last_status" ch:"last_status"`
-	LastError     string     `json:"last_error" ch:"last_error"`
-	LastMode      string     `json:"last_mode" ch:"last_mode"`
-	LastFetched   uint64     `json:"last_issues_fetched" ch:"last_fetched"`
-	LastSuccess   *time.Time `json:"last_success" ch:"last_success"`
-	ProblemsTotal uint64     `json:"problems" ch:"problems"`
+	Issues        uint64     `json:"issues" ch:"-"`
+	Transitions   uint64     `json:"transitions" ch:"-"`
+	Sprints       uint64     `json:"sprints" ch:"-"`
+	LastSync      *time.Time `json:"last_sync" ch:"-"`
+	LastStatus    string     `json:"last_status" ch:"-"`
+	LastError     string     `json:"last_error" ch:"-"`
+	LastMode      string     `json:"last_mode" ch:"-"`
+	LastFetched   uint64     `json:"last_issues_fetched" ch:"-"`
+	LastSuccess   *time.Time `json:"last_success" ch:"-"`
+	ProblemsTotal uint64     `json:"problems" ch:"-"`
 }
 
 // ProblemRow is one piece of bad input the collector met.
@@ -51,30 +51,73 @@ type UnmappedState struct {
 // Health reports the last sync of every site, row counts and problems.
 func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	out := DataHealth{Sites: []SiteHealth{}, Problems: []ProblemRow{}, UnmappedStatuses: []UnmappedState{}}
-	q := `SELECT s.site AS site, s.url AS url, s.deployment_type AS deployment_type,
-		ifNull(i.n, 0) AS issues, ifNull(t.n, 0) AS transitions, ifNull(sp.n, 0) AS sprints,
-		r.last_sync AS last_sync, ifNull(r.last_status, '') AS last_status, ifNull(r.last_error, '') AS last_error,
-		ifNull(r.last_mode, '') AS last_mode, ifNull(r.last_fetched, 0) AS last_fetched, r.last_success AS last_success,
-		ifNull(pr.n, 0) AS problems
-		FROM (SELECT site, url, deployment_type FROM sites FINAL) AS s
-		ALL LEFT JOIN (SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site) AS i USING site
-		ALL LEFT JOIN (SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site) AS t USING site
-		ALL LEFT JOIN (SELECT site, count() AS n FROM sprints FINAL GROUP BY site) AS sp USING site
-		ALL LEFT JOIN (SELECT site, toNullable(max(finished_at)) AS last_sync, argMax(status, finished_at) AS last_status,
-			argMax(error, finished_at) AS last_error, argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
-			toNullable(maxIf(finished_at, status = 'ok')) AS last_success FROM sync_runs GROUP BY site) AS r USING site
-		ALL LEFT JOIN (SELECT site, count() AS n FROM sync_problems GROUP BY site) AS pr USING site
-		ORDER BY site`
-	if err := s.DB.Select(ctx, &out.Sites, q); err != nil {
+	// One query per table: ClickHouse 18.16 allows one JOIN per query.
+	if err := s.DB.Select(ctx, &out.Sites, "SELECT site, url, deployment_type FROM sites FINAL ORDER BY site"); err != nil {
+		return out, fmt.Errorf("site health: %w", err)
+	}
+	type siteCount struct {
+		Site string `ch:"site"`
+		N    uint64 `ch:"n"`
+	}
+	counts := func(q string) (map[string]uint64, error) {
+		var rows []siteCount
+		if err := s.DB.Select(ctx, &rows, q); err != nil {
+			return nil, fmt.Errorf("site health: %w", err)
+		}
+		m := map[string]uint64{}
+		for _, r := range rows {
+			m[r.Site] = r.N
+		}
+		return m, nil
+	}
+	issues, err := counts("SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site")
+	if err != nil {
+		return out, err
+	}
+	trans, err := counts("SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site")
+	if err != nil {
+		return out, err
+	}
+	sprints, err := counts("SELECT site, count() AS n FROM sprints FINAL GROUP BY site")
+	if err != nil {
+		return out, err
+	}
+	problems, err := counts("SELECT site, count() AS n FROM sync_problems GROUP BY site")
+	if err != nil {
+		return out, err
+	}
+	var runs []struct {
+		Site        string    `ch:"site"`
+		LastSync    time.Time `ch:"last_sync"`
+		Status      string    `ch:"last_status"`
+		Error       string    `ch:"last_error"`
+		Mode        string    `ch:"last_mode"`
+		Fetched     uint64    `ch:"last_fetched"`
+		LastSuccess time.Time `ch:"last_success"`
+	}
+	q := `SELECT site, max(finished_at) AS last_sync, argMax(status, finished_at) AS last_status, argMax(error, finished_at) AS last_error,
+		argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
+		maxIf(finished_at, status = 'ok') AS last_success FROM sync_runs GROUP BY site`
+	if err := s.DB.Select(ctx, &runs, q); err != nil {
 		return out, fmt.Errorf("site health: %w", err)
 	}
 	for i := range out.Sites {
-		if out.Sites[i].LastSuccess != nil && out.Sites[i].LastSuccess.Unix() == 0 {
-			out.Sites[i].LastSuccess = nil
+		sh := &out.Sites[i]
+		sh.Issues, sh.Transitions, sh.Sprints, sh.ProblemsTotal = issues[sh.Site], trans[sh.Site], sprints[sh.Site], problems[sh.Site]
+		for _, r := range runs {
+			if r.Site != sh.Site {
+				continue
+			}
+			last := r.LastSync.UTC()
+			sh.LastSync, sh.LastStatus, sh.LastError, sh.LastMode, sh.LastFetched = &last, r.Status, r.Error, r.Mode, r.Fetched
+			if r.LastSuccess.Unix() > 0 {
+				ok := r.LastSuccess.UTC()
+				sh.LastSuccess = &ok
+			}
 		}
 	}
 	var n uint64
-	if err := s.DB.QueryRow(ctx, "SELECT count() FROM sync_problems", nil, &n); err != nil {
+	if err = s.DB.QueryRow(ctx, "SELECT count() FROM sync_problems", nil, &n); err != nil {
 		return out, fmt.Errorf("problem count: %w", err)
 	}
 	out.ProblemCount = int(n)

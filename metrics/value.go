@@ -240,6 +240,11 @@ func (s *Service) ValueRecords(ctx context.Context, product string, from, to tim
 		v := r.Value
 		out[i].Latest = &v
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Measure < out[b].Measure })
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].Measure != out[b].Measure {
+			return out[a].Measure < out[b].Measure
+		}
+		return out[a].Product < out[b].Product
+	})
 	return out, nil
 }

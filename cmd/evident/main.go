@@ -63,7 +63,7 @@ func commands() map[string]command {
 		"migrate": {"create or upgrade the ClickHouse schema", (*Main).runMigrate},
 		"serve":   {"serve the dashboard and JSON API (and sync on a schedule)", (*Main).runServe},
 		"sync":    {"collect issues, changelogs, boards, sprints and versions from Jira", (*Main).runSync},
-		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", notAvailable("demo")},
+		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", (*Main).runDemo},
 		"import":  {"import satisfaction responses or value records from CSV/JSON", (*Main).runImport},
 		"bench":   {"run the benchmark suite", notAvailable("bench")},
 		"jirasim": {"serve the Jira simulator with generated data", (*Main).runJirasim},

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/collector"
+	"github.com/evident-ebm/evident/internal/chserver"
+	"github.com/evident-ebm/evident/internal/demo"
+	"github.com/evident-ebm/evident/internal/inputs"
+	"github.com/evident-ebm/evident/internal/jirasim"
+	"github.com/evident-ebm/evident/schema"
+)
+
+// demoState is kept in the demo directory so that a second run reuses the
+// data: the simulator is anchored to the first run's "now".
+type demoState struct {
+	Seed   uint64    `json:"seed"`
+	Issues int       `json:"issues"`
+	Now    time.Time `json:"now"`
+}
+
+func (m *Main) runDemo(ctx context.Context, args []string) error {
+	fs, _ := m.flagSet("demo", "Run Evident on its built-in demo: a private ClickHouse in --dir, the Jira simulator, a real sync and the dashboard")
+	dir := fs.String("dir", ".evident", "directory of the demo's data (ClickHouse files and state), reused by the next run")
+	listen := fs.String("listen", "127.0.0.1:8080", "dashboard address (a free port is used when this one is taken)")
+	issues := fs.Int("issues", 6000, "issues the simulator generates (about two years of three products)")
+	seed := fs.Uint64("seed", 7, "seed of the generated data")
+	install := fs.Bool("install", true, "on Debian/Ubuntu as root, install clickhouse-server with apt-get when no ClickHouse is found")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, _ := m.newLogger("text", slog.LevelWarn)
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	if _, err := chserver.Find(); err != nil {
+		if err := m.installClickHouse(*install); err != nil {
+			return err
+		}
+	}
+
+	// State: reuse the first run's anchor so the simulator serves the same data.
+	statePath := filepath.Join(*dir, "demo.json")
+	st := demoState{Seed: *seed, Issues: *issues, Now: time.Now().UTC().Truncate(time.Second)}
+	fresh := true
+	if b, err := os.ReadFile(statePath); err == nil {
+		var old demoState
+		if json.Unmarshal(b, &old) == nil && old.Seed == *seed && old.Issues == *issues {
+			st, fresh = old, false
+		}
+	}
+
+	fmt.Fprintf(m.Stdout, "Starting a private ClickHouse in %s …\n", filepath.Join(*dir, "clickhouse"))
+	srv, err := chserver.Start(ctx, filepath.Join(*dir, "clickhouse"), 0)
+	if err != nil {
+		return fmt.Errorf("start ClickHouse: %w", err)
+	}
+	defer func() {
+		fmt.Fprintln(m.Stdout, "Stopping ClickHouse …")
+		srv.Stop()
+	}()
+	store, err := schema.Open(ctx, srv.DSN("evident"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx, ""); err != nil {
+		return err
+	}
+
+	token := randomToken()
+	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: st.Seed, Issues: st.Issues, Projects: 3, Now: st.Now, Cloud: true},
+		Email: "demo@evident.local", APIToken: token})
+	if err != nil {
+		return err
+	}
+	simSrv, simURL, err := sim.Listen("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer simSrv.Close()
+	fmt.Fprintf(m.Stdout, "Jira simulator with %d issues in 3 products at %s\n", st.Issues, simURL)
+
+	site := collector.SiteConfig{Name: "demo", URL: simURL, Email: "demo@evident.local", APIToken: token,
+		Projects: []string{"SHOP", "APP", "OPS"}, RequestsPerSecond: 2000, Burst: 200, Concurrency: 4}
+	if fresh {
+		fmt.Fprintln(m.Stdout, "Syncing the simulated Jira (first run) …")
+	} else {
+		fmt.Fprintln(m.Stdout, "Reusing the data of the last run; syncing what changed …")
+	}
+	c := DefaultConfig()
+	c.Sites = []collector.SiteConfig{site}
+	if err := m.syncSites(ctx, store, c, collector.Incremental, "", log); err != nil {
+		return err
+	}
+	if err := m.seedEvidence(ctx, store, st); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(statePath, b, 0o644); err != nil {
+		return err
+	}
+
+	c.Listen = *listen
+	if ln, err := net.Listen("tcp", c.Listen); err != nil {
+		c.Listen = "127.0.0.1:0"
+	} else {
+		ln.Close()
+	}
+	c.Sites[0].URL = "" // the simulator has no /browse pages
+	fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")
+	return m.serve(ctx, store, c, log, nil)
+}
+
+// seedEvidence imports the demo's surveys and value records (idempotent)
+// and creates its goals once.
+func (m *Main) seedEvidence(ctx context.Context, store *schema.Store, st demoState) error {
+	products := []demo.Product{{Key: "SHOP", Name: "Webshop"}, {Key: "APP", Name: "Mobile App"}, {Key: "OPS", Name: "Platform Operations"}}
+	from := st.Now.AddDate(-2, 0, 0)
+	in := inputs.New(store, "evident-demo")
+	if _, err := in.ImportSatisfaction(ctx, strings.NewReader(demo.SatisfactionCSV(st.Seed, products, from, st.Now)), "csv", "demo"); err != nil {
+		return fmt.Errorf("demo surveys: %w", err)
+	}
+	if _, err := in.ImportValue(ctx, strings.NewReader(demo.ValueCSV(st.Seed, products, from, st.Now)), "csv", "demo"); err != nil {
+		return fmt.Errorf("demo value records: %w", err)
+	}
+	existing, err := in.Goals(ctx, "SHOP")
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	goals, exp := demo.Goals(products[0], st.Now)
+	parent := ""
+	for _, g := range goals {
+		g.ParentID = parent
+		saved, err := in.SaveGoal(ctx, g)
+		if err != nil {
+			return fmt.Errorf("demo goal: %w", err)
+		}
+		parent = saved.ID
+		if exp.GoalID == "" && g.Level == evident.GoalIntermediate {
+			exp.GoalID = saved.ID
+		}
+	}
+	_, err = in.SaveExperiment(ctx, exp)
+	return err
+}
+
+// installClickHouse installs Debian's package when allowed and possible,
+// saying so first; otherwise it explains the two ways.
+func (m *Main) installClickHouse(allowed bool) error {
+	explain := evident.Errorf(evident.EUNAVAILABLE, "no ClickHouse found. Either install it (Debian/Ubuntu: sudo apt-get install -y clickhouse-server clickhouse-client; "+
+		"elsewhere: put the single clickhouse binary of a current release on PATH), or run Evident with docker compose up (see README.md)")
+	if !allowed || runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		return explain
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return explain
+	}
+	fmt.Fprintln(m.Stdout, "No ClickHouse found: installing Debian's clickhouse-server and clickhouse-client with apt-get (pass --install=false to refuse) …")
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "clickhouse-server", "clickhouse-client"}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = m.Stderr, m.Stderr
+		if err := cmd.Run(); err != nil {
+			return errors.Join(fmt.Errorf("apt-get %s: %w", args[0], err), explain)
+		}
+	}
+	_, err := chserver.Find()
+	return err
+}
+
+func randomToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
