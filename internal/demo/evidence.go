@@ -65,7 +65,9 @@ func clamp(v, lo, hi int) int { return max(lo, min(hi, v)) }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
-func monthStart(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+func monthStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
 
 // ValueCSV returns monthly business measures of each product.
 func ValueCSV(seed uint64, products []Product, from, to time.Time) string {
