@@ -185,7 +185,8 @@ func unavailable(err error) bool {
 	}
 	m := err.Error()
 	return strings.Contains(m, "connection refused") || strings.Contains(m, "broken pipe") || strings.Contains(m, "EOF") ||
-		strings.Contains(m, "acquire conn timeout") || strings.Contains(m, "connection reset")
+		strings.Contains(m, "acquire conn timeout") || strings.Contains(m, "connection reset") ||
+		strings.Contains(m, "is closed") || strings.Contains(m, "use of closed network connection")
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {

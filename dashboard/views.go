@@ -198,6 +198,7 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 	}
 	sc := charts.NewScatter()
 	gl := append(base(ch.ID, "380px"),
+		charts.WithGridOpts(opts.Grid{Left: "50", Right: "90"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "time", Name: "done"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "days"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
@@ -330,6 +331,7 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 	sort.Strings(names)
 	sc := charts.NewScatter()
 	sc.SetGlobalOptions(append(base(ch.ID, "340px"),
+		charts.WithGridOpts(opts.Grid{Left: "50", Right: "90"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: names}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "age (days)"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",

@@ -1,0 +1,200 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns the browser binary, skipping the test outside CI when
+// there is none.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium: .ci/run installs Debian's chromium")
+	}
+	t.Skip("skipping browser test: no Chromium (apt-get install -y chromium)")
+	return ""
+}
+
+// browserPage is what a page load saw.
+type browserPage struct {
+	errors   []string
+	foreign  []string
+	dialogs  []string
+	requests int
+}
+
+// TestPagesInAHeadlessBrowser loads every page of a real server in
+// Chromium: every chart's canvas is drawn, no console error, no request to
+// another origin, no script from Jira text runs, and a filter change
+// updates the charts. Screenshots go to ../screenshots/.
+func TestPagesInAHeadlessBrowser(t *testing.T) {
+	bin := chromium(t)
+	e := sharedEnv(t)
+	srv := e.server(nil, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App.Listener(ln)
+	defer srv.Shutdown(5 * time.Second)
+	base := "http://" + ln.Addr().String()
+	shots := filepath.Join("..", "screenshots")
+	os.MkdirAll(shots, 0o755)
+
+	// Not t.TempDir: Chromium may still write its profile while the test
+	// cleans up; remove it after the browser is gone, ignoring stragglers.
+	profile, err := os.MkdirTemp("", "evident-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(profile)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1440, 1800))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	cur := &browserPage{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				cur.errors = append(cur.errors, strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			cur.errors = append(cur.errors, ev.ExceptionDetails.Error())
+		case *network.EventRequestWillBeSent:
+			cur.requests++
+			u, err := url.Parse(ev.Request.URL)
+			if err == nil && u.Scheme != "data" && u.Host != ln.Addr().String() {
+				cur.foreign = append(cur.foreign, ev.Request.URL)
+			}
+		case *page.EventJavascriptDialogOpening:
+			cur.dialogs = append(cur.dialogs, ev.Message)
+			go chromedp.Run(ctx, page.HandleJavaScriptDialog(false))
+		}
+	})
+	if err := chromedp.Run(ctx, network.Enable()); err != nil {
+		t.Fatal(err)
+	}
+	xss := e.issueWith(t, "<script>alert(1)</script>")
+	xssRange := fmt.Sprintf("from=%s&to=%s", xss.Resolution.AddDate(0, 0, -7).Format("2006-01-02"), xss.Resolution.AddDate(0, 0, 7).Format("2006-01-02"))
+	sprints, _ := e.ms.Sprints(context.Background(), "", 1)
+	for _, pg := range []struct {
+		name, path string
+		charts     int
+	}{
+		{"overview", "/?project=SHOP", 4},
+		// OPS has no imported records: its Unrealized Value says "no trend yet".
+		{"overview-all", "/", 11},
+		{"flow", "/flow", 5},
+		{"flow-xss", "/flow?" + xssRange, 4},
+		{"sprints", "/sprints?board=1", 2},
+		{"retrospective", fmt.Sprintf("/sprints/%d?board=1", sprints[len(sprints)-3].ID), 2},
+		{"value", "/value?project=SHOP", 3},
+		{"forecast", "/forecast?items=60", 1},
+		{"health", "/health", 0},
+	} {
+		t.Run(pg.name, func(t *testing.T) {
+			mu.Lock()
+			cur = &browserPage{}
+			mu.Unlock()
+			var canvases int
+			var png []byte
+			err := chromedp.Run(ctx,
+				chromedp.Navigate(base+pg.path),
+				chromedp.WaitReady("footer", chromedp.ByQuery),
+				chromedp.Sleep(700*time.Millisecond),
+				chromedp.Evaluate(`Array.from(document.querySelectorAll("div.item canvas")).filter(c => c.width > 0 && c.height > 0).length`, &canvases),
+				chromedp.FullScreenshot(&png, 100),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(shots, pg.name+".png"), png, 0o644)
+			mu.Lock()
+			defer mu.Unlock()
+			if canvases < pg.charts {
+				t.Errorf("%d charts drawn, want %d", canvases, pg.charts)
+			}
+			if len(cur.errors) > 0 {
+				t.Errorf("console errors: %v", cur.errors)
+			}
+			if len(cur.foreign) > 0 {
+				t.Errorf("requests to other origins: %v", cur.foreign)
+			}
+			if len(cur.dialogs) > 0 {
+				t.Errorf("a script from Jira text ran: dialogs %v", cur.dialogs)
+			}
+		})
+	}
+
+	t.Run("a filter change updates the charts", func(t *testing.T) {
+		var before, after string
+		var loc string
+		err := chromedp.Run(ctx,
+			chromedp.Navigate(base+"/flow"),
+			chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector(".card .big").textContent`, &before),
+			// Choosing a type submits the filter form (its onchange).
+			chromedp.SetValue(`select[name="type"]`, "Bug", chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50 && !strings.Contains(loc, "type=Bug"); i++ {
+			time.Sleep(200 * time.Millisecond)
+			chromedp.Run(ctx, chromedp.Location(&loc))
+		}
+		err = chromedp.Run(ctx, chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector(".card .big").textContent`, &after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(loc, "type=Bug") {
+			t.Fatalf("the filter is not kept in the URL: %s", loc)
+		}
+		if before == after {
+			t.Fatalf("lead time stayed %q after filtering to bugs", before)
+		}
+		var canvases int
+		chromedp.Run(ctx, chromedp.Sleep(500*time.Millisecond),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll("div.item canvas")).filter(c => c.width > 0).length`, &canvases))
+		if canvases < 4 {
+			t.Fatalf("%d charts after the filter change", canvases)
+		}
+	})
+}

@@ -1,0 +1,599 @@
+package dashboard_test
+
+import (
+	"context"
+	_ "embed"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+func do(t *testing.T, app *fiber.App, method, path, token, body string, header ...string) (int, string, http.Header) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := app.Test(req, 60000)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+var pagePaths = []string{"/", "/flow", "/sprints", "/value", "/forecast", "/forecast?items=40", "/forecast?until=2027-03-01", "/health"}
+
+var filterSets = []string{"", "project=SHOP", "project=APP&type=Story", "period=week", "period=quarter", "from=2025-06-01&to=2025-09-01",
+	"project=OPS&category=incident", "label=security", "board=1"}
+
+func TestEveryPageRendersUnderEveryFilter(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	for _, p := range pagePaths {
+		for _, f := range filterSets {
+			path := p
+			if f != "" {
+				sep := "?"
+				if strings.Contains(p, "?") {
+					sep = "&"
+				}
+				path += sep + f
+			}
+			status, body, h := do(t, app, "GET", path, "", "")
+			if status != 200 {
+				t.Errorf("GET %s: %d\n%.400s", path, status, body)
+				continue
+			}
+			if !strings.Contains(h.Get("Content-Type"), "text/html") || !strings.Contains(body, "</html>") || strings.Contains(body, "Internal error") {
+				t.Errorf("GET %s: not a whole page", path)
+			}
+		}
+	}
+	// The pages hold the charts they promise.
+	for path, ids := range map[string][]string{
+		"/flow":                      {"cycle_scatter", "lead_histogram", "throughput", "cfd", "aging"},
+		"/sprints?board=1":           {"velocity", "say_do"},
+		"/value?project=SHOP":        {"value_delivered", "satisfaction", "value_effort"},
+		"/forecast?items=30":         {"forecast"},
+		"/?project=SHOP&period=week": {"spark_SHOP_current_value", "spark_SHOP_time_to_market"},
+	} {
+		_, body, _ := do(t, app, "GET", path, "", "")
+		for _, id := range ids {
+			if !strings.Contains(body, `id="`+id+`"`) || !strings.Contains(body, "echarts.init(document.getElementById('"+id+"')") {
+				t.Errorf("%s lacks a drawn chart %s", path, id)
+			}
+		}
+	}
+}
+
+func TestRetrospectivePage(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	sprints, err := e.ms.Sprints(context.Background(), "", 1)
+	if err != nil || len(sprints) < 7 {
+		t.Fatalf("%d sprints, %v", len(sprints), err)
+	}
+	sp := sprints[len(sprints)-3]
+	status, body, _ := do(t, app, "GET", fmt.Sprintf("/sprints/%d?board=1", sp.ID), "", "")
+	if status != 200 || !strings.Contains(body, "Retrospective: "+sp.Name) || !strings.Contains(body, "Slowest completed items") ||
+		!strings.Contains(body, "aged past the 85th percentile") || !strings.Contains(body, `id="velocity"`) {
+		t.Fatalf("retro page: %d\n%.500s", status, body)
+	}
+	for _, k := range sp.Committed.Keys[:min(3, len(sp.Committed.Keys))] {
+		if !strings.Contains(body, k) {
+			t.Errorf("retro page does not list committed %s", k)
+		}
+	}
+}
+
+func TestPagesOnEmptyData(t *testing.T) {
+	st := openDB(t, "dashboard_empty")
+	ms := metrics.New(st)
+	app := dashboard.New(dashboard.Config{Measures: ms, Pinger: st}).App
+	for _, p := range append(pagePaths, "/sprints?board=1") {
+		status, body, _ := do(t, app, "GET", p, "", "")
+		wantStatus := 200
+		if p == "/sprints?board=1" {
+			wantStatus = 400 // no such board
+		}
+		if status != wantStatus {
+			t.Errorf("GET %s on an empty database: %d\n%.300s", p, status, body)
+		}
+	}
+	_, body, _ := do(t, app, "GET", "/", "", "")
+	if !strings.Contains(body, "No product has been synced yet") {
+		t.Error("empty overview does not say why it is empty")
+	}
+	_, body, _ = do(t, app, "GET", "/flow", "", "")
+	if !strings.Contains(body, "No issue was started and done in this period") {
+		t.Error("empty flow page does not say so")
+	}
+	_, body, _ = do(t, app, "GET", "/api/v1/flow", "", "")
+	if !strings.Contains(body, `"lead_time_days":{"n":0,"mean":null,"p50":null`) {
+		t.Errorf("empty flow API: %s", body)
+	}
+}
+
+func TestBadParametersShowAClearMessage(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	for path, want := range map[string]string{
+		"/flow?from=2024-99-01":               "from: &#34;2024-99-01&#34; is not a date",
+		"/flow?project=NOPE":                  "project: unknown project &#34;NOPE&#34;",
+		"/value?period=fortnight":             "period: &#34;fortnight&#34; is not week, month or quarter",
+		"/flow?from=2025-02-01&to=2025-01-01": "is not before to",
+		"/sprints/abc?board=1":                "sprint: &#34;abc&#34; is not a sprint id",
+		"/sprints/1001":                       "board: the sprint&#39;s board is required",
+		"/forecast?items=-3":                  "items: &#34;-3&#34; must be a whole number",
+		"/forecast?until=1999-01-01":          "must be after today",
+		"/flow?board=x":                       "board: &#34;x&#34; is not a positive whole number",
+	} {
+		status, body, _ := do(t, app, "GET", path, "", "")
+		if status != 400 || !strings.Contains(body, want) || !strings.Contains(body, `class="error"`) {
+			t.Errorf("GET %s: %d, want 400 with %q on the page\n%.300s", path, status, want, body)
+		}
+	}
+	if status, body, _ := do(t, app, "GET", "/sprints/999999?board=1", "", ""); status != 404 || !strings.Contains(body, "is not a started sprint of board 1") {
+		t.Errorf("unknown sprint: %d", status)
+	}
+	if status, _, _ := do(t, app, "GET", "/nope", "", ""); status != 404 {
+		t.Errorf("unknown page: %d", status)
+	}
+}
+
+func TestJiraTextIsEscapedEverywhere(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	is := e.issueWith(t, "<script>alert(1)</script>")
+	raw := "<script>alert(1)</script>"
+	from := is.Resolution.AddDate(0, 0, -3).Format("2006-01-02")
+	to := is.Resolution.AddDate(0, 0, 3).Format("2006-01-02")
+	checked := 0
+	for _, path := range []string{"/flow?from=" + from + "&to=" + to, "/flow?project=" + is.Project.Key + "&from=" + from + "&to=" + to,
+		"/value?from=" + from + "&to=" + to} {
+		_, body, _ := do(t, app, "GET", path, "", "")
+		if strings.Contains(body, raw) {
+			t.Errorf("%s carries the summary's script unescaped", path)
+		}
+		if strings.Contains(body, is.Key) {
+			checked++
+			if !strings.Contains(body, `\u003cscript>alert(1)\u003c/script>`) && !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+				t.Errorf("%s shows %s without its summary as text", path, is.Key)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatalf("no page showed %s (done %v)", is.Key, is.Resolution)
+	}
+	_, body, _ := do(t, app, "GET", "/api/v1/issues?project="+is.Project.Key+"&limit=100000&format=csv", "", "")
+	if !strings.Contains(body, raw) {
+		t.Error("CSV lost the summary's text")
+	}
+}
+
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	is := e.issueWith(t, "=HYPERLINK(")
+	_, body, h := do(t, app, "GET", "/api/v1/issues?project="+is.Project.Key+"&limit=100000", "", "", "Accept", "text/csv")
+	if !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+		t.Fatalf("Accept: text/csv gave %s", h.Get("Content-Type"))
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rows[1:] {
+		for _, cell := range r {
+			if cell != "" && strings.ContainsRune("=+@", rune(cell[0])) {
+				t.Fatalf("cell %q starts a formula", cell)
+			}
+		}
+		if r[0] == is.Key {
+			found = strings.HasPrefix(r[3], "'=HYPERLINK(")
+		}
+	}
+	if !found {
+		t.Fatalf("%s's summary not neutralised", is.Key)
+	}
+	// A chart's data as CSV.
+	status, body, _ := do(t, app, "GET", "/flow?csv=throughput", "", "")
+	if status != 200 || !strings.HasPrefix(body, "week,done\n") {
+		t.Fatalf("chart CSV: %d %q", status, body[:min(40, len(body))])
+	}
+}
+
+func TestSecurityHeadersAndHealth(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	_, _, h := do(t, app, "GET", "/flow", "", "")
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "connect-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers %v", h)
+	}
+	if status, body, _ := do(t, app, "GET", "/healthz", "", ""); status != 200 || body != "ok" {
+		t.Errorf("healthz %d %q", status, body)
+	}
+	if status, _, _ := do(t, app, "GET", "/readyz", "", ""); status != 200 {
+		t.Errorf("readyz %d", status)
+	}
+	do(t, app, "GET", "/api/v1/flow", "", "")
+	if status, body, _ := do(t, app, "GET", "/metrics", "", ""); status != 200 || !strings.Contains(body, `evident_http_requests_total{method="GET",route="/api/v1/flow",status="200"}`) {
+		t.Errorf("metrics %d\n%s", status, body)
+	}
+	status, body, _ := do(t, app, "GET", "/api/v1/health/data", "", "")
+	var hd metrics.DataHealth
+	json.Unmarshal([]byte(body), &hd)
+	if status != 200 || len(hd.Sites) != 1 || hd.Sites[0].Issues != 1500 || hd.Sites[0].LastStatus != "ok" || hd.Sites[0].LastSync == nil {
+		t.Errorf("data health: %d %+v", status, hd)
+	}
+}
+
+func TestReadyzWhenTheDatabaseIsAway(t *testing.T) {
+	st := openDB(t, "dashboard_gone")
+	ms := metrics.New(st)
+	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st})
+	st.Close()
+	if status, _, _ := do(t, srv.App, "GET", "/readyz", "", ""); status != 503 {
+		t.Errorf("readyz with a closed database: %d", status)
+	}
+	status, body, _ := do(t, srv.App, "GET", "/api/v1/flow", "", "")
+	if status != 503 || !strings.Contains(body, "unavailable") {
+		t.Errorf("API with a closed database: %d %s", status, body)
+	}
+	status, body, _ = do(t, srv.App, "GET", "/flow", "", "")
+	if status != 503 || !strings.Contains(body, "The database is not answering") {
+		t.Errorf("page with a closed database: %d %.300s", status, body)
+	}
+}
+
+// Every registered route, walked with no token, a viewer token and an
+// admin token: viewers read, admins write, nobody else gets in.
+func TestEveryRouteEnforcesRoles(t *testing.T) {
+	e := sharedEnv(t)
+	srv := e.server([]string{"viewer-secret"}, []string{"admin-secret"})
+	public := map[string]bool{"/healthz": true, "/readyz": true, "/login": true, "/logout": true, "/assets/*": true}
+	seen := map[string]bool{}
+	for _, r := range srv.App.GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "TRACE" || r.Method == "OPTIONS" || r.Method == "CONNECT" || r.Method == "PATCH" {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		path := strings.NewReplacer(":id", "1", "*", "evident.css").Replace(r.Path)
+		if public[r.Path] {
+			continue
+		}
+		body := ""
+		if r.Method != "GET" {
+			body = "{}"
+		}
+		status, _, h := do(t, srv.App, r.Method, path, "", body, "Content-Type", "application/json")
+		if r.Method == "GET" && !strings.HasPrefix(r.Path, "/api/") && r.Path != "/metrics" {
+			if status != 303 || !strings.HasPrefix(h.Get("Location"), "/login") {
+				t.Errorf("%s without a token: %d, want a redirect to /login", key, status)
+			}
+		} else if status != 401 {
+			t.Errorf("%s without a token: %d, want 401", key, status)
+		}
+		status, _, _ = do(t, srv.App, r.Method, path, "wrong-token", body, "Content-Type", "application/json")
+		if status != 401 && status != 303 {
+			t.Errorf("%s with a wrong token: %d", key, status)
+		}
+		status, _, _ = do(t, srv.App, r.Method, path, "viewer-secret", body, "Content-Type", "application/json")
+		if r.Method == "GET" {
+			if status == 401 || status == 403 {
+				t.Errorf("%s refused a viewer: %d", key, status)
+			}
+		} else if status != 403 {
+			t.Errorf("%s let a viewer write: %d", key, status)
+		}
+		status, _, _ = do(t, srv.App, r.Method, path, "admin-secret", body, "Content-Type", "application/json")
+		if status == 401 || status == 403 {
+			t.Errorf("%s refused an admin: %d", key, status)
+		}
+	}
+	if len(seen) < 25 {
+		t.Fatalf("walked only %d routes", len(seen))
+	}
+}
+
+func TestLoginSetsACookieAndNeverRedirectsAway(t *testing.T) {
+	e := sharedEnv(t)
+	srv := e.server([]string{"viewer-secret"}, nil)
+	status, _, h := do(t, srv.App, "POST", "/login", "", "token=viewer-secret&next=//evil.example/x", "Content-Type", "application/x-www-form-urlencoded")
+	if status != 303 || h.Get("Location") != "/" {
+		t.Fatalf("login: %d to %q", status, h.Get("Location"))
+	}
+	cookie := h.Get("Set-Cookie")
+	if !strings.Contains(cookie, "evident_token=viewer-secret") || !strings.Contains(strings.ToLower(cookie), "httponly") || !strings.Contains(strings.ToLower(cookie), "samesite=strict") {
+		t.Fatalf("cookie %q", cookie)
+	}
+	if status, _, h := do(t, srv.App, "POST", "/login", "", "token=viewer-secret&next=/flow%3Fproject%3DSHOP", "Content-Type", "application/x-www-form-urlencoded"); status != 303 || h.Get("Location") != "/flow?project=SHOP" {
+		t.Fatalf("login with a local next: %d %q", status, h.Get("Location"))
+	}
+	if status, body, _ := do(t, srv.App, "POST", "/login", "", "token=nope", "Content-Type", "application/x-www-form-urlencoded"); status != 401 || !strings.Contains(body, "That token is not valid") {
+		t.Fatalf("bad login: %d", status)
+	}
+	req := httptest.NewRequest("GET", "/flow", nil)
+	req.AddCookie(&http.Cookie{Name: "evident_token", Value: "viewer-secret"})
+	resp, _ := srv.App.Test(req, 60000)
+	if resp.StatusCode != 200 {
+		t.Fatalf("cookie session: %d", resp.StatusCode)
+	}
+}
+
+func TestGoalsAndExperimentsAPI(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, []string{"a"}).App
+	status, body, _ := do(t, app, "POST", "/api/v1/goals", "a", `{"level":"strategic","title":"Happy app users","product":"APP","measure":"csat","baseline":40,"target":80,"target_date":"2026-12-31"}`, "Content-Type", "application/json")
+	if status != 201 {
+		t.Fatalf("create goal: %d %s", status, body)
+	}
+	var g struct{ ID string }
+	json.Unmarshal([]byte(body), &g)
+	status, body, _ = do(t, app, "GET", "/api/v1/goals?product=APP&project=APP&from=2025-01-05&to=2026-01-05", "v", "")
+	var list struct {
+		Goals []dashboard.GoalProgress `json:"goals"`
+	}
+	json.Unmarshal([]byte(body), &list)
+	if status != 200 || len(list.Goals) != 1 || list.Goals[0].Current == nil || list.Goals[0].Progress == nil {
+		t.Fatalf("goals with progress: %d %s", status, body)
+	}
+	gp := list.Goals[0]
+	if want := (*gp.Current - 40) / 40; *gp.Progress < want-0.001 || *gp.Progress > want+0.001 {
+		t.Fatalf("progress %v, want (current %v − 40)/(80 − 40)", *gp.Progress, *gp.Current)
+	}
+	for body, want := range map[string]string{
+		`{"level":"strategic","title":"x","measure":"csat","baseline":1,"target":2,"target_date":"31.12.2026"}`:                `target_date: \"31.12.2026\" is not a date`,
+		`{"level":"strategic","title":"x","measure":"csat","baseline":"one","target":2,"target_date":"2026-12-31"}`:            "baseline: want float64",
+		`{"level":"strategic","title":"x","measure":"csat","baseline":1,"target":2,"target_date":"2026-12-31","colour":"red"}`: `unknown field \"colour\"`,
+		`{"id":"x","level":"strategic","title":"x","measure":"csat","baseline":1,"target":2,"target_date":"2026-12-31"}`:       "POST creates a goal",
+	} {
+		status, got, _ := do(t, app, "POST", "/api/v1/goals", "a", body, "Content-Type", "application/json")
+		if status != 400 || !strings.Contains(got, want) {
+			t.Errorf("POST %s: %d %s, want 400 with %q", body, status, got, want)
+		}
+	}
+	status, body, _ = do(t, app, "PUT", "/api/v1/goals/"+g.ID, "a", `{"level":"strategic","title":"Delighted app users","product":"APP","measure":"csat","baseline":40,"target":90,"target_date":"2026-12-31"}`, "Content-Type", "application/json")
+	if status != 200 || !strings.Contains(body, "Delighted") {
+		t.Fatalf("PUT goal: %d %s", status, body)
+	}
+	if status, _, _ := do(t, app, "DELETE", "/api/v1/goals/"+g.ID, "a", ""); status != 204 {
+		t.Fatalf("DELETE goal: %d", status)
+	}
+	if status, _, _ := do(t, app, "DELETE", "/api/v1/goals/"+g.ID, "a", ""); status != 404 {
+		t.Fatalf("DELETE twice: %d", status)
+	}
+	// The demo experiment on SHOP: lead time p85 before and during, with a verdict.
+	status, body, _ = do(t, app, "GET", "/api/v1/experiments?product=SHOP", "v", "")
+	var exps struct {
+		Experiments []dashboard.ExperimentResult `json:"experiments"`
+	}
+	json.Unmarshal([]byte(body), &exps)
+	if status != 200 || len(exps.Experiments) != 1 {
+		t.Fatalf("experiments: %d %s", status, body)
+	}
+	x := exps.Experiments[0]
+	if !x.Measured || x.Before == nil || x.After == nil || x.Change == nil || *x.Change != *x.After-*x.Before || x.BeforeN == 0 || x.Verdict == "" {
+		t.Fatalf("experiment result %+v", x)
+	}
+	// It is measured from the data: the same as the EBM measure over its window.
+	start, end := x.StartedAt, *x.EndedAt
+	ebm, _ := e.ms.EBM(context.Background(), metrics.Filter{Project: "SHOP", From: start, To: end}, "SHOP", metrics.Month)
+	if *ebm.Current()["lead_time_p85_days"] != *x.After {
+		t.Fatalf("experiment's after %v differs from the measure over its window %v", *x.After, *ebm.Current()["lead_time_p85_days"])
+	}
+	_ = time.Second
+}
+
+func TestImportThroughTheAPI(t *testing.T) {
+	st := openDB(t, "dashboard_import")
+	e := sharedEnv(t)
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, Inputs: e.inputsFor(st), AdminTokens: []string{"a"}})
+	file := "responded_at,scale,score,product,respondent,comment\n2025-12-01,nps,10,SHOP,x,\n2025-12-02,csat,9,SHOP,y,\n"
+	status, body, _ := do(t, srv.App, "POST", "/api/v1/satisfaction", "a", file, "Content-Type", "text/csv")
+	if status != 400 || !strings.Contains(body, "line 3, column score: 9 is out of range for csat (1 to 5)") {
+		t.Fatalf("bad import: %d %s", status, body)
+	}
+	file = strings.Replace(file, "csat,9", "csat,4", 1)
+	status, body, _ = do(t, srv.App, "POST", "/api/v1/satisfaction", "a", file, "Content-Type", "text/csv")
+	if status != 201 || !strings.Contains(body, `"new":2`) {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	status, body, _ = do(t, srv.App, "POST", "/api/v1/value", "a", `[{"product":"SHOP","measure":"revenue","period_start":"2025-12-01","period_end":"2025-12-31","value":5,"unit":"EUR"}]`, "Content-Type", "application/json")
+	if status != 201 || !strings.Contains(body, `"new":1`) {
+		t.Fatalf("value import: %d %s", status, body)
+	}
+	if status, body, _ := do(t, srv.App, "POST", "/api/v1/value", "a", "x", "Content-Type", "application/xml"); status != 400 || !strings.Contains(body, "Content-Type") {
+		t.Fatalf("xml import: %d %s", status, body)
+	}
+}
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// The OpenAPI document is checked against real responses: every property
+// it declares has the declared type, every required property is there.
+func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	var doc map[string]any
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	status, served, _ := do(t, app, "GET", "/api/v1/openapi.json", "", "")
+	if status != 200 || served != string(openapiDoc) {
+		t.Fatal("the served OpenAPI document differs from the embedded one")
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	queries := map[string]string{
+		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
+		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
+		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/goals": "?product=SHOP", "/api/v1/experiments": "?product=SHOP",
+	}
+	paths := doc["paths"].(map[string]any)
+	checked := 0
+	for path, item := range paths {
+		get, ok := item.(map[string]any)["get"].(map[string]any)
+		if !ok || strings.Contains(path, "{") {
+			continue
+		}
+		q, ok := queries[path]
+		if !ok {
+			t.Errorf("no query for %s: add it to the test", path)
+			continue
+		}
+		status, body, _ := do(t, app, "GET", path+q, "", "")
+		if status != 200 {
+			t.Errorf("GET %s%s: %d %s", path, q, status, body)
+			continue
+		}
+		schema := get["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"]
+		var v any
+		json.Unmarshal([]byte(body), &v)
+		for _, problem := range validate(schemas, schema, v, path) {
+			t.Error(problem)
+		}
+		checked++
+	}
+	// An error body has the documented shape too.
+	_, body, _ := do(t, app, "GET", "/api/v1/flow?from=x", "", "")
+	var v any
+	json.Unmarshal([]byte(body), &v)
+	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
+		t.Error(problem)
+	}
+	if checked < 14 {
+		t.Fatalf("checked %d endpoints", checked)
+	}
+}
+
+var refRe = regexp.MustCompile(`^#/components/schemas/(\w+)$`)
+
+func validate(schemas map[string]any, schema any, v any, at string) []string {
+	s := schema.(map[string]any)
+	if ref, ok := s["$ref"].(string); ok {
+		return validate(schemas, schemas[refRe.FindStringSubmatch(ref)[1]], v, at)
+	}
+	if all, ok := s["allOf"].([]any); ok {
+		var out []string
+		for _, sub := range all {
+			out = append(out, validate(schemas, sub, v, at)...)
+		}
+		return out
+	}
+	types := []string{}
+	switch tt := s["type"].(type) {
+	case string:
+		types = []string{tt}
+	case []any:
+		for _, x := range tt {
+			types = append(types, x.(string))
+		}
+	}
+	kind := map[bool]string{}[false]
+	switch x := v.(type) {
+	case nil:
+		kind = "null"
+	case bool:
+		kind = "boolean"
+	case float64:
+		kind = "number"
+		if x == float64(int64(x)) {
+			kind = "integer"
+		}
+	case string:
+		kind = "string"
+	case []any:
+		kind = "array"
+	case map[string]any:
+		kind = "object"
+	}
+	okType := len(types) == 0
+	for _, t := range types {
+		if t == kind || (t == "number" && kind == "integer") {
+			okType = true
+		}
+	}
+	if !okType {
+		return []string{fmt.Sprintf("%s: %s, want %v", at, kind, types)}
+	}
+	if enum, ok := s["enum"].([]any); ok {
+		found := false
+		for _, e := range enum {
+			if e == v {
+				found = true
+			}
+		}
+		if !found {
+			return []string{fmt.Sprintf("%s: %v is not one of %v", at, v, enum)}
+		}
+	}
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		for _, r := range asStrings(s["required"]) {
+			if _, ok := x[r]; !ok {
+				out = append(out, fmt.Sprintf("%s: required property %s missing", at, r))
+			}
+		}
+		for k, sub := range props {
+			if val, ok := x[k]; ok {
+				out = append(out, validate(schemas, sub, val, at+"."+k)...)
+			}
+		}
+		if ap, ok := s["additionalProperties"].(map[string]any); ok {
+			for k, val := range x {
+				out = append(out, validate(schemas, ap, val, at+"."+k)...)
+			}
+		}
+	case []any:
+		if items, ok := s["items"]; ok && len(x) > 0 {
+			out = append(out, validate(schemas, items, x[0], at+"[0]")...)
+		}
+	}
+	return out
+}
+
+func asStrings(v any) []string {
+	var out []string
+	if arr, ok := v.([]any); ok {
+		for _, x := range arr {
+			out = append(out, x.(string))
+		}
+	}
+	return out
+}
+
+var _ = os.Getenv
