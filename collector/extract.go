@@ -54,6 +54,9 @@ type Rows struct {
 	Transitions  []evident.Transition
 	SprintChange []evident.SprintChange
 	FieldChanges []evident.FieldChange
+	// ChangelogIncomplete says the JSON held fewer histories than the
+	// changelog's total: the rest must be fetched before the rows are right.
+	ChangelogIncomplete bool
 }
 
 // rawIssue is the part of Jira's issue JSON Extract reads.
@@ -241,7 +244,7 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 			is.CreatedAt = is.UpdatedAt
 		}
 	}
-	rows := Rows{}
+	rows := Rows{ChangelogIncomplete: ri.Changelog != nil && ri.Changelog.Total > len(ri.Changelog.Histories)}
 	x.replay(&is, histories, status.ID, &rows)
 	rows.Issue = is
 	rows.Raw = evident.RawIssue{Site: m.Site, IssueID: id, IssueKey: ri.Key, ProjectKey: is.ProjectKey, UpdatedAt: is.UpdatedAt,

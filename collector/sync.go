@@ -635,49 +635,68 @@ func (r *run) issues(ctx context.Context, project string, since time.Time) error
 	if r.s.Progress != nil {
 		prog.Total = r.approximateCount(ctx, jql)
 	}
-	pages := make(chan searchPage, 2) // fetch ahead while the last page is stored
+	// Three stages overlap: fetching pages, extracting rows, writing them.
+	pages := make(chan searchPage, 2)
 	errc := make(chan error, 1)
 	go func() { errc <- r.pages(ctx, jql, pages) }()
-	var batch batch
+	batches := make(chan *batch, 1)
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range batches {
+			if err == nil {
+				if err = r.flush(ctx, b); err != nil {
+					cancel()
+				}
+			}
+		}
+		werr <- err
+	}()
+	stop := func(err error) error {
+		cancel()
+		close(batches)
+		<-errc
+		// The writer's error comes first: a cancelled fetch is its consequence.
+		if werrV := <-werr; werrV != nil && (err == nil || errors.Is(err, context.Canceled)) {
+			err = werrV
+		}
+		return err
+	}
+	cur := &batch{}
 	for page := range pages {
 		if prog.Total < 0 && !r.meta.cloud {
 			prog.Total = page.Total
 		}
-		full, err := r.completeChangelogs(ctx, page.Issues)
+		rows, err := r.extractPage(ctx, page.Issues)
 		if err != nil {
-			cancel()
-			<-errc
-			return err
+			return stop(err)
 		}
-		for _, raw := range full {
-			rows, problems, err := Extract(raw, r.mapping)
-			if err != nil {
-				r.problem(project, "issue", err.Error())
-				continue
-			}
-			for _, p := range problems {
-				r.problem(p.IssueKey, p.Field, p.Message)
-			}
-			r.seen[rows.Issue.IssueID] = true
-			batch.add(rows)
+		for _, rw := range rows {
+			r.seen[rw.Issue.IssueID] = true
+			cur.add(rw)
 		}
 		r.sum.Fetched += len(page.Issues)
 		prog.Fetched += len(page.Issues)
-		if batch.len() >= r.s.FlushIssues {
-			if err := r.flush(ctx, &batch); err != nil {
-				cancel()
-				<-errc
-				return err
+		if cur.len() >= r.s.FlushIssues {
+			select {
+			case batches <- cur:
+			case <-ctx.Done():
+				return stop(ctx.Err())
 			}
+			cur = &batch{}
 		}
 		if r.s.Progress != nil {
 			r.s.Progress(prog)
 		}
 	}
 	if err := <-errc; err != nil {
+		close(batches)
+		<-werr
 		return err
 	}
-	if err := r.flush(ctx, &batch); err != nil {
+	batches <- cur
+	close(batches)
+	if err := <-werr; err != nil {
 		return err
 	}
 	if r.s.Progress != nil {
@@ -687,69 +706,71 @@ func (r *run) issues(ctx context.Context, project string, since time.Time) error
 	return nil
 }
 
-// completeChangelogs fetches the rest of every changelog the search capped,
-// concurrently, and returns the issues' JSON with complete changelogs.
-func (r *run) completeChangelogs(ctx context.Context, issues []json.RawMessage) ([]json.RawMessage, error) {
-	out := make([]json.RawMessage, len(issues))
-	type job struct {
-		i     int
-		key   string
-		total int
-	}
-	var jobs []job
-	for i, raw := range issues {
-		out[i] = raw
-		var head struct {
-			Key       string `json:"key"`
-			Changelog *struct {
-				Total     int               `json:"total"`
-				Histories []json.RawMessage `json:"histories"`
-			} `json:"changelog"`
+// extractPage turns a page of issues into rows, decoding each issue once;
+// the few whose inline changelog was capped get their full history fetched
+// (concurrently) and are extracted again.
+func (r *run) extractPage(ctx context.Context, issues []json.RawMessage) ([]Rows, error) {
+	out := make([]Rows, 0, len(issues))
+	var capped []int
+	var problems [][]Problem
+	for _, raw := range issues {
+		rows, ps, err := Extract(raw, r.mapping)
+		if err != nil {
+			r.problem("", "issue", err.Error())
+			continue
 		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			continue // Extract reports it
+		if rows.ChangelogIncomplete {
+			capped = append(capped, len(out))
 		}
-		if head.Changelog != nil && head.Changelog.Total > len(head.Changelog.Histories) {
-			jobs = append(jobs, job{i, head.Key, head.Changelog.Total})
-		}
+		out = append(out, rows)
+		problems = append(problems, ps)
 	}
-	if len(jobs) == 0 {
-		return out, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, max(1, r.cfg.Concurrency))
-	var wg sync.WaitGroup
-	var firstErr error
-	var mu sync.Mutex
-	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(j job) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			hist, err := r.fullChangelog(ctx, j.key)
-			if err == nil {
-				var merged json.RawMessage
-				merged, err = withChangelog(out[j.i], hist)
+	if len(capped) > 0 {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		sem := make(chan struct{}, max(1, r.cfg.Concurrency))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var firstErr error
+		for _, k := range capped {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(k int) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				key := out[k].Issue.IssueKey
+				hist, err := r.fullChangelog(ctx, key)
+				var rows Rows
+				var ps []Problem
 				if err == nil {
-					mu.Lock()
-					out[j.i] = merged
-					mu.Unlock()
+					var merged json.RawMessage
+					if merged, err = withChangelog(json.RawMessage(out[k].Raw.JSON), hist); err == nil {
+						rows, ps, err = Extract(merged, r.mapping)
+					}
 				}
-			}
-			if err != nil {
 				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("changelog of %s: %w", j.key, err)
-					cancel()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("changelog of %s: %w", key, err)
+						cancel()
+					}
+					return
 				}
-				mu.Unlock()
-			}
-		}(j)
+				out[k], problems[k] = rows, ps
+			}(k)
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return nil, firstErr
+		}
 	}
-	wg.Wait()
-	return out, firstErr
+	for _, ps := range problems {
+		for _, p := range ps {
+			r.problem(p.IssueKey, p.Field, p.Message)
+		}
+	}
+	return out, nil
 }
 
 // fullChangelog returns every history of an issue: Cloud's paged changelog

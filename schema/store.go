@@ -176,9 +176,17 @@ func insert[T any](ctx context.Context, s *Store, table string, rows []T) error 
 }
 
 func insertBatch[T any](ctx context.Context, s *Store, table, cols string, rows []T) error {
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	batch, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+cols+")")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The batch gets a context that is never cancelled: clickhouse-go's
+	// Send starts a watchdog that closes the connection when the context
+	// is done, and when our cancel follows Send it can fire after the
+	// connection went back to the pool, closing it under another query
+	// ("use of closed network connection", seen under load). An insert is
+	// at most BatchSize rows, so it is not worth interrupting.
+	bctx := context.WithoutCancel(ctx)
+	batch, err := s.Conn.PrepareBatch(bctx, "INSERT INTO "+table+" ("+cols+")")
 	if err != nil {
 		return err
 	}
@@ -312,14 +320,15 @@ var validTable = map[string]bool{
 }
 
 // StoredHashes returns, for the given issue ids of a site, the content hash
-// of the stored raw JSON of each live (not deleted) issue.
+// of the stored raw JSON of each live (not deleted) issue. The ids go in as
+// a set (IN), not has(array, id), which would compare every row with every id.
 func (s *Store) StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error) {
 	out := make(map[uint64]uint64, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, cancel, err := s.Query(ctx, `SELECT issue_id, argMax(content_hash, version), argMax(deleted, version)
-		FROM raw_issues WHERE site = ? AND has(?, issue_id) GROUP BY issue_id`, site, ids)
+		FROM raw_issues WHERE site = ? AND issue_id IN (SELECT toUInt64(arrayJoin(?))) GROUP BY issue_id`, site, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read stored hashes: %w", err)
 	}
@@ -382,7 +391,7 @@ func (s *Store) MarkDeleted(ctx context.Context, site string, ids []uint64, vers
 			}
 		}
 		q := "INSERT INTO " + table + " (" + cols + ") SELECT " + strings.Join(sel, ", ") + " FROM " + table +
-			" FINAL WHERE site = ? AND has(?, issue_id)"
+			" FINAL WHERE site = ? AND issue_id IN (SELECT toUInt64(arrayJoin(?)))"
 		if err := s.Exec(ctx, q, site, ids); err != nil {
 			return fmt.Errorf("mark deleted in %s: %w", table, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -83,8 +84,20 @@ func (m *Main) runSync(ctx context.Context, args []string) error {
 	rebuild := fs.Bool("rebuild", false, "recompute every row from the stored raw JSON with the current mappings, without calling Jira")
 	site := fs.String("site", "", "sync only the site of this name")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sync to this file (for benchmarks)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *full && *rebuild {
 		fmt.Fprintln(m.Stderr, "evident sync: --full and --rebuild exclude each other")
