@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -581,8 +583,8 @@ func (r *run) pages(ctx context.Context, jql string, out chan<- searchPage) erro
 		} else {
 			path = fmt.Sprintf("rest/api/2/search?jql=%s&fields=%s&expand=changelog&maxResults=%d&startAt=%d", url.QueryEscape(jql), fields, r.cfg.PageSize, startAt)
 		}
-		var page searchPage
-		if err := r.c.get(ctx, path, &page); err != nil {
+		page, err := r.searchPage(ctx, path)
+		if err != nil {
 			return err
 		}
 		select {
@@ -605,6 +607,76 @@ func (r *run) pages(ctx context.Context, jql string, out chan<- searchPage) erro
 			}
 		}
 	}
+}
+
+// searchPage fetches one page with go-jira's client and decodes it in one
+// streaming pass, each issue kept as raw JSON: decoding the page into
+// []json.RawMessage first would scan every issue twice more.
+func (r *run) searchPage(ctx context.Context, path string) (searchPage, error) {
+	req, err := r.c.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return searchPage{}, fmt.Errorf("jira request %s: %w", path, err)
+	}
+	resp, err := r.c.Do(req, nil)
+	if err != nil {
+		return searchPage{}, r.c.explain(path, resp, err)
+	}
+	defer resp.Body.Close()
+	page, err := DecodeSearchPage(resp.Body)
+	if err != nil {
+		return page, fmt.Errorf("jira site %s: search page: %w", r.cfg.Name, err)
+	}
+	return page, nil
+}
+
+// DecodeSearchPage reads a page of either search endpoint.
+func DecodeSearchPage(rd io.Reader) (searchPage, error) {
+	var p searchPage
+	dec := json.NewDecoder(rd)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return p, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return p, err
+		}
+		key, _ := t.(string)
+		switch key {
+		case "issues":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return p, fmt.Errorf("issues: not an array (%v)", err)
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return p, fmt.Errorf("issue %d: %w", len(p.Issues)+1, err)
+				}
+				p.Issues = append(p.Issues, raw)
+			}
+			if _, err := dec.Token(); err != nil {
+				return p, err
+			}
+		case "isLast":
+			err = dec.Decode(&p.IsLast)
+		case "nextPageToken":
+			err = dec.Decode(&p.NextPageToken)
+		case "startAt":
+			err = dec.Decode(&p.StartAt)
+		case "maxResults":
+			err = dec.Decode(&p.MaxResults)
+		case "total":
+			err = dec.Decode(&p.Total)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	_, err := dec.Token()
+	return p, err
 }
 
 // approximateCount asks Jira Cloud how many issues a search holds, for the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -99,6 +100,7 @@ func (m *Main) runSync(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	tuneGC(m.Getenv)
 	if *full && *rebuild {
 		fmt.Fprintln(m.Stderr, "evident sync: --full and --rebuild exclude each other")
 		return errUsage
@@ -176,4 +178,16 @@ func summaryLine(s collector.Summary) string {
 	}
 	return fmt.Sprintf("site %s (%s, %s): %d issues fetched (%d new, %d changed, %d unchanged, %d deleted) in %s, %.0f issues/s; %d requests (%.0f per 1,000 issues), %d retries, %d problems",
 		s.Site, s.Deployment, s.Mode, s.Fetched, s.New, s.Changed, s.Unchanged, s.Deleted, s.Duration.Round(time.Millisecond), rate, s.Requests, per1000, s.Retries, s.Problems)
+}
+
+// tuneGC trades memory for speed in a sync, where the garbage is decoded
+// JSON: GOGC=200 is 7% faster on 100k issues; a 256 MiB soft limit keeps
+// the peak well under the 300 MiB budget. GOGC and GOMEMLIMIT win when set.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
+	}
 }

@@ -41,6 +41,9 @@ type Generator struct {
 	sprintsOnce sync.Once
 	sprints     map[int]*Sprint // by id
 	boardSprint map[int][]*Sprint
+
+	releasesMu sync.Mutex
+	releases   map[string][]Release // by project key
 }
 
 var projectNames = []struct {
@@ -181,6 +184,20 @@ func (g *Generator) makeSprints() {
 // Releases returns a project's fix versions: every two weeks for scrum
 // projects, every four for kanban ones, the last two unreleased.
 func (g *Generator) Releases(p *Project) []Release {
+	g.releasesMu.Lock()
+	defer g.releasesMu.Unlock()
+	if r, ok := g.releases[p.Key]; ok {
+		return r
+	}
+	if g.releases == nil {
+		g.releases = map[string][]Release{}
+	}
+	out := g.makeReleases(p)
+	g.releases[p.Key] = out
+	return out
+}
+
+func (g *Generator) makeReleases(p *Project) []Release {
 	var out []Release
 	every := 14 * 24 * time.Hour
 	if p.Kanban {
