@@ -77,10 +77,9 @@ func (s *Service) statsByPeriod(ctx context.Context, f Filter, p Period, expr, e
 		N      uint64    `ch:"n"`
 		V      int64     `ch:"v"`
 	}
-	q := `SELECT p, n, arr[toUInt64(greatest(1, intDiv(? * n + 99, 100)))] AS v FROM (
-		SELECT ` + p.sqlStart() + `(assumeNotNull(done_at)) AS p, count() AS n, arraySort(groupArray(toInt64(` + expr + `))) AS arr
-		FROM ` + from + ` WHERE ` + cond + ` GROUP BY p) ORDER BY p`
-	if err := s.DB.Select(ctx, &rows, q, append(append([]any{pct}, args...), cargs...)...); err != nil {
+	q := `SELECT ` + p.sqlStart() + `(assumeNotNull(done_at)) AS p, count() AS n, toInt64(quantileExact(` + levelOf(pct) + `)(toInt64(` + expr + `))) AS v
+		FROM ` + from + ` WHERE ` + cond + ` GROUP BY p ORDER BY p`
+	if err := s.DB.Select(ctx, &rows, q, append(append([]any{}, args...), cargs...)...); err != nil {
 		return nil, fmt.Errorf("trend: %w", err)
 	}
 	byP := map[string]TrendPoint{}
@@ -108,7 +107,41 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	tm := KVA{Key: TimeToMarket, Name: "Time to Market"}
 	ai := KVA{Key: AbilityToInnovate, Name: "Ability to Innovate"}
 
-	val, err := s.ValueDelivered(ctx, f, p)
+	// The measures come from independent queries: run them at once.
+	var (
+		val                   ValueDelivered
+		sat                   Satisfaction
+		lead, cycle           Stats
+		leadTrend, cycleTrend []TrendPoint
+		rel                   Releases
+		q                     Quality
+		recs                  []RecordSeries
+	)
+	issues, _ := f.issues()
+	err := parallel(
+		func() (err error) { val, err = s.ValueDelivered(ctx, f, p); return },
+		func() (err error) { sat, err = s.Satisfaction(ctx, product, f.From, f.To, p); return },
+		func() (err error) {
+			lead, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", issues, s.doneArgs(f), doneCond)
+			return
+		},
+		func() (err error) {
+			cycle, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", issues, s.doneArgs(f), doneCond+" AND started_at IS NOT NULL")
+			return
+		},
+		func() (err error) {
+			leadTrend, err = s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", "", 85)
+			return
+		},
+		func() (err error) {
+			cycleTrend, err = s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", "started_at IS NOT NULL", 85)
+			return
+		},
+		func() (err error) { rel, err = s.Releases(ctx, f, p); return },
+		func() (err error) { q, err = s.Quality(ctx, f, p); return },
+		// Imported measures: their latest value as of the end of the period.
+		func() (err error) { recs, err = s.ValueRecords(ctx, product, f.To.AddDate(-10, 0, 0), f.To); return },
+	)
 	if err != nil {
 		return out, err
 	}
@@ -126,10 +159,6 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	}
 	cv.Measures = append(cv.Measures, vm)
 
-	sat, err := s.Satisfaction(ctx, product, f.From, f.To, p)
-	if err != nil {
-		return out, err
-	}
 	npsM := Measure{Key: "nps", Name: "Net Promoter Score", Unit: "NPS", Value: sat.NPS.Score, N: sat.NPS.Responses, LowConfidence: sat.NPS.LowConfidence, Source: "survey", Better: "higher"}
 	csatM := Measure{Key: "csat", Name: "Customer satisfaction (CSAT)", Unit: "% satisfied", Value: sat.CSAT.Score, N: sat.CSAT.Responses, LowConfidence: sat.CSAT.LowConfidence, Source: "survey", Better: "higher"}
 	enpsM := Measure{Key: "employee_nps", Name: "Employee satisfaction (eNPS)", Unit: "eNPS", Value: sat.ENPS.Score, N: sat.ENPS.Responses, LowConfidence: sat.ENPS.LowConfidence, Source: "survey", Better: "higher"}
@@ -139,41 +168,16 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	}
 	cv.Measures = append(cv.Measures, npsM, csatM, enpsM)
 
-	issues, _ := f.issues()
-	lead, err := s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", issues, s.doneArgs(f), doneCond)
-	if err != nil {
-		return out, err
-	}
-	cycle, err := s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", issues, s.doneArgs(f), doneCond+" AND started_at IS NOT NULL")
-	if err != nil {
-		return out, err
-	}
-	leadTrend, err := s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", "", 85)
-	if err != nil {
-		return out, err
-	}
-	cycleTrend, err := s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", "started_at IS NOT NULL", 85)
-	if err != nil {
-		return out, err
-	}
 	tm.Measures = append(tm.Measures,
 		Measure{Key: "lead_time_p85_days", Name: "Lead time (85th percentile)", Unit: "days", Value: lead.P85, N: lead.N, LowConfidence: lead.LowConfidence, Source: "jira", Better: "lower", Trend: leadTrend},
 		Measure{Key: "cycle_time_p85_days", Name: "Cycle time (85th percentile)", Unit: "days", Value: cycle.P85, N: cycle.N, LowConfidence: cycle.LowConfidence, Source: "jira", Better: "lower", Trend: cycleTrend},
 	)
-	rel, err := s.Releases(ctx, f, p)
-	if err != nil {
-		return out, err
-	}
 	relM := Measure{Key: "release_frequency", Name: "Release frequency", Unit: "releases per month", Value: rel.ReleasesPerMonth, N: rel.Released, LowConfidence: rel.Released < MinConfidentN, Source: "jira", Better: "higher"}
 	for _, c := range rel.PerPeriod {
 		relM.Trend = append(relM.Trend, TrendPoint{Period: c.Period, Value: ptr(float64(c.Count)), N: c.Count})
 	}
 	tm.Measures = append(tm.Measures, relM)
 
-	q, err := s.Quality(ctx, f, p)
-	if err != nil {
-		return out, err
-	}
 	innov := Measure{Key: "innovation_rate", Name: "Innovation rate", Unit: "share of done work", Value: q.InnovationRate, N: q.DoneIssues, LowConfidence: q.DoneIssues < MinConfidentN, Source: "jira", Better: "higher"}
 	for _, t := range q.InnovationTrend {
 		innov.Trend = append(innov.Trend, TrendPoint{Period: t.Period, Value: t.Rate, N: t.N})
@@ -186,11 +190,6 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	debt := Measure{Key: "technical_debt_open", Name: "Open technical debt", Unit: "issues", Value: ptr(float64(q.TechnicalDebt)), N: q.TechnicalDebt, Source: "jira", Better: "lower"}
 	ai.Measures = append(ai.Measures, innov, defects, mttr, debt)
 
-	// Imported measures: their latest value as of the end of the period.
-	recs, err := s.ValueRecords(ctx, product, f.To.AddDate(-10, 0, 0), f.To)
-	if err != nil {
-		return out, err
-	}
 	for _, r := range recs {
 		m := Measure{Key: r.Measure, Name: r.Measure, Unit: r.Unit, Value: r.Latest, N: len(r.Points), Source: "import", LowConfidence: false}
 		info, known := importedKVA[r.Measure]

@@ -123,81 +123,98 @@ func doneIn(f Filter) (string, []any) {
 }
 
 // Flow computes lead and cycle time of the issues done in the period,
-// weekly throughput, WIP and aging now.
+// weekly throughput and the lead-time histogram in one pass over the issues,
+// and WIP, aging and the scatterplot's points in queries run alongside.
 func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
 	out := Flow{From: day(f.From), To: day(f.To)}
-	var err error
-	if out.LeadTime, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond); err != nil {
-		return out, err
-	}
-	if out.CycleTime, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", from, all, cond+" AND started_at IS NOT NULL"); err != nil {
-		return out, err
-	}
-	if out.Throughput, err = s.weeklyThroughput(ctx, f); err != nil {
-		return out, err
-	}
-	now := s.Now().UTC()
-	if out.WIP, err = s.WIPAt(ctx, f, now); err != nil {
-		return out, err
-	}
-	if out.Aging, err = s.Aging(ctx, f); err != nil {
-		return out, err
-	}
-	var pts []CyclePoint
-	// Aliases must not reuse a column's name: ClickHouse would read the
-	// alias (never null) in WHERE.
-	q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
-		(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
-		FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done, issue_key LIMIT 5000`
-	if err := s.DB.Select(ctx, &pts, q, all...); err != nil {
-		return out, fmt.Errorf("cycle points: %w", err)
-	}
-	for i := range pts {
-		pts[i].CycleDays = round(pts[i].CycleDays)
-		pts[i].DoneAt = pts[i].DoneAt.UTC()
-	}
-	if pts == nil {
-		pts = []CyclePoint{}
-	}
-	out.Points = pts
-	var bins []struct {
-		Days  int64  `ch:"d"`
-		Count uint64 `ch:"n"`
-	}
-	q = `SELECT intDiv(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at), 86400) AS d, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY d ORDER BY d`
-	if err := s.DB.Select(ctx, &bins, q, all...); err != nil {
-		return out, fmt.Errorf("lead time histogram: %w", err)
-	}
-	out.LeadHistogram = []DayBin{}
-	for _, b := range bins {
-		out.LeadHistogram = append(out.LeadHistogram, DayBin{Days: int(b.Days), Count: int(b.Count)})
-	}
-	return out, nil
+	err := parallel(
+		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
+		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
+		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
+		func() error {
+			var pts []CyclePoint
+			// Aliases must not reuse a column's name: ClickHouse would read
+			// the alias (never null) in WHERE.
+			q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
+				(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
+				FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done, issue_key LIMIT 5000`
+			if err := s.DB.Select(ctx, &pts, q, all...); err != nil {
+				return fmt.Errorf("cycle points: %w", err)
+			}
+			for i := range pts {
+				pts[i].CycleDays = round(pts[i].CycleDays)
+				pts[i].DoneAt = pts[i].DoneAt.UTC()
+			}
+			if pts == nil {
+				pts = []CyclePoint{}
+			}
+			out.Points = pts
+			return nil
+		},
+	)
+	return out, err
 }
 
-func (s *Service) weeklyThroughput(ctx context.Context, f Filter) ([]WeekCount, error) {
-	from, args := f.issues()
-	cond, cargs := doneIn(f)
-	var rows []struct {
-		Week  time.Time `ch:"week"`
-		Count uint64    `ch:"n"`
+// flowPass reads the issues done in the period once.
+func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, args []any, out *Flow) error {
+	q := `SELECT count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
+		countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q,
+		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist
+		FROM (SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
+			toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
+			toMonday(assumeNotNull(done_at)) AS wk FROM ` + from + ` WHERE ` + cond + `)`
+	var n, cn uint64
+	var leadSum, cycSum int64
+	var leadQ, cycQ []int64
+	var weeks, hist []any
+	if err := s.DB.QueryRow(ctx, q, args, &n, &leadSum, &leadQ, &cn, &cycSum, &cycQ, &weeks, &hist); err != nil {
+		return fmt.Errorf("flow: %w", err)
 	}
-	q := `SELECT toMonday(assumeNotNull(done_at)) AS week, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY week ORDER BY week`
-	if err := s.DB.Select(ctx, &rows, q, append(args, cargs...)...); err != nil {
-		return nil, fmt.Errorf("throughput: %w", err)
-	}
+	out.LeadTime = statsFromQuantiles(n, leadSum, leadQ)
+	out.CycleTime = statsFromQuantiles(cn, cycSum, cycQ)
 	counts := map[string]int{}
-	for _, r := range rows {
-		counts[day(r.Week)] = int(r.Count)
+	if len(weeks) == 2 {
+		ws, _ := weeks[0].([]time.Time)
+		ns, _ := weeks[1].([]uint64)
+		for i := range ws {
+			if i < len(ns) {
+				counts[day(ws[i])] = int(ns[i])
+			}
+		}
 	}
-	out := []WeekCount{}
+	out.Throughput = []WeekCount{}
 	for _, w := range Week.Buckets(f.From, f.To) {
-		out = append(out, WeekCount{Week: day(w), Count: counts[day(w)]})
+		out.Throughput = append(out.Throughput, WeekCount{Week: day(w), Count: counts[day(w)]})
 	}
-	return out, nil
+	out.LeadHistogram = []DayBin{}
+	if len(hist) == 2 {
+		ds, _ := hist[0].([]int64)
+		ns, _ := hist[1].([]uint64)
+		for i := range ds {
+			if i < len(ns) {
+				out.LeadHistogram = append(out.LeadHistogram, DayBin{Days: int(ds[i]), Count: int(ns[i])})
+			}
+		}
+	}
+	return nil
+}
+
+// parallel runs queries at once and returns the first error.
+func parallel(fns ...func() error) error {
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func(fn func() error) { errs <- fn() }(fn)
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // DailyThroughput counts issues done per day in [from, to), zeros included.

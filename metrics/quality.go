@@ -39,26 +39,62 @@ type RateTrend struct {
 var debtLabels = []string{"tech-debt", "technical-debt", "techdebt", "debt"}
 
 // Quality computes defect trends, incidents and their time to repair,
-// innovation rate and open technical debt for the period.
+// innovation rate and open technical debt for the period, in four queries
+// run at once.
 func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, error) {
 	out := Quality{Period: p}
 	from, args := f.issues()
 	start := p.sqlStart()
+	cond, cargs := doneIn(f)
+	all := append(append([]any{}, args...), cargs...)
 	var flows []struct {
 		Period   time.Time `ch:"p"`
 		Created  uint64    `ch:"created"`
 		Resolved uint64    `ch:"resolved"`
 	}
-	q := `SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
-		SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM ` + from + `
-		WHERE work_category = 'defect' AND created_at >= toDateTime(?) AND created_at < toDateTime(?)
-		UNION ALL
-		SELECT ` + start + `(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM ` + from + `
-		WHERE work_category = 'defect' AND done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
-	) GROUP BY p ORDER BY p`
-	qargs := append(append(append(append([]any{}, args...), unix(f.From), unix(f.To)), args...), unix(f.From), unix(f.To))
-	if err := s.DB.Select(ctx, &flows, q, qargs...); err != nil {
-		return out, fmt.Errorf("defect trend: %w", err)
+	var open, debt uint64
+	var trend []struct {
+		Period   time.Time `ch:"p"`
+		N        uint64    `ch:"n"`
+		Features uint64    `ch:"features"`
+	}
+	err := parallel(
+		func() error {
+			q := `SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
+				SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM ` + from + `
+				WHERE work_category = 'defect' AND created_at >= toDateTime(?) AND created_at < toDateTime(?)
+				UNION ALL
+				SELECT ` + start + `(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM ` + from + `
+				WHERE work_category = 'defect' AND done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
+			) GROUP BY p ORDER BY p`
+			qargs := append(append(append(append([]any{}, args...), unix(f.From), unix(f.To)), args...), unix(f.From), unix(f.To))
+			if err := s.DB.Select(ctx, &flows, q, qargs...); err != nil {
+				return fmt.Errorf("defect trend: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			q := "SELECT countIf(work_category = 'defect'), countIf(work_category = 'debt' OR hasAny(labels, ?)) FROM " + from + " WHERE status_category != 'done'"
+			if err := s.DB.QueryRow(ctx, q, append([]any{debtLabels}, args...), &open, &debt); err != nil {
+				return fmt.Errorf("open defects and debt: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			out.TimeToRepair, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond+" AND work_category = 'incident'")
+			return
+		},
+		func() error {
+			q := `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + from +
+				` WHERE ` + cond + ` GROUP BY p ORDER BY p`
+			if err := s.DB.Select(ctx, &trend, q, all...); err != nil {
+				return fmt.Errorf("innovation trend: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return out, err
 	}
 	byPeriod := map[string][2]int{}
 	for _, fl := range flows {
@@ -69,45 +105,18 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 		v := byPeriod[day(b)]
 		out.Defects = append(out.Defects, DefectFlow{Period: day(b), Created: v[0], Resolved: v[1]})
 	}
-	var open uint64
-	if err := s.DB.QueryRow(ctx, "SELECT count() FROM "+from+" WHERE work_category = 'defect' AND status_category != 'done'", args, &open); err != nil {
-		return out, fmt.Errorf("open defects: %w", err)
-	}
-	out.OpenDefects = int(open)
-	cond, cargs := doneIn(f)
-	all := append(append([]any{}, args...), cargs...)
-	var err error
-	if out.TimeToRepair, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond+" AND work_category = 'incident'"); err != nil {
-		return out, err
-	}
+	out.OpenDefects, out.TechnicalDebt = int(open), int(debt)
 	out.Incidents = out.TimeToRepair.N
+	tm := map[string][2]uint64{}
 	var done, features uint64
-	if err := s.DB.QueryRow(ctx, "SELECT count(), countIf(work_category = 'feature') FROM "+from+" WHERE "+cond, all, &done, &features); err != nil {
-		return out, fmt.Errorf("innovation rate: %w", err)
+	for _, t := range trend {
+		tm[day(t.Period)] = [2]uint64{t.N, t.Features}
+		done += t.N
+		features += t.Features
 	}
 	out.DoneIssues, out.DoneFeatures = int(done), int(features)
 	if done > 0 {
 		out.InnovationRate = ptr(round(float64(features) / float64(done)))
-	}
-	var debt uint64
-	q = "SELECT count() FROM " + from + " WHERE status_category != 'done' AND (work_category = 'debt' OR hasAny(labels, ?))"
-	if err := s.DB.QueryRow(ctx, q, append(append([]any{}, args...), debtLabels), &debt); err != nil {
-		return out, fmt.Errorf("technical debt: %w", err)
-	}
-	out.TechnicalDebt = int(debt)
-	var trend []struct {
-		Period   time.Time `ch:"p"`
-		N        uint64    `ch:"n"`
-		Features uint64    `ch:"features"`
-	}
-	q = `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + from +
-		` WHERE ` + cond + ` GROUP BY p ORDER BY p`
-	if err := s.DB.Select(ctx, &trend, q, all...); err != nil {
-		return out, fmt.Errorf("innovation trend: %w", err)
-	}
-	tm := map[string][2]uint64{}
-	for _, t := range trend {
-		tm[day(t.Period)] = [2]uint64{t.N, t.Features}
 	}
 	out.InnovationTrend = []RateTrend{}
 	for _, b := range p.Buckets(f.From, f.To) {

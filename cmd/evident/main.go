@@ -47,17 +47,6 @@ type command struct {
 // errUsage reports a usage error already explained on stderr: exit 2.
 var errUsage = errors.New("usage")
 
-// errNotAvailable marks a subcommand that is not built yet: exit 2, no fake success.
-type errNotAvailable string
-
-func (e errNotAvailable) Error() string { return string(e) }
-
-func notAvailable(name string) func(*Main, context.Context, []string) error {
-	return func(m *Main, ctx context.Context, args []string) error {
-		return errNotAvailable(fmt.Sprintf("evident %s is not available in this build yet", name))
-	}
-}
-
 func commands() map[string]command {
 	return map[string]command{
 		"migrate": {"create or upgrade the ClickHouse schema", (*Main).runMigrate},
@@ -65,7 +54,7 @@ func commands() map[string]command {
 		"sync":    {"collect issues, changelogs, boards, sprints and versions from Jira", (*Main).runSync},
 		"demo":    {"run Evident on a built-in demo: private ClickHouse, Jira simulator, sync, dashboard", (*Main).runDemo},
 		"import":  {"import satisfaction responses or value records from CSV/JSON", (*Main).runImport},
-		"bench":   {"run the benchmark suite", notAvailable("bench")},
+		"bench":   {"run the benchmark suite", (*Main).runBench},
 		"jirasim": {"serve the Jira simulator with generated data", (*Main).runJirasim},
 		"config":  {"print the effective configuration, secrets hidden", (*Main).runConfig},
 	}
@@ -88,16 +77,12 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return 2
 	}
 	err := cmd.run(m, ctx, args[1:])
-	var na errNotAvailable
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		return 2
-	case errors.As(err, &na):
-		fmt.Fprintf(m.Stderr, "evident: %v\n", err)
 		return 2
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(m.Stderr, "evident: interrupted")

@@ -21,15 +21,6 @@ func run(t *testing.T, env map[string]string, args ...string) (int, string, stri
 	return code, out.String(), errb.String()
 }
 
-func TestCommandsNotBuiltSayAndExit2(t *testing.T) {
-	for _, c := range []string{"bench"} {
-		code, _, stderr := run(t, nil, c)
-		if code != 2 || !strings.Contains(stderr, "not available") {
-			t.Errorf("evident %s: exit %d, stderr %q", c, code, stderr)
-		}
-	}
-}
-
 func TestUnknownCommandAndHelp(t *testing.T) {
 	if code, _, stderr := run(t, nil, "frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Errorf("exit %d, %q", code, stderr)

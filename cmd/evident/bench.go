@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/evident-ebm/evident/internal/bench"
+)
+
+func (m *Main) runBench(ctx context.Context, args []string) error {
+	fs, _ := m.flagSet("bench", "Run the benchmark suite on this machine: a private ClickHouse, the Jira simulator, and this binary as child processes")
+	quick := fs.Bool("quick", false, "small sizes (10k sync, 100k issues loaded): under 3 minutes")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rep, err := bench.Run(ctx, bench.Options{Binary: bin, Quick: *quick, Log: m.Stderr})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	w := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "Evident benchmark, %s, %s, ClickHouse %s\n\n", rep.Date, rep.Machine, rep.ClickHouse)
+	fmt.Fprintln(w, "sync\tissues/s\trequests per 1,000 issues\tcollector peak RSS (MiB)\tseconds")
+	for _, s := range rep.Sync {
+		fmt.Fprintf(w, "%d issues\t%.0f\t%.1f\t%.0f\t%.1f\n", s.Issues, s.IssuesPerSec, s.RequestsPer1k, s.PeakRSSMiB, s.Seconds)
+	}
+	fmt.Fprintf(w, "\nload\t%d issues + %d transitions in %.1f s (%.0f rows/s)\n", rep.Load.Issues, rep.Load.Transitions, rep.Load.Seconds, rep.Load.RowsPerSec)
+	fmt.Fprintln(w, "\nendpoint (one-year range)\tp50 ms\tp95 ms\tp99 ms\terrors")
+	for _, a := range rep.API {
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%d\n", a.Path, a.P50ms, a.P95ms, a.P99ms, a.Errors)
+	}
+	fmt.Fprintln(w, "\npage\tTTFB p50 ms\tTTFB p95 ms\t\terrors")
+	for _, a := range rep.Pages {
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t\t%d\n", a.Path, a.P50ms, a.P95ms, a.Errors)
+	}
+	fmt.Fprintf(w, "\nserve peak RSS\t%.0f MiB\n", rep.ServeRSS)
+	fmt.Fprintf(w, "import\t%d rows in %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", rep.Import.Rows, rep.Import.Seconds, rep.Import.RowsPerSec, rep.Import.PeakRSSMiB)
+	fmt.Fprintln(w, "\nlead/cycle percentiles\tEvident ms\tload-everything-in-Go ms\tratio\tsame result")
+	for _, c := range rep.Compare {
+		fmt.Fprintf(w, "%d issues\t%.0f\t%.0f\t%.1fx\t%v\n", c.Issues, c.EvidentMs, c.NaiveMs, c.Ratio, c.SameP85)
+	}
+	return w.Flush()
+}
