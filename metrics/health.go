@@ -89,8 +89,14 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 			trans, err = counts("SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site")
 			return
 		},
-		func() (err error) { sprints, err = counts("SELECT site, count() AS n FROM sprints FINAL GROUP BY site"); return },
-		func() (err error) { problems, err = counts("SELECT site, count() AS n FROM sync_problems GROUP BY site"); return },
+		func() (err error) {
+			sprints, err = counts("SELECT site, count() AS n FROM sprints FINAL GROUP BY site")
+			return
+		},
+		func() (err error) {
+			problems, err = counts("SELECT site, count() AS n FROM sync_problems GROUP BY site")
+			return
+		},
 		func() error {
 			q := `SELECT site, max(finished_at) AS last_sync, argMax(status, finished_at) AS last_status, argMax(error, finished_at) AS last_error,
 				argMax(mode, finished_at) AS last_mode, argMax(issues_fetched, finished_at) AS last_fetched,
