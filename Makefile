@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/evident
 PKG     := ./cmd/evident
 
-.PHONY: all build demo test vet fmt bench clean assets
+.PHONY: all build demo test vet fmt bench clean assets fuzz
 
 all: build
 
@@ -38,3 +38,12 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# Runs every fuzz target for FUZZTIME each (the seed corpora also run in `make test`).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run XXX -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./collector
+	$(GO) test -run XXX -fuzz '^FuzzParseSprintField$$' -fuzztime $(FUZZTIME) ./collector
+	$(GO) test -run XXX -fuzz '^FuzzJiraTime$$' -fuzztime $(FUZZTIME) ./collector
+	$(GO) test -run XXX -fuzz '^FuzzSatisfactionFile$$' -fuzztime $(FUZZTIME) ./internal/inputs
+	$(GO) test -run XXX -fuzz '^FuzzQueryParameters$$' -fuzztime $(FUZZTIME) ./dashboard

@@ -145,7 +145,15 @@ func (m *Main) syncSites(ctx context.Context, st *schema.Store, c Config, mode c
 		if only != "" && site.Name != only {
 			continue
 		}
+		site.Defaults()
+		lock, err := acquireSyncLock(c.ClickHouse.DSN, site.Name)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "site %s: %s\n", site.Name, evident.ErrorMessage(err))
+			failed = append(failed, site.Name)
+			continue
+		}
 		sum, err := s.Sync(ctx, site, mode)
+		lock.release()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

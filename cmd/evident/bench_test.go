@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"testing"
+
+	"github.com/evident-ebm/evident/internal/bench"
+)
+
+// TestQuickBenchReportsEveryFigure runs `evident bench --quick` and checks
+// that the suite runs and reports every figure; timings are not asserted
+// (they live in BENCHMARKS.md).
+func TestQuickBenchReportsEveryFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the quick benchmark takes about a minute")
+	}
+	needClickHouse(t)
+	bin := buildEvident(t)
+	out, err := exec.Command(bin, "bench", "--quick", "--json").Output()
+	if err != nil {
+		t.Fatalf("evident bench --quick: %v", err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !rep.Quick || rep.ClickHouse == "" || rep.Machine == "" {
+		t.Errorf("header: %+v", rep)
+	}
+	if len(rep.Sync) != 1 || rep.Sync[0].IssuesPerSec <= 0 || rep.Sync[0].RequestsPer1k <= 0 || rep.Sync[0].PeakRSSMiB <= 0 {
+		t.Errorf("sync: %+v", rep.Sync)
+	}
+	if rep.Load.Issues != 100000 || rep.Load.Transitions < 500000 || rep.Load.RowsPerSec <= 0 {
+		t.Errorf("load: %+v", rep.Load)
+	}
+	if len(rep.API) < 11 || len(rep.Pages) < 5 {
+		t.Errorf("%d endpoints, %d pages measured", len(rep.API), len(rep.Pages))
+	}
+	for _, l := range append(rep.API, rep.Pages...) {
+		if l.Requests == 0 || l.Errors != 0 || l.P50ms <= 0 || l.P95ms < l.P50ms || l.P99ms < l.P95ms {
+			t.Errorf("latency of %s: %+v", l.Path, l)
+		}
+	}
+	if rep.ServeRSS <= 0 || rep.Import.RowsPerSec <= 0 || rep.Import.PeakRSSMiB <= 0 {
+		t.Errorf("serve RSS %v, import %+v", rep.ServeRSS, rep.Import)
+	}
+	if len(rep.Compare) != 1 || !rep.Compare[0].SameP85 || rep.Compare[0].Ratio <= 0 {
+		t.Errorf("comparison: %+v", rep.Compare)
+	}
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/internal/jirasim"
+	"github.com/evident-ebm/evident/schema"
+)
+
+const simToken = "sim-token-7f3a9c2e-do-not-log"
+
+// simSite serves a simulated Cloud site and writes a config for it.
+func simSite(t *testing.T, issues int, dsn string) (string, *jirasim.Sim) {
+	t.Helper()
+	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: 5, Issues: issues, Cloud: true}, Email: "rel@example.com", APIToken: simToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim.Handler())
+	t.Cleanup(ts.Close)
+	sim.SetBaseURL(ts.URL)
+	cfg := filepath.Join(t.TempDir(), "evident.yaml")
+	yaml := fmt.Sprintf("clickhouse:\n  dsn: %s\nsites:\n  - name: rel\n    url: %s\n    email: rel@example.com\n    projects: [SHOP, APP, OPS]\n    requests_per_second: 2000\n    burst: 100\n", dsn, ts.URL)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, sim
+}
+
+func syncCmd(bin, cfg string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, append([]string{"sync", "--config", cfg, "--log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "EVIDENT_JIRA_API_TOKEN="+simToken)
+	return cmd
+}
+
+// fingerprint summarises what the measures read.
+func fingerprint(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out []string
+	for _, q := range []string{
+		`SELECT count(), sum(cityHash64(issue_key, status_category, toString(started_at), toString(done_at), toString(story_points), toString(sprint_ids))) FROM issues FINAL WHERE deleted = 0`,
+		`SELECT count(), sum(cityHash64(issue_id, history_id, item_index, to_category, toString(changed_at))) FROM status_transitions FINAL`,
+		`SELECT count(), sum(cityHash64(issue_id, history_id, sprint_id, added)) FROM sprint_changes FINAL`,
+		`SELECT count(), sum(cityHash64(issue_id, issue_key)) FROM raw_issues FINAL WHERE deleted = 0`,
+	} {
+		var n, h uint64
+		if err := st.QueryRow(ctx, q, nil, &n, &h); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d/%x", n, h))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestSIGKILLedSyncsEndWithTheDataOfAnUninterruptedOne kills `evident sync`
+// at random points 20 times, then lets one finish: the stored data equals
+// that of a sync never interrupted.
+func TestSIGKILLedSyncsEndWithTheDataOfAnUninterruptedOne(t *testing.T) {
+	needClickHouse(t)
+	bin := buildEvident(t)
+	cleanDSN, killedDSN := chtest.DSN(t), chtest.DSN(t)
+	cleanCfg, _ := simSite(t, 1500, cleanDSN)
+	killedCfg, slow := simSite(t, 1500, killedDSN)
+	// Slow answers stretch a sync to about two seconds, so kills land at
+	// every stage: metadata, pages, changelogs, writes.
+	slow.SetFaults(jirasim.Faults{SlowRate: 1, SlowDelay: 40 * time.Millisecond})
+	if out, err := syncCmd(bin, cleanCfg).CombinedOutput(); err != nil {
+		t.Fatalf("clean sync: %v\n%s", err, out)
+	}
+	want := fingerprint(t, cleanDSN)
+	r := rand.New(rand.NewPCG(42, 1))
+	killedMidway := 0
+	for i := 0; i < 20; i++ {
+		cmd := syncCmd(bin, killedCfg)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-time.After(time.Duration(20+r.IntN(1500)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			killedMidway++
+		case <-done:
+		}
+	}
+	if killedMidway < 10 {
+		t.Fatalf("only %d of 20 runs were killed before they finished: the test does not test", killedMidway)
+	}
+	slow.SetFaults(jirasim.Faults{})
+	if out, err := syncCmd(bin, killedCfg).CombinedOutput(); err != nil {
+		t.Fatalf("final sync: %v\n%s", err, out)
+	}
+	if got := fingerprint(t, killedDSN); got != want {
+		t.Fatalf("after %d kills and a rerun:\n%s\nuninterrupted:\n%s", killedMidway, got, want)
+	}
+	t.Logf("%d of 20 syncs killed midway; data equal after the rerun", killedMidway)
+}
+
+// TestTwoSyncsAtOnce: the second refuses while the first runs; the data is
+// that of one sync.
+func TestTwoSyncsAtOnce(t *testing.T) {
+	needClickHouse(t)
+	bin := buildEvident(t)
+	dsn := chtest.DSN(t)
+	cfg, sim := simSite(t, 3000, dsn)
+	sim.SetFaults(jirasim.Faults{SlowRate: 1, SlowDelay: 20 * time.Millisecond}) // keep the first one busy
+	var outs [2]bytes.Buffer
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 300 * time.Millisecond)
+			cmd := syncCmd(bin, cfg)
+			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+			errs[i] = cmd.Run()
+		}(i)
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] == nil || !strings.Contains(outs[1].String(), "another evident sync of site rel into this database is running") {
+		t.Fatalf("first: %v\n%s\nsecond: %v\n%s", errs[0], outs[0].String(), errs[1], outs[1].String())
+	}
+	sim.SetFaults(jirasim.Faults{})
+	clean := chtest.DSN(t)
+	cleanCfg, _ := simSite(t, 3000, clean)
+	if out, err := syncCmd(bin, cleanCfg).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if fingerprint(t, dsn) != fingerprint(t, clean) {
+		t.Fatal("data differs from a single sync")
+	}
+}
+
+// TestSecretsNeverReachTheOutput runs a sync, a failing sync and the
+// config command with a distinctive token, and greps everything printed.
+func TestSecretsNeverReachTheOutput(t *testing.T) {
+	needClickHouse(t)
+	bin := buildEvident(t)
+	dsn := chtest.DSN(t)
+	cfg, sim := simSite(t, 300, dsn)
+	var all bytes.Buffer
+	out, err := syncCmd(bin, cfg).CombinedOutput()
+	all.Write(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// A token revoked mid-sync: the error path.
+	sim.SetFaults(jirasim.Faults{RevokeAfter: 8})
+	out, err = syncCmd(bin, cfg, "--full").CombinedOutput()
+	all.Write(out)
+	if err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("revoked token: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "config", "--config", cfg)
+	cmd.Env = append(os.Environ(), "EVIDENT_JIRA_API_TOKEN="+simToken, "EVIDENT_AUTH_TOKENS=admin:dash-secret-81b1")
+	out, _ = cmd.CombinedOutput()
+	all.Write(out)
+	for _, secret := range []string{simToken, "dash-secret-81b1"} {
+		if strings.Contains(all.String(), secret) {
+			t.Fatalf("a secret reached the output:\n%s", all.String())
+		}
+	}
+	if !strings.Contains(all.String(), "sync progress") || !strings.Contains(all.String(), "auth=basic e-mail + API token") {
+		t.Fatalf("the output is not what was expected:\n%s", all.String())
+	}
+}
