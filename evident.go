@@ -290,3 +290,15 @@ type Experiment struct {
 	Deleted        uint8      `json:"-" ch:"deleted"`
 	Version        uint64     `json:"-" ch:"version"`
 }
+
+// BacklogFacts are an issue's WSJF inputs and whether it states acceptance
+// criteria, for backlog health.
+type BacklogFacts struct {
+	Site            string   `ch:"site"`
+	IssueID         uint64   `ch:"issue_id"`
+	TimeCriticality *float64 `ch:"time_criticality"`
+	RiskReduction   *float64 `ch:"risk_reduction"`
+	JobSize         *float64 `ch:"job_size"`
+	HasAcceptance   uint8    `ch:"has_acceptance"`
+	Version         uint64   `ch:"version"`
+}

@@ -31,11 +31,15 @@ type Mapping struct {
 
 // FieldIDs are the ids of the custom fields Extract reads.
 type FieldIDs struct {
-	StoryPoints   string
-	Sprint        string
-	EpicLink      string
-	BusinessValue string
-	Rank          string
+	StoryPoints     string
+	Sprint          string
+	EpicLink        string
+	BusinessValue   string
+	Rank            string
+	TimeCriticality string `json:",omitempty"`
+	RiskReduction   string `json:",omitempty"`
+	JobSize         string `json:",omitempty"`
+	Acceptance      string `json:",omitempty"` // a field holding acceptance criteria, if the site has one
 }
 
 // Problem is one thing wrong with an issue's data that Extract stepped over.
@@ -54,6 +58,7 @@ type Rows struct {
 	Transitions  []evident.Transition
 	SprintChange []evident.SprintChange
 	FieldChanges []evident.FieldChange
+	Backlog      evident.BacklogFacts
 	// ChangelogIncomplete says the JSON held fewer histories than the
 	// changelog's total: the rest must be fetched before the rows are right.
 	ChangelogIncomplete bool
@@ -210,6 +215,18 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 	if x.decode(f, "description", &desc) && len(desc) > 0 && string(desc) != "null" && string(desc) != `""` {
 		is.HasDescription = 1
 	}
+	backlog := evident.BacklogFacts{Site: m.Site, IssueID: id, Version: m.Version,
+		TimeCriticality: x.number(f, m.Fields.TimeCriticality), RiskReduction: x.number(f, m.Fields.RiskReduction), JobSize: x.number(f, m.Fields.JobSize)}
+	// Acceptance criteria: a configured field with content, or a section of
+	// the description (wiki markup or ADF text alike contain the words).
+	if m.Fields.Acceptance != "" {
+		var ac json.RawMessage
+		if x.decode(f, m.Fields.Acceptance, &ac) && string(ac) != `""` {
+			backlog.HasAcceptance = 1
+		}
+	} else if strings.Contains(strings.ToLower(string(desc)), "acceptance criteria") {
+		backlog.HasAcceptance = 1
+	}
 	is.StoryPoints = x.number(f, m.Fields.StoryPoints)
 	is.BusinessValue = x.number(f, m.Fields.BusinessValue)
 
@@ -244,7 +261,7 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 			is.CreatedAt = is.UpdatedAt
 		}
 	}
-	rows := Rows{ChangelogIncomplete: ri.Changelog != nil && ri.Changelog.Total > len(ri.Changelog.Histories)}
+	rows := Rows{ChangelogIncomplete: ri.Changelog != nil && ri.Changelog.Total > len(ri.Changelog.Histories), Backlog: backlog}
 	x.replay(&is, histories, status.ID, &rows)
 	rows.Issue = is
 	rows.Raw = evident.RawIssue{Site: m.Site, IssueID: id, IssueKey: ri.Key, ProjectKey: is.ProjectKey, UpdatedAt: is.UpdatedAt,

@@ -30,6 +30,7 @@ type Store interface {
 	InsertTransitions(ctx context.Context, rows []evident.Transition) error
 	InsertSprintChanges(ctx context.Context, rows []evident.SprintChange) error
 	InsertFieldChanges(ctx context.Context, rows []evident.FieldChange) error
+	InsertBacklogFacts(ctx context.Context, rows []evident.BacklogFacts) error
 	InsertBoards(ctx context.Context, rows []evident.Board) error
 	InsertSprints(ctx context.Context, rows []evident.Sprint) error
 	InsertReleases(ctx context.Context, rows []evident.Release) error
@@ -328,6 +329,14 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 			}
 		case name == "business value" && f.Schema.Type == "number":
 			ids.BusinessValue = f.ID
+		case name == "time criticality" && f.Schema.Type == "number":
+			ids.TimeCriticality = f.ID
+		case (name == "risk reduction / opportunity enablement" || name == "risk reduction-opportunity enablement value" || name == "rr/oe") && f.Schema.Type == "number":
+			ids.RiskReduction = f.ID
+		case name == "job size" && f.Schema.Type == "number":
+			ids.JobSize = f.ID
+		case name == "acceptance criteria" && (f.Schema.Type == "string" || f.Schema.Type == "any"):
+			ids.Acceptance = f.ID
 		}
 	}
 	set := func(dst *string, v string) {
@@ -549,7 +558,8 @@ func quoteJQL(s string) string {
 func (r *run) searchFields() string {
 	f := []string{"summary", "issuetype", "status", "priority", "labels", "components", "fixVersions", "project",
 		"created", "updated", "resolutiondate", "resolution", "description", "parent"}
-	for _, id := range []string{r.meta.fields.StoryPoints, r.meta.fields.Sprint, r.meta.fields.EpicLink, r.meta.fields.BusinessValue, r.meta.fields.Rank} {
+	fl := r.meta.fields
+	for _, id := range []string{fl.StoryPoints, fl.Sprint, fl.EpicLink, fl.BusinessValue, fl.Rank, fl.TimeCriticality, fl.RiskReduction, fl.JobSize, fl.Acceptance} {
 		if id != "" {
 			f = append(f, id)
 		}
@@ -918,6 +928,7 @@ func (r *run) flush(ctx context.Context, b *batch) error {
 	var trans []evident.Transition
 	var sprints []evident.SprintChange
 	var fields []evident.FieldChange
+	var backlog []evident.BacklogFacts
 	for _, rw := range b.rows {
 		h, ok := stored[rw.Issue.IssueID]
 		switch {
@@ -934,13 +945,17 @@ func (r *run) flush(ctx context.Context, b *batch) error {
 		trans = append(trans, rw.Transitions...)
 		sprints = append(sprints, rw.SprintChange...)
 		fields = append(fields, rw.FieldChanges...)
+		backlog = append(backlog, rw.Backlog)
 	}
 	b.rows = b.rows[:0]
-	return r.write(ctx, issues, trans, sprints, fields, raws)
+	return r.write(ctx, issues, trans, sprints, fields, raws, backlog)
 }
 
-func (r *run) write(ctx context.Context, issues []evident.Issue, trans []evident.Transition, sprints []evident.SprintChange, fields []evident.FieldChange, raws []evident.RawIssue) error {
+func (r *run) write(ctx context.Context, issues []evident.Issue, trans []evident.Transition, sprints []evident.SprintChange, fields []evident.FieldChange, raws []evident.RawIssue, backlog []evident.BacklogFacts) error {
 	if err := r.s.Store.InsertIssues(ctx, issues); err != nil {
+		return err
+	}
+	if err := r.s.Store.InsertBacklogFacts(ctx, backlog); err != nil {
 		return err
 	}
 	if err := r.s.Store.InsertTransitions(ctx, trans); err != nil {
@@ -1001,7 +1016,9 @@ func (r *run) rebuild(ctx context.Context) error {
 		var sprints []evident.SprintChange
 		var fcs []evident.FieldChange
 		var raws []evident.RawIssue
+		var backlog []evident.BacklogFacts
 		for _, rw := range b {
+			backlog = append(backlog, rw.Backlog)
 			issues = append(issues, rw.Issue)
 			trans = append(trans, rw.Transitions...)
 			sprints = append(sprints, rw.SprintChange...)
@@ -1009,7 +1026,7 @@ func (r *run) rebuild(ctx context.Context) error {
 			raws = append(raws, rw.Raw)
 		}
 		b = b[:0]
-		return r.write(ctx, issues, trans, sprints, fcs, raws)
+		return r.write(ctx, issues, trans, sprints, fcs, raws, backlog)
 	}
 	err = r.s.Store.EachRawIssue(ctx, r.cfg.Name, func(raw evident.RawIssue) error {
 		rows, problems, err := Extract([]byte(raw.JSON), r.mapping)

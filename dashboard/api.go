@@ -341,3 +341,57 @@ func issuesCSV(issues []metrics.IssueRow) [][]string {
 	}
 	return rows
 }
+
+// backlogParams reads a backlog request: a project, or a board (its
+// project, and its sprints for the velocity).
+func (s *Server) backlogParams(c *fiber.Ctx) (metrics.Filter, uint64, metrics.BacklogRequest, metrics.Period, error) {
+	var req metrics.BacklogRequest
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return f, 0, req, p, err
+	}
+	pp := params{c: c}
+	if req.TopN, err = pp.int("top", 20, 1, 1000); err != nil {
+		return f, 0, req, p, err
+	}
+	if req.UntouchedDays, err = pp.int("untouched", 90, 1, 3650); err != nil {
+		return f, 0, req, p, err
+	}
+	board := f.Board
+	cat, err := s.catalog(c.UserContext())
+	if err != nil {
+		return f, 0, req, p, err
+	}
+	if board != 0 {
+		for _, b := range cat.Boards {
+			if b.ID == board {
+				f.Project = b.Project
+			}
+		}
+		f.Board = 0
+	}
+	if f.Project == "" {
+		return f, 0, req, p, evident.Errorf(evident.EINVALID, "project or board: name the backlog to measure")
+	}
+	if board == 0 {
+		for _, b := range cat.Boards {
+			if b.Project == f.Project && b.Type == "scrum" {
+				board = b.ID
+				break
+			}
+		}
+	}
+	return f, board, req, p, nil
+}
+
+func (s *Server) apiBacklog(c *fiber.Ctx) error {
+	f, board, req, p, err := s.backlogParams(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.cfg.Measures.Backlog(c.UserContext(), f, board, req, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(b)
+}

@@ -126,6 +126,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		{"retrospective", fmt.Sprintf("/sprints/%d?board=1", sprints[len(sprints)-3].ID), 2},
 		{"value", "/value?project=SHOP", 3},
 		{"forecast", "/forecast?items=60", 1},
+		{"backlog", "/backlog?project=SHOP", 4},
 		{"health", "/health", 0},
 	} {
 		t.Run(pg.name, func(t *testing.T) {

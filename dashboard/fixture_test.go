@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -38,7 +39,8 @@ var fixtureStatuses = map[string]struct{ id, cat string }{
 }
 
 var fixtureMapping = collector.Mapping{Site: "fx", Version: 1,
-	Fields: collector.FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", BusinessValue: "customfield_10030", EpicLink: "customfield_10014"}}
+	Fields: collector.FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", BusinessValue: "customfield_10030", EpicLink: "customfield_10014",
+		Rank: "customfield_10019", TimeCriticality: "customfield_10031", RiskReduction: "customfield_10032", JobSize: "customfield_10033"}}
 
 func init() {
 	fixtureMapping.StatusCategory = map[string]string{}
@@ -225,6 +227,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	var trans []evident.Transition
 	var sprints []evident.SprintChange
 	var fcs []evident.FieldChange
+	var backlog []evident.BacklogFacts
 	for i, is := range fx.issues {
 		created := mustTime(t, 0, is.created)
 		st := fixtureStatuses[is.status]
@@ -240,6 +243,23 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		}
 		if v, ok := is.attrs["value"]; ok {
 			f["customfield_10030"], _ = strconv.ParseFloat(v, 64)
+		}
+		for attr, field := range map[string]string{"tc": "customfield_10031", "rr": "customfield_10032", "size": "customfield_10033"} {
+			if v, ok := is.attrs[attr]; ok {
+				f[field], _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if v, ok := is.attrs["rank"]; ok {
+			f["customfield_10019"] = v
+		}
+		if v, ok := is.attrs["desc"]; ok {
+			f["description"] = strings.ReplaceAll(v, "|", "\n")
+		}
+		if v, ok := is.attrs["priority"]; ok {
+			f["priority"] = map[string]string{"name": v}
+		}
+		if v, ok := is.attrs["updated"]; ok {
+			f["updated"] = jiraTime(mustTime(t, 0, v))
 		}
 		if v, ok := is.attrs["labels"]; ok {
 			f["labels"] = strings.Split(v, ",")
@@ -266,6 +286,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		trans = append(trans, rows.Transitions...)
 		sprints = append(sprints, rows.SprintChange...)
 		fcs = append(fcs, rows.FieldChanges...)
+		backlog = append(backlog, rows.Backlog)
 	}
 	check := func(err error) {
 		if err != nil {
@@ -276,6 +297,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	check(st.InsertTransitions(ctx, trans))
 	check(st.InsertSprintChanges(ctx, sprints))
 	check(st.InsertFieldChanges(ctx, fcs))
+	check(st.InsertBacklogFacts(ctx, backlog))
 	check(st.InsertProjects(ctx, fx.rows.projects))
 	check(st.InsertBoards(ctx, fx.rows.boards))
 	check(st.InsertSprints(ctx, fx.rows.sprints))
@@ -355,7 +377,7 @@ func TestMetricFixtures(t *testing.T) {
 			fx.load(t, st)
 			ms := metrics.New(st)
 			ms.Now = func() time.Time { return fx.now }
-			srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Now: ms.Now})
+			srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Now: ms.Now, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 			for _, ev := range fx.evals {
 				resp, err := srv.App.Test(httptest.NewRequest("GET", ev.path, nil), 30000)
 				if err != nil {

@@ -146,6 +146,7 @@ func (s *Server) pageRoutes() {
 	s.App.Get("/value", v, s.valuePage)
 	s.App.Get("/forecast", v, s.forecastPage)
 	s.App.Get("/health", v, s.healthPage)
+	s.App.Get("/backlog", v, s.backlogPage)
 }
 
 // newView parses the filters of a page and fills the filter bar. A bad

@@ -36,6 +36,7 @@ type Measures interface {
 	EBM(ctx context.Context, f metrics.Filter, product string, p metrics.Period) (metrics.EBM, error)
 	Forecast(ctx context.Context, f metrics.Filter, req metrics.ForecastRequest) (metrics.Forecast, error)
 	Health(ctx context.Context) (metrics.DataHealth, error)
+	Backlog(ctx context.Context, f metrics.Filter, board uint64, req metrics.BacklogRequest, p metrics.Period) (metrics.Backlog, error)
 	Catalog(ctx context.Context) (metrics.Catalog, error)
 }
 
@@ -142,6 +143,7 @@ func (s *Server) routes() {
 	api.Get("/forecast", s.apiForecast)
 	api.Get("/health/data", s.apiHealth)
 	api.Get("/catalog", s.apiCatalog)
+	api.Get("/backlog", s.apiBacklog)
 	s.inputRoutes(api)
 
 	s.pageRoutes()

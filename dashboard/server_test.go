@@ -42,7 +42,7 @@ func do(t *testing.T, app *fiber.App, method, path, token, body string, header .
 	return resp.StatusCode, string(b), resp.Header
 }
 
-var pagePaths = []string{"/", "/flow", "/sprints", "/value", "/forecast", "/forecast?items=40", "/forecast?until=2027-03-01", "/health"}
+var pagePaths = []string{"/", "/flow", "/sprints", "/value", "/forecast", "/forecast?items=40", "/forecast?until=2027-03-01", "/health", "/backlog"}
 
 var filterSets = []string{"", "project=SHOP", "project=APP&type=Story", "period=week", "period=quarter", "from=2025-06-01&to=2025-09-01",
 	"project=OPS&category=incident", "label=security", "board=1"}
@@ -77,6 +77,7 @@ func TestEveryPageRendersUnderEveryFilter(t *testing.T) {
 		"/value?project=SHOP":        {"value_delivered", "satisfaction", "value_effort"},
 		"/forecast?items=30":         {"forecast"},
 		"/?project=SHOP&period=week": {"spark_SHOP_current_value", "spark_SHOP_time_to_market"},
+		"/backlog?project=APP":       {"backlog_age", "backlog_value_effort", "rank_wsjf", "backlog_emergent"},
 	} {
 		_, body, _ := do(t, app, "GET", path, "", "")
 		for _, id := range ids {
@@ -459,7 +460,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
 		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
-		"/api/v1/goals": "?product=SHOP", "/api/v1/experiments": "?product=SHOP",
+		"/api/v1/goals": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP",
 	}
 	paths := doc["paths"].(map[string]any)
 	checked := 0
@@ -493,7 +494,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
 		t.Error(problem)
 	}
-	if checked < 14 {
+	if checked < 15 {
 		t.Fatalf("checked %d endpoints", checked)
 	}
 }

@@ -224,6 +224,11 @@ func (s *Store) InsertIssues(ctx context.Context, rows []evident.Issue) error {
 	return insert(ctx, s, "issues", rows)
 }
 
+// InsertBacklogFacts stores WSJF inputs and acceptance criteria.
+func (s *Store) InsertBacklogFacts(ctx context.Context, rows []evident.BacklogFacts) error {
+	return insert(ctx, s, "issue_backlog", rows)
+}
+
 // InsertTransitions stores status transitions.
 func (s *Store) InsertTransitions(ctx context.Context, rows []evident.Transition) error {
 	return insert(ctx, s, "status_transitions", rows)
@@ -316,7 +321,7 @@ var validTable = map[string]bool{
 	"sites": true, "projects": true, "statuses": true, "raw_issues": true, "issues": true,
 	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
 	"sprints": true, "releases": true, "sync_checkpoints": true,
-	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true,
+	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true, "issue_backlog": true,
 }
 
 // StoredHashes returns, for the given issue ids of a site, the content hash

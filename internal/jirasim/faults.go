@@ -117,7 +117,7 @@ func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 func (s *Sim) withFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fs := s.faults
+		fs := s.faults.Load()
 		s.stats.requests.Add(1)
 		fs.count.Add(1)
 		if !strings.HasPrefix(r.URL.Path, "/rest/") {

@@ -60,7 +60,7 @@ type Sim struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedMatch
 
-	faults *faultState
+	faults atomic.Pointer[faultState] // swapped by SetFaults while requests run
 	stats  struct {
 		requests, search, changelog, issue, agile, other atomic.Int64
 	}
@@ -93,7 +93,7 @@ func New(opts Options) (*Sim, error) {
 		opts.MaxPage = 100
 	}
 	s := &Sim{gen: gen, opts: opts, base: "http://jira.example", overlays: map[int]*overlay{}, cache: map[string]cachedMatch{}}
-	s.faults = newFaultState(opts.Faults)
+	s.faults.Store(newFaultState(opts.Faults))
 	return s, nil
 }
 
@@ -104,11 +104,11 @@ func (s *Sim) Generator() *Generator { return s.gen }
 func (s *Sim) SetBaseURL(u string) { s.base = strings.TrimRight(u, "/") }
 
 // SetFaults replaces the faults injected from now on.
-func (s *Sim) SetFaults(f Faults) { s.faults = newFaultState(f) }
+func (s *Sim) SetFaults(f Faults) { s.faults.Store(newFaultState(f)) }
 
 // Stats returns counts of what was served so far.
 func (s *Sim) Stats() Stats {
-	f := s.faults
+	f := s.faults.Load()
 	return Stats{
 		Requests: s.stats.requests.Load(), Search: s.stats.search.Load(), Changelog: s.stats.changelog.Load(),
 		Issue: s.stats.issue.Load(), Agile: s.stats.agile.Load(), Other: s.stats.other.Load(),
@@ -416,11 +416,11 @@ func (s *Sim) withAuth(next http.Handler) http.Handler {
 			tok, has := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			ok = has && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.PAT)) == 1
 		}
-		if ok && s.faults.revoked() {
+		if ok && s.faults.Load().revoked() {
 			ok = false
 		}
 		if !ok {
-			s.faults.unauthorized.Add(1)
+			s.faults.Load().unauthorized.Add(1)
 			w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
 			writeError(w, http.StatusUnauthorized, "You are not authenticated. Authentication required to perform this operation.")
 			return

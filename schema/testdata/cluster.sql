@@ -268,3 +268,15 @@ CREATE TABLE IF NOT EXISTS experiments ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.experiments', '{replica}', version)
 ORDER BY experiment_id;
 
+-- backlog
+CREATE TABLE IF NOT EXISTS issue_backlog ON CLUSTER `prod` (
+    site String,
+    issue_id UInt64,
+    time_criticality Nullable(Float64),
+    risk_reduction Nullable(Float64),
+    job_size Nullable(Float64),
+    has_acceptance UInt8,
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.issue_backlog', '{replica}', version)
+ORDER BY (site, issue_id);
+

@@ -268,3 +268,15 @@ CREATE TABLE IF NOT EXISTS experiments  (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY experiment_id;
 
+-- backlog
+CREATE TABLE IF NOT EXISTS issue_backlog  (
+    site String,
+    issue_id UInt64,
+    time_criticality Nullable(Float64),
+    risk_reduction Nullable(Float64),
+    job_size Nullable(Float64),
+    has_acceptance UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id);
+
