@@ -72,7 +72,7 @@ func TestEveryPageRendersUnderEveryFilter(t *testing.T) {
 	}
 	// The pages hold the charts they promise.
 	for path, ids := range map[string][]string{
-		"/flow":                      {"cycle_scatter", "lead_histogram", "throughput", "cfd", "aging"},
+		"/flow":                      {"cycle_scatter", "lead_histogram", "throughput", "cfd", "aging", "time_in_status"},
 		"/sprints?board=1":           {"velocity", "say_do"},
 		"/value?project=SHOP":        {"value_delivered", "satisfaction", "value_effort"},
 		"/forecast?items=30":         {"forecast"},

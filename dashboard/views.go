@@ -171,6 +171,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 		throughputChart(flow),
 		cfdChart(cfd),
 		s.agingChart(flow),
+		timeInStatusChart(flow),
 	}
 	return s.render(c, "flow", v)
 }
@@ -881,6 +882,28 @@ func emergentChart(b metrics.Backlog) Chart {
 		ch.Table.Rows = append(ch.Table.Rows, []string{e.Period, strconv.Itoa(e.Created), strconv.Itoa(e.Refined), strconv.Itoa(e.Removed)})
 	}
 	bar.SetXAxis(xs).AddSeries("created", c).AddSeries("refined", r).AddSeries("removed", x)
+	ch.Element, ch.Script = snippet(bar)
+	return ch
+}
+
+func timeInStatusChart(flow metrics.Flow) Chart {
+	ch := Chart{ID: "time_in_status", Title: "Time in status",
+		Help:  "Where the issues done in the period spent their time: mean and median days per stay in each status, replayed from the changelog (from creation to done).",
+		Table: Table{Head: []string{"status", "stays", "total_days", "mean_days", "median_days"}}}
+	if len(flow.TimeInStatus) == 0 {
+		ch.Empty = "No issue was done in this period."
+		return ch
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "days"}))...)
+	var xs []string
+	var mean, median []opts.BarData
+	for _, st := range flow.TimeInStatus {
+		xs = append(xs, st.Status)
+		mean, median = append(mean, opts.BarData{Value: st.MeanDays}), append(median, opts.BarData{Value: st.MedianDays})
+		ch.Table.Rows = append(ch.Table.Rows, []string{st.Status, strconv.Itoa(st.Visits), f2s(st.TotalDays), f2s(st.MeanDays), f2s(st.MedianDays)})
+	}
+	bar.SetXAxis(xs).AddSeries("mean", mean).AddSeries("median", median)
 	ch.Element, ch.Script = snippet(bar)
 	return ch
 }

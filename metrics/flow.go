@@ -85,6 +85,8 @@ type Flow struct {
 	Points     []CyclePoint `json:"cycle_points"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
+	// TimeInStatus is where the done issues spent their time.
+	TimeInStatus []StatusTime `json:"time_in_status"`
 }
 
 // DayBin is how many issues took a whole number of days.
@@ -134,6 +136,7 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
+		func() (err error) { out.TimeInStatus, err = s.TimeInStatus(ctx, f); return },
 		func() error {
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
@@ -345,4 +348,52 @@ func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD,
 		}
 	}
 	return out, nil
+}
+
+// StatusTime is how long the issues done in a period spent in one status.
+type StatusTime struct {
+	Status     string  `json:"status" ch:"st"`
+	Visits     int     `json:"visits" ch:"-"`
+	TotalDays  float64 `json:"total_days" ch:"-"`
+	MeanDays   float64 `json:"mean_days" ch:"-"`
+	MedianDays float64 `json:"median_days" ch:"-"`
+	N          uint64  `json:"-" ch:"n"`
+	Total      int64   `json:"-" ch:"total"`
+	Median     int64   `json:"-" ch:"med"`
+}
+
+// TimeInStatus replays the status history of the issues done in the
+// period: every stay in a status, from entering it to leaving it (the
+// first from creation), summed, averaged and its median (nearest rank).
+func (s *Service) TimeInStatus(ctx context.Context, f Filter) ([]StatusTime, error) {
+	from, args := f.issues()
+	cond, cargs := doneIn(f)
+	q := `SELECT st, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
+		SELECT tupleElement(pair, 1) AS st, tupleElement(pair, 2) AS secs FROM (
+		 SELECT arrayJoin(arrayMap((s, a, b) -> (s, toInt64(b) - toInt64(a)), arrayPopBack(statuses), arrayPopBack(times), arrayPopFront(times))) AS pair FROM (
+		  SELECT arrayConcat([toDateTime(created_at)], arrayMap(x -> tupleElement(x, 1), tr)) AS times,
+		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 4), status_name)], arrayMap(x -> tupleElement(x, 3), tr)) AS statuses
+		  FROM (SELECT site, issue_id, created_at, status_name FROM ` + from + ` WHERE ` + cond + `)
+		  ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)), groupArray((changed_at, history_id, to_status, from_status))) AS tr
+		    FROM status_transitions FINAL WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + ` WHERE ` + cond + `)
+		    GROUP BY site, issue_id) USING (site, issue_id))))
+		GROUP BY st ORDER BY total DESC, st`
+	all := append(append([]any{}, args...), cargs...)
+	var rows []StatusTime
+	if err := s.DB.Select(ctx, &rows, q, append(append([]any{}, all...), all...)...); err != nil {
+		return nil, fmt.Errorf("time in status: %w", err)
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.Visits = int(r.N)
+		r.TotalDays = round(float64(r.Total) / 86400)
+		if r.N > 0 {
+			r.MeanDays = round(float64(r.Total) / float64(r.N) / 86400)
+		}
+		r.MedianDays = round(float64(r.Median) / 86400)
+	}
+	if rows == nil {
+		rows = []StatusTime{}
+	}
+	return rows, nil
 }

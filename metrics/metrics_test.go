@@ -101,3 +101,27 @@ func TestPeriodBuckets(t *testing.T) {
 		t.Errorf("quarters: %v", b)
 	}
 }
+
+func BenchmarkNearestRank(b *testing.B) {
+	vals := make([]float64, 100000)
+	for i := range vals {
+		vals[i] = float64((i * 7919) % 100000)
+	}
+	sort.Float64s(vals)
+	for b.Loop() {
+		metrics.NearestRank(vals, 85)
+	}
+}
+
+// BenchmarkMonteCarlo measures one forecast: 10,000 trials over 90 days of history.
+func BenchmarkMonteCarlo(b *testing.B) {
+	daily := make([]int, 90)
+	for i := range daily {
+		daily[i] = i % 7
+	}
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		metrics.MonteCarlo(daily, start, metrics.ForecastRequest{Items: 200}, 1)
+	}
+}
