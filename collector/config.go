@@ -36,6 +36,10 @@ type SiteConfig struct {
 	Fields FieldOverrides `yaml:"fields"`
 	// ProjectSettings holds per-project mappings, by project key.
 	ProjectSettings map[string]ProjectSettings `yaml:"project_settings"`
+	// ServiceDeskFeedback collects the CSAT feedback of resolved requests of
+	// Jira Service Management projects (one request per resolved issue that
+	// changed); default on, "false" turns it off.
+	ServiceDeskFeedback *bool `yaml:"service_desk_feedback"`
 }
 
 // FieldOverrides names custom field ids (customfield_10016) when discovery

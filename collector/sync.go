@@ -36,6 +36,7 @@ type Store interface {
 	InsertReleases(ctx context.Context, rows []evident.Release) error
 	InsertSyncRuns(ctx context.Context, rows []evident.SyncRun) error
 	InsertSyncProblems(ctx context.Context, rows []evident.SyncProblem) error
+	InsertSatisfaction(ctx context.Context, rows []evident.SatisfactionResponse) error
 	SaveCheckpoint(ctx context.Context, site, scope string, at time.Time) error
 	Checkpoint(ctx context.Context, site, scope string) (time.Time, bool, error)
 	StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error)
@@ -131,6 +132,8 @@ type run struct {
 	problems []evident.SyncProblem
 	seen     map[uint64]bool
 	reported map[string]bool
+	desks    map[string]bool     // projects that are service desks
+	resolved map[string]time.Time // done issues of desks fetched in this run: key → done_at
 	mu       sync.Mutex
 }
 
@@ -202,6 +205,9 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 	if err := r.agile(ctx); err != nil {
 		return err
 	}
+	if err := r.findServiceDesks(ctx); err != nil {
+		return err
+	}
 	checkpoints := map[string]time.Time{}
 	for _, key := range r.cfg.Projects {
 		since := time.Time{}
@@ -215,6 +221,9 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 			}
 		}
 		if err := r.issues(ctx, key, since); err != nil {
+			return err
+		}
+		if err := r.serviceDeskFeedback(ctx); err != nil {
 			return err
 		}
 		checkpoints[key] = r.started
@@ -755,6 +764,9 @@ func (r *run) issues(ctx context.Context, project string, since time.Time) error
 		}
 		for _, rw := range rows {
 			r.seen[rw.Issue.IssueID] = true
+			if r.desks[rw.Issue.ProjectKey] && rw.Issue.DoneAt != nil {
+				r.resolved[rw.Issue.IssueKey] = *rw.Issue.DoneAt
+			}
 			cur.add(rw)
 		}
 		r.sum.Fetched += len(page.Issues)
@@ -1049,4 +1061,91 @@ func (r *run) rebuild(ctx context.Context) error {
 		return err
 	}
 	return flush()
+}
+
+// findServiceDesks learns which configured projects are Jira Service
+// Management desks; a site without JSM answers 404 and has none.
+func (r *run) findServiceDesks(ctx context.Context) error {
+	r.desks, r.resolved = map[string]bool{}, map[string]time.Time{}
+	if r.cfg.ServiceDeskFeedback != nil && !*r.cfg.ServiceDeskFeedback {
+		return nil
+	}
+	var page struct {
+		Values []struct {
+			ProjectKey string `json:"projectKey"`
+		} `json:"values"`
+	}
+	if err := r.c.get(ctx, "rest/servicedeskapi/servicedesk?limit=100", &page); err != nil {
+		var e *evident.Error
+		if errors.As(err, &e) && (e.Code == evident.ENOTFOUND || e.Code == evident.EFORBIDDEN) {
+			return nil
+		}
+		return err
+	}
+	for _, d := range page.Values {
+		for _, key := range r.cfg.Projects {
+			if key == d.ProjectKey {
+				r.desks[key] = true
+			}
+		}
+	}
+	return nil
+}
+
+// serviceDeskFeedback fetches the CSAT feedback of the resolved requests
+// this run fetched and stores it as survey answers (scale csat), keyed by
+// site and issue so that a re-sync replaces, never duplicates.
+func (r *run) serviceDeskFeedback(ctx context.Context) error {
+	if len(r.resolved) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(r.resolved))
+	for k := range r.resolved {
+		keys = append(keys, k)
+	}
+	var mu sync.Mutex
+	var rows []evident.SatisfactionResponse
+	sem := make(chan struct{}, max(1, r.cfg.Concurrency))
+	var wg sync.WaitGroup
+	var firstErr error
+	for _, key := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(key string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var fb struct {
+				Type    string `json:"type"`
+				Rating  int    `json:"rating"`
+				Comment struct {
+					Body string `json:"body"`
+				} `json:"comment"`
+			}
+			err := r.c.get(ctx, "rest/servicedeskapi/request/"+url.PathEscape(key)+"/feedback", &fb)
+			mu.Lock()
+			defer mu.Unlock()
+			var e *evident.Error
+			switch {
+			case errors.As(err, &e) && e.Code == evident.ENOTFOUND:
+				return // no feedback given
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			case fb.Rating < 1 || fb.Rating > 5:
+				r.problem(key, "feedback", fmt.Sprintf("rating %d is not on the 1–5 CSAT scale", fb.Rating))
+				return
+			}
+			rows = append(rows, evident.SatisfactionResponse{ResponseID: "jsm:" + r.cfg.Name + ":" + key, RespondedAt: r.resolved[key].UTC(),
+				Scale: "csat", Score: int16(fb.Rating), Product: strings.SplitN(key, "-", 2)[0], Comment: fb.Comment.Body,
+				Source: "jira-service-management", Version: r.version})
+		}(key)
+	}
+	wg.Wait()
+	r.resolved = map[string]time.Time{}
+	if firstErr != nil {
+		return firstErr
+	}
+	return r.s.Store.InsertSatisfaction(ctx, rows)
 }

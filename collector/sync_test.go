@@ -397,3 +397,51 @@ func TestRebuildRecomputesWithoutCallingJira(t *testing.T) {
 		t.Fatalf("done before %d after %d; done at release %d", doneBefore, doneAfter, later)
 	}
 }
+
+func TestServiceDeskFeedbackBecomesCSAT(t *testing.T) {
+	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: 11, Issues: 600, Cloud: true},
+		Email: "po@example.com", APIToken: "tok", ServiceDesk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim.Handler())
+	t.Cleanup(ts.Close)
+	sim.SetBaseURL(ts.URL)
+	st := chtest.Store(t)
+	s := collector.NewSyncer(st, nil)
+	cfg := collector.SiteConfig{Name: "jsm", URL: ts.URL, Email: "po@example.com", APIToken: "tok", Projects: []string{"SHOP", "OPS"}, RequestsPerSecond: 5000, Burst: 100}
+	want, sum := 0, 0
+	for i := 0; i < 600; i++ {
+		if is := sim.Issue(i); is != nil {
+			if rating, _, ok := sim.Feedback(is); ok {
+				want++
+				sum += rating
+			}
+		}
+	}
+	if want == 0 {
+		t.Fatal("the simulator gave no feedback")
+	}
+	for run := 0; run < 2; run++ {
+		if _, err := s.Sync(context.Background(), cfg, collector.Full); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		var total int64
+		if err := st.QueryRow(context.Background(), "SELECT count(), toInt64(sum(score)) FROM satisfaction_responses FINAL WHERE scale = 'csat' AND product = 'OPS' AND source = 'jira-service-management'", nil, &n, &total); err != nil {
+			t.Fatal(err)
+		}
+		if int(n) != want || int(total) != sum {
+			t.Fatalf("run %d: %d answers summing %d stored, the desk has %d summing %d", run+1, n, total, want, sum)
+		}
+	}
+	off := false
+	cfg.ServiceDeskFeedback = &off
+	st2 := chtest.Store(t)
+	if _, err := collector.NewSyncer(st2, nil).Sync(context.Background(), cfg, collector.Full); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st2.Count(context.Background(), "satisfaction_responses", ""); n != 0 {
+		t.Fatalf("feedback collected although switched off: %d", n)
+	}
+}

@@ -84,7 +84,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 
 	token := randomToken()
 	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: st.Seed, Issues: st.Issues, Projects: 3, Now: st.Now, Cloud: true},
-		Email: "demo@evident.local", APIToken: token})
+		Email: "demo@evident.local", APIToken: token, ServiceDesk: true})
 	if err != nil {
 		return err
 	}

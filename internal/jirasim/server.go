@@ -33,6 +33,9 @@ type Options struct {
 	MaxPage int
 	// Faults to inject.
 	Faults Faults
+	// ServiceDesk makes the kanban projects Jira Service Management desks
+	// whose resolved requests carry customer feedback (CSAT 1–5).
+	ServiceDesk bool
 }
 
 // Stats counts what the simulator served.
@@ -357,6 +360,8 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("POST /rest/api/3/search/approximate-count", s.approximateCount)
 	mux.HandleFunc("GET /rest/api/2/issue/{key}", s.issue)
 	mux.HandleFunc("GET /rest/api/2/issue/{key}/changelog", s.changelog)
+	mux.HandleFunc("GET /rest/servicedeskapi/servicedesk", s.serviceDesks)
+	mux.HandleFunc("GET /rest/servicedeskapi/request/{key}/feedback", s.feedback)
 	mux.HandleFunc("GET /rest/agile/1.0/board", s.boards)
 	mux.HandleFunc("GET /rest/agile/1.0/board/{id}", s.board)
 	mux.HandleFunc("GET /rest/agile/1.0/board/{id}/sprint", s.boardSprints)
@@ -757,4 +762,54 @@ func (s *Sim) approximateCount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, map[string]int{"count": len(s.match(body.JQL, q))})
+}
+
+// serviceDesks is Jira Service Management's list of desks.
+func (s *Sim) serviceDesks(w http.ResponseWriter, r *http.Request) {
+	s.stats.other.Add(1)
+	if !s.opts.ServiceDesk {
+		writeError(w, 404, "null for uri: "+r.URL.Path)
+		return
+	}
+	values := []map[string]any{}
+	for _, p := range s.gen.projects {
+		if p.Kanban {
+			values = append(values, map[string]any{"id": strconv.Itoa(p.ID - 9999), "projectId": strconv.Itoa(p.ID), "projectName": p.Name, "projectKey": p.Key})
+		}
+	}
+	writeJSON(w, 200, map[string]any{"size": len(values), "start": 0, "limit": 50, "isLastPage": true, "values": values})
+}
+
+// Feedback returns the customer feedback of a resolved request, if any:
+// about a third of the resolved requests of a desk have one.
+func (s *Sim) Feedback(is *Issue) (rating int, comment string, ok bool) {
+	if !s.opts.ServiceDesk || !is.Project.Kanban || is.Resolution.IsZero() {
+		return 0, "", false
+	}
+	r := s.gen.rngFor(is.Index, 9)
+	if r.IntN(3) != 0 {
+		return 0, "", false
+	}
+	rating = []int{5, 5, 4, 4, 4, 3, 2, 1}[r.IntN(8)]
+	comment = []string{"", "Quick and friendly", "Took too long", "Solved, thanks!", "<b>great</b> support"}[r.IntN(5)]
+	return rating, comment, true
+}
+
+func (s *Sim) feedback(w http.ResponseWriter, r *http.Request) {
+	s.stats.other.Add(1)
+	i := s.IndexOf(r.PathValue("key"))
+	var is *Issue
+	if i >= 0 {
+		is = s.Issue(i)
+	}
+	if is == nil {
+		writeError(w, 404, "Request does not exist or you do not have permission to see it.")
+		return
+	}
+	rating, comment, ok := s.Feedback(is)
+	if !ok {
+		writeError(w, 404, "No feedback found for this request.")
+		return
+	}
+	writeJSON(w, 200, map[string]any{"type": "csat", "rating": rating, "comment": map[string]string{"body": comment}})
 }
