@@ -132,7 +132,7 @@ type run struct {
 	problems []evident.SyncProblem
 	seen     map[uint64]bool
 	reported map[string]bool
-	desks    map[string]bool     // projects that are service desks
+	desks    map[string]bool      // projects that are service desks
 	resolved map[string]time.Time // done issues of desks fetched in this run: key → done_at
 	mu       sync.Mutex
 }
