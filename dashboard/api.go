@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,9 @@ func (s *Server) filter(c *fiber.Ctx) (metrics.Filter, error) {
 	f, err := params{c: c, now: s.cfg.Now()}.filter()
 	if err != nil {
 		return f, err
+	}
+	if len(f.WaitStatuses) == 0 {
+		f.WaitStatuses = s.waitStatuses(f.Project)
 	}
 	if f.Project != "" || f.Board != 0 {
 		cat, err := s.catalog(c.UserContext())
@@ -394,4 +398,24 @@ func (s *Server) apiBacklog(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(b)
+}
+
+// waitStatuses are the configured wait statuses of a project, or of every
+// project when none is named.
+func (s *Server) waitStatuses(project string) []string {
+	if project != "" {
+		return s.cfg.WaitStatuses[project]
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range s.cfg.WaitStatuses {
+		for _, w := range list {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

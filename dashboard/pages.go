@@ -95,7 +95,8 @@ var funcs = template.FuncMap{
 		}
 		return strings.TrimRight(base, "/") + "/browse/" + url.PathEscape(key)
 	},
-	"join": strings.Join,
+	"join":  strings.Join,
+	"ptrOf": func(v float64) *float64 { return &v },
 }
 
 var pages = func() map[string]*template.Template {

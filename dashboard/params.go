@@ -79,6 +79,11 @@ func (p params) filter() (metrics.Filter, error) {
 		return f, evident.Errorf(evident.EINVALID, "category: %q is not one of feature, defect, incident, debt, other", f.WorkCategory)
 	}
 	f.Label = strings.TrimSpace(p.c.Query("label"))
+	for _, w := range strings.Split(p.c.Query("wait"), ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			f.WaitStatuses = append(f.WaitStatuses, w)
+		}
+	}
 	from, hasFrom, err := p.date("from")
 	if err != nil {
 		return f, err

@@ -69,6 +69,9 @@ type Config struct {
 	Now func() time.Time
 	// JiraURL, when set, turns issue keys into links to Jira.
 	JiraURL string
+	// WaitStatuses are each project's wait statuses (flow efficiency),
+	// from the sites' project_settings; a request's wait= overrides them.
+	WaitStatuses map[string][]string
 }
 
 // Server is the dashboard and API.

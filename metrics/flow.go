@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -87,6 +88,14 @@ type Flow struct {
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
 	// TimeInStatus is where the done issues spent their time.
 	TimeInStatus []StatusTime `json:"time_in_status"`
+	// FlowEfficiency is the time in active statuses (in-progress category,
+	// not a wait status) over the cycle time of the issues done.
+	FlowEfficiency *float64 `json:"flow_efficiency"`
+	ActiveDays     float64  `json:"active_days"`
+	WaitDays       float64  `json:"wait_days"`
+	WaitStatuses   []string `json:"wait_statuses"`
+
+	cycleSeconds int64
 }
 
 // DayBin is how many issues took a whole number of days.
@@ -158,7 +167,30 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			return nil
 		},
 	)
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	wait := map[string]bool{}
+	for _, w := range f.WaitStatuses {
+		wait[strings.ToLower(w)] = true
+	}
+	out.WaitStatuses = append([]string{}, f.WaitStatuses...)
+	var active, waiting int64
+	for _, st := range out.TimeInStatus {
+		if st.Category != "indeterminate" {
+			continue
+		}
+		if wait[strings.ToLower(st.Status)] {
+			waiting += st.Total
+		} else {
+			active += st.Total
+		}
+	}
+	out.ActiveDays, out.WaitDays = round(float64(active)/86400), round(float64(waiting)/86400)
+	if out.cycleSeconds > 0 {
+		out.FlowEfficiency = ptr(round(float64(active) / float64(out.cycleSeconds)))
+	}
+	return out, nil
 }
 
 // flowPass reads the issues done in the period once.
@@ -178,6 +210,7 @@ func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, arg
 	}
 	out.LeadTime = statsFromQuantiles(n, leadSum, leadQ)
 	out.CycleTime = statsFromQuantiles(cn, cycSum, cycQ)
+	out.cycleSeconds = cycSum
 	counts := map[string]int{}
 	if len(weeks) == 2 {
 		ws, _ := weeks[0].([]time.Time)
@@ -353,6 +386,7 @@ func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD,
 // StatusTime is how long the issues done in a period spent in one status.
 type StatusTime struct {
 	Status     string  `json:"status" ch:"st"`
+	Category   string  `json:"category" ch:"cat"`
 	Visits     int     `json:"visits" ch:"-"`
 	TotalDays  float64 `json:"total_days" ch:"-"`
 	MeanDays   float64 `json:"mean_days" ch:"-"`
@@ -368,16 +402,18 @@ type StatusTime struct {
 func (s *Service) TimeInStatus(ctx context.Context, f Filter) ([]StatusTime, error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
-	q := `SELECT st, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
-		SELECT tupleElement(pair, 1) AS st, tupleElement(pair, 2) AS secs FROM (
-		 SELECT arrayJoin(arrayMap((s, a, b) -> (s, toInt64(b) - toInt64(a)), arrayPopBack(statuses), arrayPopBack(times), arrayPopFront(times))) AS pair FROM (
+	q := `SELECT st, cat, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
+		SELECT tupleElement(pair, 1) AS st, tupleElement(pair, 2) AS cat, tupleElement(pair, 3) AS secs FROM (
+		 SELECT arrayJoin(arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)), arrayPopBack(statuses), arrayPopBack(cats), arrayPopBack(times), arrayPopFront(times))) AS pair FROM (
 		  SELECT arrayConcat([toDateTime(created_at)], arrayMap(x -> tupleElement(x, 1), tr)) AS times,
-		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 4), status_name)], arrayMap(x -> tupleElement(x, 3), tr)) AS statuses
-		  FROM (SELECT site, issue_id, created_at, status_name FROM ` + from + ` WHERE ` + cond + `)
-		  ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)), groupArray((changed_at, history_id, to_status, from_status))) AS tr
+		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 4), status_name)], arrayMap(x -> tupleElement(x, 3), tr)) AS statuses,
+		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 6), status_category)], arrayMap(x -> tupleElement(x, 5), tr)) AS cats
+		  FROM (SELECT site, issue_id, created_at, status_name, status_category FROM ` + from + ` WHERE ` + cond + `)
+		  ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)),
+		      groupArray((changed_at, history_id, to_status, from_status, to_category, from_category))) AS tr
 		    FROM status_transitions FINAL WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + ` WHERE ` + cond + `)
 		    GROUP BY site, issue_id) USING (site, issue_id))))
-		GROUP BY st ORDER BY total DESC, st`
+		GROUP BY st, cat ORDER BY total DESC, st`
 	all := append(append([]any{}, args...), cargs...)
 	var rows []StatusTime
 	if err := s.DB.Select(ctx, &rows, q, append(append([]any{}, all...), all...)...); err != nil {

@@ -49,6 +49,9 @@ type Filter struct {
 	Label        string
 	Keys         []string // only these issue keys, when set
 	From, To     time.Time
+	// WaitStatuses are statuses where work waits (not a filter: flow
+	// efficiency counts in-progress time outside them as active).
+	WaitStatuses []string
 }
 
 // where returns SQL conditions on the issues table and their arguments.

@@ -96,7 +96,10 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "Jira simulator with %d issues in 3 products at %s\n", st.Issues, simURL)
 
 	site := collector.SiteConfig{Name: "demo", URL: simURL, Email: "demo@evident.local", APIToken: token,
-		Projects: []string{"SHOP", "APP", "OPS"}, RequestsPerSecond: 2000, Burst: 200, Concurrency: 4}
+		Projects: []string{"SHOP", "APP", "OPS"}, RequestsPerSecond: 2000, Burst: 200, Concurrency: 4,
+		ProjectSettings: map[string]collector.ProjectSettings{
+			"SHOP": {WaitStatuses: []string{"Blocked", "Waiting"}}, "APP": {WaitStatuses: []string{"Blocked", "Waiting"}},
+			"OPS": {WaitStatuses: []string{"Blocked", "Waiting"}}}}
 	if fresh {
 		fmt.Fprintln(m.Stdout, "Syncing the simulated Jira (first run) …")
 	} else {

@@ -71,8 +71,14 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	if len(c.Sites) == 1 {
 		jiraURL = c.Sites[0].URL
 	}
+	wait := map[string][]string{}
+	for _, site := range c.Sites {
+		for key, ps := range site.ProjectSettings {
+			wait[key] = append(wait[key], ps.WaitStatuses...)
+		}
+	}
 	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log,
-		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL})
+		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
