@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evident-ebm/evident/internal/chserver"
 	"github.com/evident-ebm/evident/internal/chtest"
 	"github.com/evident-ebm/evident/internal/jirasim"
 	"github.com/evident-ebm/evident/schema"
@@ -184,5 +185,69 @@ func TestSecretsNeverReachTheOutput(t *testing.T) {
 	}
 	if !strings.Contains(all.String(), "sync progress") || !strings.Contains(all.String(), "auth=basic e-mail + API token") {
 		t.Fatalf("the output is not what was expected:\n%s", all.String())
+	}
+}
+
+// TestClickHouseStoppedMidSync: the sync fails with a clear error instead
+// of hanging or saving a checkpoint, and once ClickHouse is back a rerun
+// ends with the data of an uninterrupted sync.
+func TestClickHouseStoppedMidSync(t *testing.T) {
+	needClickHouse(t)
+	bin := buildEvident(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	ch, err := chserver.Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ch.Stop() }()
+	dsn := ch.DSN("stopped")
+	cfg, sim := simSite(t, 1500, dsn)
+	sim.SetFaults(jirasim.Faults{SlowRate: 1, SlowDelay: 40 * time.Millisecond})
+	cmd := syncCmd(bin, cfg)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(900 * time.Millisecond)
+	port := ch.TCPPort
+	ch.Stop()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("the sync reported success with ClickHouse stopped:\n%s", out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the sync hung for 2 minutes after ClickHouse stopped:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "sync failed") {
+		t.Fatalf("no clear failure:\n%s", out.String())
+	}
+	if ch, err = chserver.Start(ctx, dir, port); err != nil {
+		t.Fatal(err)
+	}
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.Checkpoint(ctx, "rel", "SHOP"); ok {
+		t.Fatal("a checkpoint was saved by the failed sync")
+	}
+	st.Close()
+	sim.SetFaults(jirasim.Faults{})
+	if out, err := syncCmd(bin, cfg).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	clean := chtest.DSN(t)
+	cleanCfg, _ := simSite(t, 1500, clean)
+	if out, err := syncCmd(bin, cleanCfg).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if fingerprint(t, dsn) != fingerprint(t, clean) {
+		t.Fatal("after ClickHouse came back and the sync was rerun, the data differs from an uninterrupted sync")
 	}
 }
