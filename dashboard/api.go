@@ -116,6 +116,18 @@ func (s *Server) apiFlow(c *fiber.Ctx) error {
 	return c.JSON(flow)
 }
 
+func (s *Server) apiStatusTimes(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	st, err := s.cfg.Measures.StatusTimes(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
 func (s *Server) apiCFD(c *fiber.Ctx) error {
 	f, err := s.filter(c)
 	if err != nil {

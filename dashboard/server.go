@@ -26,6 +26,7 @@ import (
 type Measures interface {
 	Issues(ctx context.Context, f metrics.Filter, limit, offset int) (metrics.IssuePage, error)
 	Flow(ctx context.Context, f metrics.Filter) (metrics.Flow, error)
+	StatusTimes(ctx context.Context, f metrics.Filter) (metrics.StatusTimes, error)
 	CumulativeFlow(ctx context.Context, f metrics.Filter, by string) (metrics.CFD, error)
 	Sprints(ctx context.Context, site string, board uint64) ([]metrics.SprintReport, error)
 	Releases(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.Releases, error)
@@ -137,6 +138,7 @@ func (s *Server) routes() {
 	api.Get("/issues", s.apiIssues)
 	api.Get("/flow", s.apiFlow)
 	api.Get("/cfd", s.apiCFD)
+	api.Get("/time-in-status", s.apiStatusTimes)
 	api.Get("/sprints", s.apiSprints)
 	api.Get("/releases", s.apiReleases)
 	api.Get("/quality", s.apiQuality)

@@ -147,7 +147,8 @@ func safeID(s string) string {
 // ---- flow (product owners, teams) ----
 
 type flowData struct {
-	Flow metrics.Flow
+	Flow   metrics.Flow
+	Status metrics.StatusTimes
 }
 
 func (s *Server) flowPage(c *fiber.Ctx) error {
@@ -157,21 +158,23 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	}
 	var flow metrics.Flow
 	var cfd metrics.CFD
+	var st metrics.StatusTimes
 	err = parallel(
 		func() (err error) { flow, err = s.cfg.Measures.Flow(c.UserContext(), f); return },
 		func() (err error) { cfd, err = s.cfg.Measures.CumulativeFlow(c.UserContext(), f, "category"); return },
+		func() (err error) { st, err = s.cfg.Measures.StatusTimes(c.UserContext(), f); return },
 	)
 	if err != nil {
 		return err
 	}
-	v.Data = flowData{Flow: flow}
+	v.Data = flowData{Flow: flow, Status: st}
 	v.Charts = []Chart{
 		s.cycleScatter(flow),
 		leadHistogram(flow),
 		throughputChart(flow),
 		cfdChart(cfd),
 		s.agingChart(flow),
-		timeInStatusChart(flow),
+		timeInStatusChart(st),
 	}
 	return s.render(c, "flow", v)
 }
@@ -886,7 +889,7 @@ func emergentChart(b metrics.Backlog) Chart {
 	return ch
 }
 
-func timeInStatusChart(flow metrics.Flow) Chart {
+func timeInStatusChart(flow metrics.StatusTimes) Chart {
 	ch := Chart{ID: "time_in_status", Title: "Time in status",
 		Help:  "Where the issues done in the period spent their time: mean and median days per stay in each status, replayed from the changelog (from creation to done).",
 		Table: Table{Head: []string{"status", "stays", "total_days", "mean_days", "median_days"}}}

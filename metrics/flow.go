@@ -86,16 +86,20 @@ type Flow struct {
 	Points     []CyclePoint `json:"cycle_points"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
-	// TimeInStatus is where the done issues spent their time.
-	TimeInStatus []StatusTime `json:"time_in_status"`
-	// FlowEfficiency is the time in active statuses (in-progress category,
-	// not a wait status) over the cycle time of the issues done.
-	FlowEfficiency *float64 `json:"flow_efficiency"`
-	ActiveDays     float64  `json:"active_days"`
-	WaitDays       float64  `json:"wait_days"`
-	WaitStatuses   []string `json:"wait_statuses"`
+}
 
-	cycleSeconds int64
+// StatusTimes is where the issues done in a period spent their time, and
+// their flow efficiency: the time in active statuses (in-progress category,
+// not a wait status) over their cycle time.
+type StatusTimes struct {
+	From           string       `json:"from"`
+	To             string       `json:"to"`
+	TimeInStatus   []StatusTime `json:"time_in_status"`
+	FlowEfficiency *float64     `json:"flow_efficiency"`
+	ActiveDays     float64      `json:"active_days"`
+	WaitDays       float64      `json:"wait_days"`
+	CycleDays      float64      `json:"cycle_days"`
+	WaitStatuses   []string     `json:"wait_statuses"`
 }
 
 // DayBin is how many issues took a whole number of days.
@@ -145,7 +149,6 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
-		func() (err error) { out.TimeInStatus, err = s.TimeInStatus(ctx, f); return },
 		func() error {
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
@@ -167,6 +170,27 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			return nil
 		},
 	)
+	return out, err
+}
+
+// StatusTimes replays where the issues done in the period spent their time
+// and computes their flow efficiency. It reads every transition of those
+// issues: slower than Flow, so it is a call of its own.
+func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error) {
+	out := StatusTimes{From: day(f.From), To: day(f.To), WaitStatuses: append([]string{}, f.WaitStatuses...)}
+	var cycle int64
+	err := parallel(
+		func() (err error) { out.TimeInStatus, err = s.TimeInStatus(ctx, f); return },
+		func() error {
+			from, args := f.issues()
+			cond, cargs := doneIn(f)
+			q := "SELECT toInt64(sum(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at)))) FROM " + from + " WHERE " + cond + " AND started_at IS NOT NULL"
+			if err := s.DB.QueryRow(ctx, q, append(append([]any{}, args...), cargs...), &cycle); err != nil {
+				return fmt.Errorf("cycle time: %w", err)
+			}
+			return nil
+		},
+	)
 	if err != nil {
 		return out, err
 	}
@@ -174,7 +198,6 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 	for _, w := range f.WaitStatuses {
 		wait[strings.ToLower(w)] = true
 	}
-	out.WaitStatuses = append([]string{}, f.WaitStatuses...)
 	var active, waiting int64
 	for _, st := range out.TimeInStatus {
 		if st.Category != "indeterminate" {
@@ -186,9 +209,9 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			active += st.Total
 		}
 	}
-	out.ActiveDays, out.WaitDays = round(float64(active)/86400), round(float64(waiting)/86400)
-	if out.cycleSeconds > 0 {
-		out.FlowEfficiency = ptr(round(float64(active) / float64(out.cycleSeconds)))
+	out.ActiveDays, out.WaitDays, out.CycleDays = round(float64(active)/86400), round(float64(waiting)/86400), round(float64(cycle)/86400)
+	if cycle > 0 {
+		out.FlowEfficiency = ptr(round(float64(active) / float64(cycle)))
 	}
 	return out, nil
 }
@@ -210,7 +233,6 @@ func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, arg
 	}
 	out.LeadTime = statsFromQuantiles(n, leadSum, leadQ)
 	out.CycleTime = statsFromQuantiles(cn, cycSum, cycQ)
-	out.cycleSeconds = cycSum
 	counts := map[string]int{}
 	if len(weeks) == 2 {
 		ws, _ := weeks[0].([]time.Time)

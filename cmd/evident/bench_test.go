@@ -34,7 +34,7 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 	if rep.Load.Issues != 100000 || rep.Load.Transitions < 500000 || rep.Load.RowsPerSec <= 0 {
 		t.Errorf("load: %+v", rep.Load)
 	}
-	if len(rep.API) < 11 || len(rep.Pages) < 5 {
+	if len(rep.API) < 12 || len(rep.Pages) < 5 {
 		t.Errorf("%d endpoints, %d pages measured", len(rep.API), len(rep.Pages))
 	}
 	for _, l := range append(rep.API, rep.Pages...) {

@@ -409,7 +409,7 @@ func (o *Options) serveLoad(ctx context.Context, dsn string, rep *Report) error 
 	year := fmt.Sprintf("from=%s&to=%s", to.AddDate(-1, 0, 0).Format("2006-01-02"), to.Format("2006-01-02"))
 	for _, path := range []string{
 		"/api/v1/flow?" + year, "/api/v1/flow?project=SHOP&" + year, "/api/v1/issues?project=SHOP&limit=100",
-		"/api/v1/cfd?" + year, "/api/v1/quality?" + year, "/api/v1/releases?" + year, "/api/v1/value?" + year,
+		"/api/v1/cfd?" + year, "/api/v1/time-in-status?" + year, "/api/v1/quality?" + year, "/api/v1/releases?" + year, "/api/v1/value?" + year,
 		"/api/v1/satisfaction?" + year, "/api/v1/ebm?project=SHOP&" + year, "/api/v1/forecast?items=100",
 		"/api/v1/health/data",
 	} {
