@@ -10,6 +10,12 @@ all: build
 # npm pins echarts; the file is embedded into the binary (no CDN at run time).
 assets:
 	@if [ -f package.json ]; then \
+		if ! command -v npm >/dev/null; then \
+			if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+				echo "npm is missing: installing Debian's npm to fetch the pinned echarts"; \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+			else echo "npm is needed to fetch the pinned echarts: install it (apt-get install -y npm)" >&2; exit 1; fi; \
+		fi; \
 		if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; fi; \
 		if [ -f dashboard/assets/sync.sh ]; then sh dashboard/assets/sync.sh; fi; \
 	fi
