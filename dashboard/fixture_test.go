@@ -67,6 +67,7 @@ type fixture struct {
 		releases []evident.Release
 		surveys  []evident.SatisfactionResponse
 		values   []evident.ValueRecord
+		snaps    []metrics.BacklogSnapshot
 	}
 }
 
@@ -204,6 +205,18 @@ func parseFixture(t *testing.T, path string) *fixture {
 			v, _ := strconv.ParseFloat(toks[5], 64)
 			fx.rows.values = append(fx.rows.values, evident.ValueRecord{Product: toks[1], Measure: toks[2], PeriodStart: mustTime(t, line, toks[3]),
 				PeriodEnd: mustTime(t, line, toks[4]), Value: v, Unit: toks[6], Version: 1})
+		case "snapshot": // snapshot PROJECT DAY top_estimated=X top_detailed=Y open=N
+			a := attrs(toks[3:])
+			snap := metrics.BacklogSnapshot{Site: "fx", Project: toks[1], TakenOn: mustTime(t, line, toks[2]), TopN: 20, Version: 1}
+			for k, dst := range map[string]**float64{"top_estimated": &snap.TopEstimated, "top_detailed": &snap.TopDetailed} {
+				if v, ok := a[k]; ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					*dst = &f
+				}
+			}
+			n, _ := strconv.Atoi(a["open"])
+			snap.OpenItems = uint32(n)
+			fx.rows.snaps = append(fx.rows.snaps, snap)
 		case "issue": // issue KEY TYPE created=TIME [attr=value …]
 			a := attrs(toks[3:])
 			cur = &fixtureIssue{key: toks[1], typ: toks[2], created: a["created"], status: "Backlog", attrs: a}
@@ -304,6 +317,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	check(st.InsertReleases(ctx, fx.rows.releases))
 	check(st.InsertSatisfaction(ctx, fx.rows.surveys))
 	check(st.InsertValueRecords(ctx, fx.rows.values))
+	check(schema.InsertInto(ctx, st, "backlog_snapshots", fx.rows.snaps))
 }
 
 // lookup walks a path like a.b[2].c through decoded JSON.

@@ -790,7 +790,7 @@ func (s *Server) backlogPage(c *fiber.Ctx) error {
 		return err
 	}
 	v.Data = b
-	v.Charts = []Chart{ageHistogram(b), backlogValueEffort(b), rankVsWSJF(b), emergentChart(b)}
+	v.Charts = []Chart{ageHistogram(b), backlogValueEffort(b), rankVsWSJF(b), emergentChart(b), deepTrendChart(b)}
 	return s.render(c, "backlog", v)
 }
 
@@ -908,5 +908,34 @@ func timeInStatusChart(flow metrics.StatusTimes) Chart {
 	}
 	bar.SetXAxis(xs).AddSeries("mean", mean).AddSeries("median", median)
 	ch.Element, ch.Script = snippet(bar)
+	return ch
+}
+
+func deepTrendChart(b metrics.Backlog) Chart {
+	ch := Chart{ID: "backlog_deep_trend", Title: "Estimated and detailed share of the top over time",
+		Help:  "From the snapshot stored after each sync (Jira's history does not say where an item ranked on a past day).",
+		Table: Table{Head: []string{"day", "open_items", "top_estimated_share", "top_detailed_share", "all_estimated_share"}}}
+	if len(b.Trend) < 2 {
+		ch.Empty = fmt.Sprintf("The trend grows with each sync: %d snapshot(s) in this range so far.", len(b.Trend))
+		return ch
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "share", Min: 0, Max: 1}))...)
+	var xs []string
+	var est, det []opts.LineData
+	val := func(v *float64) any {
+		if v == nil {
+			return "-"
+		}
+		return *v
+	}
+	for _, sn := range b.Trend {
+		d := sn.TakenOn.Format("2006-01-02")
+		xs = append(xs, d)
+		est, det = append(est, opts.LineData{Value: val(sn.TopEstimated)}), append(det, opts.LineData{Value: val(sn.TopDetailed)})
+		ch.Table.Rows = append(ch.Table.Rows, []string{d, strconv.Itoa(int(sn.OpenItems)), p2s(sn.TopEstimated), p2s(sn.TopDetailed), p2s(sn.AllEstimated)})
+	}
+	line.SetXAxis(xs).AddSeries("estimated", est).AddSeries("detailed", det)
+	ch.Element, ch.Script = snippet(line)
 	return ch
 }

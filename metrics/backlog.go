@@ -85,6 +85,29 @@ type Backlog struct {
 	HighWSJFLow     []BacklogItem `json:"high_wsjf_far_down"`
 	Items           []BacklogItem `json:"items"`
 	Truncated       bool          `json:"truncated"`
+	// Trend holds the daily snapshots taken after syncs within [from, to).
+	Trend []BacklogSnapshot `json:"trend"`
+}
+
+// BacklogSnapshot is a backlog's DEEP shares on one day, stored after a sync.
+type BacklogSnapshot struct {
+	Site         string    `json:"-" ch:"site"`
+	Project      string    `json:"-" ch:"project_key"`
+	TakenOn      time.Time `json:"day" ch:"taken_on"`
+	TopN         uint16    `json:"top_n" ch:"top_n"`
+	OpenItems    uint32    `json:"open_items" ch:"open_items"`
+	TopEstimated *float64  `json:"top_estimated_share" ch:"top_estimated"`
+	TopDetailed  *float64  `json:"top_detailed_share" ch:"top_detailed"`
+	AllEstimated *float64  `json:"all_estimated_share" ch:"all_estimated"`
+	ReadyPoints  float64   `json:"ready_points" ch:"ready_points"`
+	Version      uint64    `json:"-" ch:"version"`
+}
+
+// Snapshot is the row a sync stores for this backlog today.
+func (b Backlog) Snapshot(site string, now time.Time) BacklogSnapshot {
+	return BacklogSnapshot{Site: site, Project: b.Project, TakenOn: now.UTC().Truncate(24 * time.Hour), TopN: uint16(b.TopN),
+		OpenItems: uint32(b.Open), TopEstimated: b.TopEstimated, TopDetailed: b.TopDetailed, AllEstimated: b.AllEstimated,
+		ReadyPoints: b.ReadyPoints, Version: uint64(now.UnixNano())}
 }
 
 const backlogLimit = 10000
@@ -137,6 +160,17 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		func() (err error) {
 			out.Emergent, err = s.backlogFlow(ctx, f, p)
 			return
+		},
+		func() error {
+			q := `SELECT site, project_key, taken_on, top_n, open_items, top_estimated, top_detailed, all_estimated, ready_points, version
+				FROM backlog_snapshots FINAL WHERE project_key = ? AND taken_on >= toDate(toDateTime(?)) AND taken_on < toDate(toDateTime(?)) ORDER BY taken_on`
+			if err := s.DB.Select(ctx, &out.Trend, q, f.Project, unix(f.From), unix(f.To)); err != nil {
+				return fmt.Errorf("backlog trend: %w", err)
+			}
+			if out.Trend == nil {
+				out.Trend = []BacklogSnapshot{}
+			}
+			return nil
 		},
 	)
 	if err != nil {

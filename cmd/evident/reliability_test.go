@@ -167,6 +167,14 @@ func TestSecretsNeverReachTheOutput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// A successful sync leaves today's backlog snapshot of each project.
+	if st, err := schema.Open(context.Background(), dsn); err == nil {
+		n, _ := st.Count(context.Background(), "backlog_snapshots", "rel")
+		st.Close()
+		if n != 3 {
+			t.Errorf("%d backlog snapshots after a sync of 3 projects", n)
+		}
+	}
 	// A token revoked mid-sync: the error path.
 	sim.SetFaults(jirasim.Faults{RevokeAfter: 8})
 	out, err = syncCmd(bin, cfg, "--full").CombinedOutput()

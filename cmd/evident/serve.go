@@ -125,6 +125,7 @@ func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *sl
 				continue
 			}
 			log.Info("scheduled sync", "summary", summaryLine(sum))
+			snapshotBacklogs(ctx, st, site, log)
 		}
 		srv.InvalidateCatalog()
 		select {

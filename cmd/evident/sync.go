@@ -14,6 +14,7 @@ import (
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/collector"
+	"github.com/evident-ebm/evident/metrics"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -154,6 +155,9 @@ func (m *Main) syncSites(ctx context.Context, st *schema.Store, c Config, mode c
 		}
 		sum, err := s.Sync(ctx, site, mode)
 		lock.release()
+		if err == nil && mode != collector.Rebuild {
+			snapshotBacklogs(ctx, st, site, log)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -197,5 +201,38 @@ func tuneGC(getenv func(string) string) {
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(256 << 20)
+	}
+}
+
+// snapshotBacklogs stores today's DEEP shares of each project's backlog
+// after a sync: the only way to chart them over time (Jira's changelog does
+// not say where an item ranked). A failure is logged, not fatal.
+func snapshotBacklogs(ctx context.Context, st *schema.Store, site collector.SiteConfig, log *slog.Logger) {
+	ms := metrics.New(st)
+	cat, err := ms.Catalog(ctx)
+	if err != nil {
+		log.Warn("backlog snapshot skipped", "site", site.Name, "err", err.Error())
+		return
+	}
+	now := time.Now().UTC()
+	var rows []metrics.BacklogSnapshot
+	for _, key := range site.Projects {
+		var board uint64
+		for _, b := range cat.Boards {
+			if b.Project == key && b.Type == "scrum" && b.Site == site.Name {
+				board = b.ID
+				break
+			}
+		}
+		f := metrics.Filter{Site: site.Name, Project: key, From: now.AddDate(0, 0, -30), To: now.AddDate(0, 0, 1)}
+		b, err := ms.Backlog(ctx, f, board, metrics.BacklogRequest{}, metrics.Month)
+		if err != nil {
+			log.Warn("backlog snapshot skipped", "site", site.Name, "project", key, "err", err.Error())
+			continue
+		}
+		rows = append(rows, b.Snapshot(site.Name, now))
+	}
+	if err := schema.InsertInto(ctx, st, "backlog_snapshots", rows); err != nil {
+		log.Warn("backlog snapshot not stored", "site", site.Name, "err", err.Error())
 	}
 }

@@ -280,3 +280,18 @@ CREATE TABLE IF NOT EXISTS issue_backlog ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.issue_backlog', '{replica}', version)
 ORDER BY (site, issue_id);
 
+-- backlog_snapshots
+CREATE TABLE IF NOT EXISTS backlog_snapshots ON CLUSTER `prod` (
+    site String,
+    project_key String,
+    taken_on Date,
+    top_n UInt16,
+    open_items UInt32,
+    top_estimated Nullable(Float64),
+    top_detailed Nullable(Float64),
+    all_estimated Nullable(Float64),
+    ready_points Float64,
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.backlog_snapshots', '{replica}', version)
+ORDER BY (site, project_key, taken_on);
+

@@ -280,3 +280,18 @@ CREATE TABLE IF NOT EXISTS issue_backlog  (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (site, issue_id);
 
+-- backlog_snapshots
+CREATE TABLE IF NOT EXISTS backlog_snapshots  (
+    site String,
+    project_key String,
+    taken_on Date,
+    top_n UInt16,
+    open_items UInt32,
+    top_estimated Nullable(Float64),
+    top_detailed Nullable(Float64),
+    all_estimated Nullable(Float64),
+    ready_points Float64,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, project_key, taken_on);
+
