@@ -262,6 +262,9 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 				f[field], _ = strconv.ParseFloat(v, 64)
 			}
 		}
+		if v, ok := is.attrs["fix"]; ok {
+			f["fixVersions"] = []map[string]string{{"name": v}}
+		}
 		if v, ok := is.attrs["rank"]; ok {
 			f["customfield_10019"] = v
 		}

@@ -87,6 +87,12 @@ type Backlog struct {
 	Truncated       bool          `json:"truncated"`
 	// Trend holds the daily snapshots taken after syncs within [from, to).
 	Trend []BacklogSnapshot `json:"trend"`
+	// NextRelease is the project's next unreleased version, and the
+	// priority and MoSCoW mix of the open items planned for it.
+	NextRelease         string       `json:"next_release"`
+	NextReleaseItems    int          `json:"next_release_items"`
+	NextReleasePriority []NamedCount `json:"next_release_priority_mix"`
+	NextReleaseMoSCoW   []NamedCount `json:"next_release_moscow_mix"`
 }
 
 // BacklogSnapshot is a backlog's DEEP shares on one day, stored after a sync.
@@ -161,6 +167,7 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 			out.Emergent, err = s.backlogFlow(ctx, f, p)
 			return
 		},
+		func() error { return s.nextRelease(ctx, base, &out) },
 		func() error {
 			q := `SELECT site, project_key, taken_on, top_n, open_items, top_estimated, top_detailed, all_estimated, ready_points, version
 				FROM backlog_snapshots FINAL WHERE project_key = ? AND taken_on >= toDate(toDateTime(?)) AND taken_on < toDate(toDateTime(?)) ORDER BY taken_on`
@@ -453,4 +460,41 @@ func (s *Service) backlogFlow(ctx context.Context, f Filter, p Period) ([]Backlo
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// nextRelease finds the project's next unreleased version (earliest release
+// date, undated last) and the mix of the open items planned for it.
+func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error {
+	out.NextReleasePriority, out.NextReleaseMoSCoW = []NamedCount{}, []NamedCount{}
+	var names []struct {
+		Name string `ch:"name"`
+	}
+	q := `SELECT name FROM releases FINAL WHERE project_key = ? AND released = 0 AND archived = 0
+		ORDER BY ifNull(release_date, toDate('2105-01-01')), name LIMIT 1`
+	if err := s.DB.Select(ctx, &names, q, f.Project); err != nil {
+		return fmt.Errorf("next release: %w", err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	out.NextRelease = names[0].Name
+	where, args := f.where()
+	where += " AND status_category != 'done' AND has(fix_versions, ?)"
+	args = append(args, out.NextRelease)
+	var prio []NamedCount
+	if err := s.DB.Select(ctx, &prio, "SELECT priority AS name, count() AS n FROM issues FINAL WHERE "+where+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+		return fmt.Errorf("next release priorities: %w", err)
+	}
+	out.NextReleasePriority = finishCounts(prio)
+	for _, p := range out.NextReleasePriority {
+		out.NextReleaseItems += p.Count
+	}
+	var moscow []NamedCount
+	q = `SELECT lower(label) AS name, count() AS n FROM (SELECT arrayJoin(labels) AS label FROM issues FINAL WHERE ` + where + `)
+		WHERE lower(label) IN ('must-have', 'should-have', 'could-have', 'wont-have', 'won''t-have') GROUP BY name ORDER BY n DESC, name`
+	if err := s.DB.Select(ctx, &moscow, q, args...); err != nil {
+		return fmt.Errorf("next release MoSCoW: %w", err)
+	}
+	out.NextReleaseMoSCoW = finishCounts(moscow)
+	return nil
 }
