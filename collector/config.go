@@ -50,6 +50,11 @@ type FieldOverrides struct {
 	EpicLink      string `yaml:"epic_link"`
 	BusinessValue string `yaml:"business_value"`
 	Rank          string `yaml:"rank"`
+	// WSJF inputs and acceptance criteria, for backlog health.
+	TimeCriticality string `yaml:"time_criticality"`
+	RiskReduction   string `yaml:"risk_reduction"`
+	JobSize         string `yaml:"job_size"`
+	Acceptance      string `yaml:"acceptance_criteria"`
 }
 
 // ProjectSettings are a project's own mappings.

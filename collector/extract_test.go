@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	jira "github.com/andygrunwald/go-jira"
 )
 
 // Statuses of the fixtures: two named "Waiting" in different categories,
@@ -283,5 +285,30 @@ func TestExtractMissingFields(t *testing.T) {
 	}
 	if rows.Issue.ProjectKey != "EV" || rows.Issue.StartedAt != nil || rows.Issue.DoneAt != nil || len(problems) != 0 {
 		t.Fatalf("%+v %v", rows.Issue, problems)
+	}
+}
+
+func TestDiscoverFieldsByNameAndSchema(t *testing.T) {
+	var fields []jira.Field
+	add := func(id, name, typ, custom string) {
+		fields = append(fields, jira.Field{ID: id, Name: name, Schema: jira.FieldSchema{Type: typ, Custom: custom}})
+	}
+	add("customfield_1", "Sprint", "array", "com.pyxis.greenhopper.jira:gh-sprint")
+	add("customfield_2", "Story Points", "string", "")        // a text field: not the estimate
+	add("customfield_3", "Story point estimate", "number", "") // Cloud's estimate
+	add("customfield_4", "Story Points", "number", "")
+	add("customfield_5", "Business Value", "number", "")
+	add("customfield_6", "Time Criticality", "number", "")
+	add("customfield_7", "Risk Reduction / Opportunity Enablement", "number", "")
+	add("customfield_8", "Job Size", "number", "")
+	add("customfield_9", "Rank", "any", "com.pyxis.greenhopper.jira:gh-lexo-rank")
+	ids := DiscoverFields(fields, FieldOverrides{})
+	if ids.Sprint != "customfield_1" || ids.StoryPoints != "customfield_3" || ids.BusinessValue != "customfield_5" || ids.TimeCriticality != "customfield_6" ||
+		ids.RiskReduction != "customfield_7" || ids.JobSize != "customfield_8" || ids.Rank != "customfield_9" {
+		t.Fatalf("discovered %+v", ids)
+	}
+	ids = DiscoverFields(fields, FieldOverrides{StoryPoints: "customfield_4", JobSize: "customfield_99"})
+	if ids.StoryPoints != "customfield_4" || ids.JobSize != "customfield_99" {
+		t.Fatalf("overrides ignored: %+v", ids)
 	}
 }

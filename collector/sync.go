@@ -358,6 +358,10 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 	set(&ids.EpicLink, override.EpicLink)
 	set(&ids.BusinessValue, override.BusinessValue)
 	set(&ids.Rank, override.Rank)
+	set(&ids.TimeCriticality, override.TimeCriticality)
+	set(&ids.RiskReduction, override.RiskReduction)
+	set(&ids.JobSize, override.JobSize)
+	set(&ids.Acceptance, override.Acceptance)
 	return ids
 }
 
