@@ -294,7 +294,7 @@ func TestDiscoverFieldsByNameAndSchema(t *testing.T) {
 		fields = append(fields, jira.Field{ID: id, Name: name, Schema: jira.FieldSchema{Type: typ, Custom: custom}})
 	}
 	add("customfield_1", "Sprint", "array", "com.pyxis.greenhopper.jira:gh-sprint")
-	add("customfield_2", "Story Points", "string", "")        // a text field: not the estimate
+	add("customfield_2", "Story Points", "string", "")         // a text field: not the estimate
 	add("customfield_3", "Story point estimate", "number", "") // Cloud's estimate
 	add("customfield_4", "Story Points", "number", "")
 	add("customfield_5", "Business Value", "number", "")
