@@ -67,12 +67,14 @@ func (s *Server) inputRoutes(api fiber.Router) {
 		return s.cfg.Inputs.ImportValue(ctx, r, format, "api")
 	}))
 	api.Get("/goals", s.apiGoals)
-	api.Post("/goals", admin, s.apiSaveGoal)
-	api.Put("/goals/:id", admin, s.apiSaveGoal)
+	saveGoal := saveHandler(s, "a goal", "goals", func(g *evident.Goal) *string { return &g.ID }, Inputs.SaveGoal)
+	saveExperiment := saveHandler(s, "an experiment", "experiments", func(e *evident.Experiment) *string { return &e.ID }, Inputs.SaveExperiment)
+	api.Post("/goals", admin, saveGoal)
+	api.Put("/goals/:id", admin, saveGoal)
 	api.Delete("/goals/:id", admin, s.apiDeleteGoal)
 	api.Get("/experiments", s.apiExperiments)
-	api.Post("/experiments", admin, s.apiSaveExperiment)
-	api.Put("/experiments/:id", admin, s.apiSaveExperiment)
+	api.Post("/experiments", admin, saveExperiment)
+	api.Put("/experiments/:id", admin, saveExperiment)
 	api.Delete("/experiments/:id", admin, s.apiDeleteExperiment)
 }
 
@@ -129,32 +131,37 @@ func (s *Server) apiGoals(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"goals": ProgressOf(goals, e.Current())})
 }
 
-func (s *Server) apiSaveGoal(c *fiber.Ctx) error {
-	in, err := s.inputs()
-	if err != nil {
-		return err
-	}
-	var g evident.Goal
-	if err := decodeStrict(c.Body(), &g); err != nil {
-		return err
-	}
-	if id := c.Params("id"); id != "" {
-		if g.ID != "" && g.ID != id {
-			return evident.Errorf(evident.EINVALID, "id: the body's id %q differs from the URL's %q", g.ID, id)
+// saveHandler creates (POST, no id) or replaces (PUT /…/:id) a record: the
+// same rules for goals and experiments.
+func saveHandler[T any](s *Server, noun, path string, idOf func(*T) *string, save func(Inputs, context.Context, T) (T, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		in, err := s.inputs()
+		if err != nil {
+			return err
 		}
-		g.ID = id
-	} else if g.ID != "" {
-		return evident.Errorf(evident.EINVALID, "id: POST creates a goal; use PUT /api/v1/goals/%s to change one", g.ID)
+		var rec T
+		if err := decodeStrict(c.Body(), &rec); err != nil {
+			return err
+		}
+		id := idOf(&rec)
+		if urlID := c.Params("id"); urlID != "" {
+			if *id != "" && *id != urlID {
+				return evident.Errorf(evident.EINVALID, "id: the body's id %q differs from the URL's %q", *id, urlID)
+			}
+			*id = urlID
+		} else if *id != "" {
+			return evident.Errorf(evident.EINVALID, "id: POST creates %s; use PUT /api/v1/%s/%s to change one", noun, path, *id)
+		}
+		saved, err := save(in, c.UserContext(), rec)
+		if err != nil {
+			return err
+		}
+		status := fiber.StatusOK
+		if c.Method() == fiber.MethodPost {
+			status = fiber.StatusCreated
+		}
+		return c.Status(status).JSON(saved)
 	}
-	saved, err := in.SaveGoal(c.UserContext(), g)
-	if err != nil {
-		return err
-	}
-	status := fiber.StatusOK
-	if c.Method() == fiber.MethodPost {
-		status = fiber.StatusCreated
-	}
-	return c.Status(status).JSON(saved)
 }
 
 func (s *Server) apiDeleteGoal(c *fiber.Ctx) error {
@@ -264,34 +271,6 @@ func (s *Server) measureExperiment(ctx context.Context, e evident.Experiment) (E
 		r.Verdict = "no data for the measure in one of the windows"
 	}
 	return r, nil
-}
-
-func (s *Server) apiSaveExperiment(c *fiber.Ctx) error {
-	in, err := s.inputs()
-	if err != nil {
-		return err
-	}
-	var e evident.Experiment
-	if err := decodeStrict(c.Body(), &e); err != nil {
-		return err
-	}
-	if id := c.Params("id"); id != "" {
-		if e.ID != "" && e.ID != id {
-			return evident.Errorf(evident.EINVALID, "id: the body's id %q differs from the URL's %q", e.ID, id)
-		}
-		e.ID = id
-	} else if e.ID != "" {
-		return evident.Errorf(evident.EINVALID, "id: POST creates an experiment; use PUT /api/v1/experiments/%s to change one", e.ID)
-	}
-	saved, err := in.SaveExperiment(c.UserContext(), e)
-	if err != nil {
-		return err
-	}
-	status := fiber.StatusOK
-	if c.Method() == fiber.MethodPost {
-		status = fiber.StatusCreated
-	}
-	return c.Status(status).JSON(saved)
 }
 
 func (s *Server) apiDeleteExperiment(c *fiber.Ctx) error {

@@ -40,23 +40,16 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 			f = "csv"
 		}
 	}
-	c, err := LoadConfig(*path, m.Getenv)
-	if err != nil {
-		return err
-	}
 	r, err := os.Open(file)
 	if err != nil {
 		return evident.Errorf(evident.EINVALID, "%v", err)
 	}
 	defer r.Close()
-	st, err := m.openStore(ctx, c)
+	_, st, err := m.openMigrated(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx, c.ClickHouse.Cluster); err != nil {
-		return err
-	}
 	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
 	source := "file:" + filepath.Base(file)
 	var res = struct{ Rows, New, Unchanged int }{}

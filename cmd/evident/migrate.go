@@ -19,6 +19,24 @@ func (m *Main) openStore(ctx context.Context, c Config) (*schema.Store, error) {
 	return st, nil
 }
 
+// openMigrated loads the configuration and opens a store whose schema is
+// up to date: what serve, sync and import all start with.
+func (m *Main) openMigrated(ctx context.Context, path string) (Config, *schema.Store, error) {
+	c, err := LoadConfig(path, m.Getenv)
+	if err != nil {
+		return c, nil, err
+	}
+	st, err := m.openStore(ctx, c)
+	if err != nil {
+		return c, nil, err
+	}
+	if _, err := st.Migrate(ctx, c.ClickHouse.Cluster); err != nil {
+		st.Close()
+		return c, nil, err
+	}
+	return c, st, nil
+}
+
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
 	fs, path := m.flagSet("migrate", "Create or upgrade the ClickHouse schema; safe to run twice and from two processes at once")
 	if err := parse(fs, args); err != nil {

@@ -27,18 +27,11 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := LoadConfig(*path, m.Getenv)
-	if err != nil {
-		return err
-	}
-	st, err := m.openStore(ctx, c)
+	c, st, err := m.openMigrated(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx, c.ClickHouse.Cluster); err != nil {
-		return err
-	}
 	return m.serve(ctx, st, c, log, nil)
 }
 
