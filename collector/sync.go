@@ -823,45 +823,26 @@ func (r *run) extractPage(ctx context.Context, issues []json.RawMessage) ([]Rows
 		out = append(out, rows)
 		problems = append(problems, ps)
 	}
-	if len(capped) > 0 {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		sem := make(chan struct{}, max(1, r.cfg.Concurrency))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
-		for _, k := range capped {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(k int) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				key := out[k].Issue.IssueKey
-				hist, err := r.fullChangelog(ctx, key)
-				var rows Rows
-				var ps []Problem
-				if err == nil {
-					var merged json.RawMessage
-					if merged, err = withChangelog(json.RawMessage(out[k].Raw.JSON), hist); err == nil {
-						rows, ps, err = Extract(merged, r.mapping)
-					}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("changelog of %s: %w", key, err)
-						cancel()
-					}
-					return
-				}
-				out[k], problems[k] = rows, ps
-			}(k)
+	err := r.fanOut(ctx, len(capped), func(ctx context.Context, n int) error {
+		k := capped[n]
+		key := out[k].Issue.IssueKey
+		hist, err := r.fullChangelog(ctx, key)
+		if err != nil {
+			return fmt.Errorf("changelog of %s: %w", key, err)
 		}
-		wg.Wait()
-		if firstErr != nil {
-			return nil, firstErr
+		merged, err := withChangelog(json.RawMessage(out[k].Raw.JSON), hist)
+		if err != nil {
+			return fmt.Errorf("changelog of %s: %w", key, err)
 		}
+		rows, ps, err := Extract(merged, r.mapping)
+		if err != nil {
+			return fmt.Errorf("changelog of %s: %w", key, err)
+		}
+		out[k], problems[k] = rows, ps // each k is written by one call only
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, ps := range problems {
 		for _, p := range ps {
@@ -1109,47 +1090,63 @@ func (r *run) serviceDeskFeedback(ctx context.Context) error {
 	}
 	var mu sync.Mutex
 	var rows []evident.SatisfactionResponse
-	sem := make(chan struct{}, max(1, r.cfg.Concurrency))
-	var wg sync.WaitGroup
-	var firstErr error
-	for _, key := range keys {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(key string) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			var fb struct {
-				Type    string `json:"type"`
-				Rating  int    `json:"rating"`
-				Comment struct {
-					Body string `json:"body"`
-				} `json:"comment"`
-			}
-			err := r.c.get(ctx, "rest/servicedeskapi/request/"+url.PathEscape(key)+"/feedback", &fb)
-			mu.Lock()
-			defer mu.Unlock()
-			var e *evident.Error
-			switch {
-			case errors.As(err, &e) && e.Code == evident.ENOTFOUND:
-				return // no feedback given
-			case err != nil:
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			case fb.Rating < 1 || fb.Rating > 5:
-				r.problem(key, "feedback", fmt.Sprintf("rating %d is not on the 1–5 CSAT scale", fb.Rating))
-				return
-			}
-			rows = append(rows, evident.SatisfactionResponse{ResponseID: "jsm:" + r.cfg.Name + ":" + key, RespondedAt: r.resolved[key].UTC(),
-				Scale: "csat", Score: int16(fb.Rating), Product: strings.SplitN(key, "-", 2)[0], Comment: fb.Comment.Body,
-				Source: "jira-service-management", Version: r.version})
-		}(key)
-	}
-	wg.Wait()
+	err := r.fanOut(ctx, len(keys), func(ctx context.Context, n int) error {
+		key := keys[n]
+		var fb struct {
+			Type    string `json:"type"`
+			Rating  int    `json:"rating"`
+			Comment struct {
+				Body string `json:"body"`
+			} `json:"comment"`
+		}
+		err := r.c.get(ctx, "rest/servicedeskapi/request/"+url.PathEscape(key)+"/feedback", &fb)
+		var e *evident.Error
+		switch {
+		case errors.As(err, &e) && e.Code == evident.ENOTFOUND:
+			return nil // no feedback given
+		case err != nil:
+			return err
+		case fb.Rating < 1 || fb.Rating > 5:
+			r.problem(key, "feedback", fmt.Sprintf("rating %d is not on the 1–5 CSAT scale", fb.Rating))
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		rows = append(rows, evident.SatisfactionResponse{ResponseID: "jsm:" + r.cfg.Name + ":" + key, RespondedAt: r.resolved[key].UTC(),
+			Scale: "csat", Score: int16(fb.Rating), Product: strings.SplitN(key, "-", 2)[0], Comment: fb.Comment.Body,
+			Source: "jira-service-management", Version: r.version})
+		return nil
+	})
 	r.resolved = map[string]time.Time{}
-	if firstErr != nil {
-		return firstErr
+	if err != nil {
+		return err
 	}
 	return r.s.Store.InsertSatisfaction(ctx, rows)
+}
+
+// fanOut calls fn for 0 … n−1 with at most Concurrency calls in flight;
+// the first error cancels the others and is returned.
+func (r *run) fanOut(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, max(1, r.cfg.Concurrency))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
 }

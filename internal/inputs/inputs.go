@@ -235,14 +235,7 @@ func (s *Service) Goals(ctx context.Context, product string) ([]evident.Goal, er
 }
 
 func (s *Service) goal(ctx context.Context, id string) (evident.Goal, bool, error) {
-	var out []evident.Goal
-	if err := s.Store.Select(ctx, &out, "SELECT * FROM goals FINAL WHERE goal_id = ? AND deleted = 0", id); err != nil {
-		return evident.Goal{}, false, err
-	}
-	if len(out) == 0 {
-		return evident.Goal{}, false, nil
-	}
-	return out[0], true, nil
+	return live[evident.Goal](ctx, s.Store, "goals", "goal_id", id)
 }
 
 // SaveGoal creates a goal (empty id) or replaces one, checking the tree:
@@ -349,14 +342,7 @@ func (s *Service) Experiments(ctx context.Context, product string) ([]evident.Ex
 }
 
 func (s *Service) experiment(ctx context.Context, id string) (evident.Experiment, bool, error) {
-	var out []evident.Experiment
-	if err := s.Store.Select(ctx, &out, "SELECT * FROM experiments FINAL WHERE experiment_id = ? AND deleted = 0", id); err != nil {
-		return evident.Experiment{}, false, err
-	}
-	if len(out) == 0 {
-		return evident.Experiment{}, false, nil
-	}
-	return out[0], true, nil
+	return live[evident.Experiment](ctx, s.Store, "experiments", "experiment_id", id)
 }
 
 // SaveExperiment creates or replaces an experiment.
@@ -409,4 +395,17 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	}
 	e.Deleted, e.Version = 1, uint64(s.Now().UnixNano())
 	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
+}
+
+// live reads the current, undeleted row of a table by its id.
+func live[T any](ctx context.Context, st *schema.Store, table, idCol, id string) (T, bool, error) {
+	var out []T
+	var zero T
+	if err := st.Select(ctx, &out, "SELECT * FROM "+table+" FINAL WHERE "+idCol+" = ? AND deleted = 0", id); err != nil {
+		return zero, false, err
+	}
+	if len(out) == 0 {
+		return zero, false, nil
+	}
+	return out[0], true, nil
 }

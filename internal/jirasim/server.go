@@ -199,6 +199,15 @@ func (s *Sim) mutate(key string, f func(i int, is *Issue, o *overlay)) error {
 	return nil
 }
 
+// issueByKey returns the issue a key or id names, or nil when there is
+// none or it was deleted.
+func (s *Sim) issueByKey(keyOrID string) *Issue {
+	if i := s.IndexOf(keyOrID); i >= 0 {
+		return s.Issue(i)
+	}
+	return nil
+}
+
 // Touch edits an issue's labels at time at, as a person editing it would:
 // a new changelog history and a new updated time.
 func (s *Sim) Touch(key string, at time.Time) error {
@@ -690,11 +699,7 @@ func decodeToken(tok, jql string) (int, bool) {
 
 func (s *Sim) issue(w http.ResponseWriter, r *http.Request) {
 	s.stats.issue.Add(1)
-	i := s.IndexOf(r.PathValue("key"))
-	var is *Issue
-	if i >= 0 {
-		is = s.Issue(i)
-	}
+	is := s.issueByKey(r.PathValue("key"))
 	if is == nil {
 		writeError(w, 404, "Issue does not exist or you do not have permission to see it.")
 		return
@@ -713,11 +718,7 @@ func (s *Sim) changelog(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "null for uri: "+r.URL.Path)
 		return
 	}
-	i := s.IndexOf(r.PathValue("key"))
-	var is *Issue
-	if i >= 0 {
-		is = s.Issue(i)
-	}
+	is := s.issueByKey(r.PathValue("key"))
 	if is == nil {
 		writeError(w, 404, "Issue does not exist or you do not have permission to see it.")
 		return
@@ -797,11 +798,7 @@ func (s *Sim) Feedback(is *Issue) (rating int, comment string, ok bool) {
 
 func (s *Sim) feedback(w http.ResponseWriter, r *http.Request) {
 	s.stats.other.Add(1)
-	i := s.IndexOf(r.PathValue("key"))
-	var is *Issue
-	if i >= 0 {
-		is = s.Issue(i)
-	}
+	is := s.issueByKey(r.PathValue("key"))
 	if is == nil {
 		writeError(w, 404, "Request does not exist or you do not have permission to see it.")
 		return
