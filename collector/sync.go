@@ -45,6 +45,9 @@ type Store interface {
 	EachRawIssue(ctx context.Context, site string, fn func(evident.RawIssue) error) error
 	Statuses(ctx context.Context, site string) ([]evident.Status, error)
 	Site(ctx context.Context, site string) (evident.Site, bool, error)
+	// RefreshReadModel rebuilds the deduplicated tables the metrics read
+	// when the Jira tables changed since the last build.
+	RefreshReadModel(ctx context.Context) (took time.Duration, built bool, err error)
 }
 
 // Mode is what a sync run does.
@@ -98,6 +101,9 @@ type Summary struct {
 	Problems       int
 	Duration       time.Duration
 	ProjectsSynced []string
+	// ReadModel is how long rebuilding the read model took (0: it was
+	// current).
+	ReadModel time.Duration
 }
 
 // NewSyncer returns a Syncer with defaults.
@@ -151,6 +157,17 @@ func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, 
 		err = r.rebuild(ctx)
 	} else {
 		err = r.sync(ctx, mode)
+	}
+	if err == nil {
+		// Also after a run that changed nothing: an earlier run may have
+		// failed after storing pages.
+		var built bool
+		r.sum.ReadModel, built, err = s.Store.RefreshReadModel(ctx)
+		if err != nil {
+			err = fmt.Errorf("rebuild the read model: %w", err)
+		} else if built {
+			s.Log.Info("read model rebuilt", "site", cfg.Name, "seconds", r.sum.ReadModel.Seconds())
+		}
 	}
 	r.sum.Duration = s.Now().Sub(started)
 	if r.c != nil {

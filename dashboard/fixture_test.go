@@ -321,6 +321,8 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	check(st.InsertSatisfaction(ctx, fx.rows.surveys))
 	check(st.InsertValueRecords(ctx, fx.rows.values))
 	check(schema.InsertInto(ctx, st, "backlog_snapshots", fx.rows.snaps))
+	_, err := st.RefreshDerived(ctx)
+	check(err)
 }
 
 // lookup walks a path like a.b[2].c through decoded JSON.

@@ -200,6 +200,10 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 		ch.Empty = "No issue was started and done in this period."
 		return ch
 	}
+	if flow.PointsSampled {
+		ch.Help += fmt.Sprintf(" More than %d issues were done: the dots are a uniform sample of %d of the %d; the percentile lines use all of them.",
+			metrics.MaxCyclePoints, len(flow.Points), flow.CycleTime.N)
+	}
 	sc := charts.NewScatter()
 	gl := append(base(ch.ID, "380px"),
 		charts.WithGridOpts(opts.Grid{Left: "50", Right: "90"}),

@@ -138,14 +138,14 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		func() error {
 			q := `SELECT issue_key, summary, issue_type, priority, rank, story_points, business_value, time_criticality, risk_reduction, job_size,
 				has_description, has_acceptance, labels, created_at, updated_at
-				FROM (SELECT * FROM issues FINAL WHERE ` + open + `)
+				FROM (SELECT * FROM issues_current WHERE ` + open + `)
 				ALL LEFT JOIN (SELECT site, issue_id, time_criticality, risk_reduction, job_size, has_acceptance FROM issue_backlog FINAL) USING (site, issue_id)
 				ORDER BY rank, issue_key LIMIT ` + fmt.Sprint(backlogLimit+1)
 			return s.DB.Select(ctx, &items, q, args...)
 		},
 		func() error {
 			var rows []NamedCount
-			if err := s.DB.Select(ctx, &rows, "SELECT issue_type AS name, count() AS n FROM issues FINAL WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+			if err := s.DB.Select(ctx, &rows, "SELECT issue_type AS name, count() AS n FROM issues_current WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 				return fmt.Errorf("backlog by type: %w", err)
 			}
 			out.ByType = finishCounts(rows)
@@ -153,14 +153,14 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		},
 		func() error {
 			var rows []NamedCount
-			if err := s.DB.Select(ctx, &rows, "SELECT work_category AS name, count() AS n FROM issues FINAL WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+			if err := s.DB.Select(ctx, &rows, "SELECT work_category AS name, count() AS n FROM issues_current WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 				return fmt.Errorf("backlog by category: %w", err)
 			}
 			out.ByCategory = finishCounts(rows)
 			return nil
 		},
 		func() (err error) {
-			out.Age, err = s.stats(ctx, "toUInt32(toDateTime(?)) - toUInt32(created_at)", "issues FINAL", append([]any{unix(now)}, args...), open)
+			out.Age, err = s.stats(ctx, "toUInt32(toDateTime(?)) - toUInt32(created_at)", "issues_current", append([]any{unix(now)}, args...), open)
 			return
 		},
 		func() (err error) {
@@ -421,25 +421,24 @@ func (s *Service) backlogFlow(ctx context.Context, f Filter, p Period) ([]Backlo
 	base := f
 	base.From, base.To = time.Time{}, time.Time{}
 	from, args := base.issues()
+	dims, dargs := base.derivedWhere()
 	start := p.sqlStart()
 	rng := []any{unix(f.From), unix(f.To)}
 	q := `SELECT p, sum(c) AS created, sum(r) AS refined, sum(x) AS removed FROM (
 		SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r, toUInt64(0) AS x FROM ` + from + `
 			WHERE created_at >= toDateTime(?) AND created_at < toDateTime(?)
 		UNION ALL
-		SELECT ` + start + `(first_change) AS p, toUInt64(0) AS c, toUInt64(1) AS r, toUInt64(0) AS x FROM (
-			SELECT site, issue_id, min(changed_at) AS first_change FROM field_changes FINAL
-			WHERE field != 'Rank' AND changed_at >= toDateTime(?) AND changed_at < toDateTime(?)
-			AND (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `)
-			GROUP BY site, issue_id, ` + start + `(changed_at))
+		SELECT p, toUInt64(0) AS c, toUInt64(uniqExact(issue_id)) AS r, toUInt64(0) AS x FROM (
+			SELECT ` + start + `(day) AS p, issue_id FROM refinement_days
+			WHERE ` + dims + ` AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))
+			GROUP BY p
 		UNION ALL
-		SELECT ` + start + `(changed_at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM status_transitions FINAL
-			WHERE from_category = 'new' AND to_category = 'done' AND changed_at >= toDateTime(?) AND changed_at < toDateTime(?)
-			AND (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `)
+		SELECT ` + start + `(changed_at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM transitions_current
+			WHERE ` + dims + ` AND from_category = 'new' AND to_category = 'done' AND changed_at >= toDateTime(?) AND changed_at < toDateTime(?)
 	) GROUP BY p ORDER BY p`
 	qargs := append(append([]any{}, args...), rng...)
-	qargs = append(append(qargs, rng...), args...)
-	qargs = append(append(qargs, rng...), args...)
+	qargs = append(append(append(qargs, dargs...), rng...), dargs...)
+	qargs = append(qargs, rng...)
 	var rows []struct {
 		Period  time.Time `ch:"p"`
 		Created uint64    `ch:"created"`
@@ -482,7 +481,7 @@ func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error
 	where += " AND status_category != 'done' AND has(fix_versions, ?)"
 	args = append(args, out.NextRelease)
 	var prio []NamedCount
-	if err := s.DB.Select(ctx, &prio, "SELECT priority AS name, count() AS n FROM issues FINAL WHERE "+where+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+	if err := s.DB.Select(ctx, &prio, "SELECT priority AS name, count() AS n FROM issues_current WHERE "+where+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 		return fmt.Errorf("next release priorities: %w", err)
 	}
 	out.NextReleasePriority = finishCounts(prio)
@@ -490,7 +489,7 @@ func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error
 		out.NextReleaseItems += p.Count
 	}
 	var moscow []NamedCount
-	q = `SELECT lower(label) AS name, count() AS n FROM (SELECT arrayJoin(labels) AS label FROM issues FINAL WHERE ` + where + `)
+	q = `SELECT lower(label) AS name, count() AS n FROM (SELECT arrayJoin(labels) AS label FROM issues_current WHERE ` + where + `)
 		WHERE lower(label) IN ('must-have', 'should-have', 'could-have', 'wont-have', 'won''t-have') GROUP BY name ORDER BY n DESC, name`
 	if err := s.DB.Select(ctx, &moscow, q, args...); err != nil {
 		return fmt.Errorf("next release MoSCoW: %w", err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // IssueRow is one issue with its derived timestamps, for the issues API.
@@ -46,12 +49,12 @@ func (s *Service) Issues(ctx context.Context, f Filter, limit, offset int) (Issu
 		args = append(args, unix(f.To))
 	}
 	var total uint64
-	if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues FINAL WHERE "+where, args, &total); err != nil {
+	if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+where, args, &total); err != nil {
 		return IssuePage{}, fmt.Errorf("count issues: %w", err)
 	}
 	var rows []IssueRow
 	q := `SELECT issue_key, project_key, issue_type, summary, status_name, status_category, created_at, started_at, done_at, resolved_at,
-		story_points, business_value, sprint_ids FROM issues FINAL WHERE ` + where + ` ORDER BY created_at, issue_id LIMIT ? OFFSET ?`
+		story_points, business_value, sprint_ids FROM issues_current WHERE ` + where + ` ORDER BY created_at, issue_id LIMIT ? OFFSET ?`
 	if err := s.DB.Select(ctx, &rows, q, append(args, limit, offset)...); err != nil {
 		return IssuePage{}, fmt.Errorf("list issues: %w", err)
 	}
@@ -84,6 +87,9 @@ type Flow struct {
 	WIP        int          `json:"wip"`
 	Aging      []AgingItem  `json:"aging"`
 	Points     []CyclePoint `json:"cycle_points"`
+	// PointsSampled says the points are a uniform sample of the issues
+	// done (more than MaxCyclePoints were).
+	PointsSampled bool `json:"cycle_points_sampled"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
 }
@@ -153,9 +159,12 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
 			// the alias (never null) in WHERE.
+			// Beyond MaxCyclePoints, a uniform sample (by a hash of the
+			// issue), not the first ones done: the chart stays fair.
 			q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
 				(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
-				FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL ORDER BY done, issue_key LIMIT 5000`
+				FROM ` + from + ` WHERE ` + cond + ` AND started_at IS NOT NULL
+				ORDER BY cityHash64(site, issue_id) LIMIT ` + strconv.Itoa(MaxCyclePoints)
 			if err := s.DB.Select(ctx, &pts, q, all...); err != nil {
 				return fmt.Errorf("cycle points: %w", err)
 			}
@@ -166,12 +175,22 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			if pts == nil {
 				pts = []CyclePoint{}
 			}
+			sort.Slice(pts, func(i, j int) bool {
+				if !pts[i].DoneAt.Equal(pts[j].DoneAt) {
+					return pts[i].DoneAt.Before(pts[j].DoneAt)
+				}
+				return pts[i].Key < pts[j].Key
+			})
 			out.Points = pts
 			return nil
 		},
 	)
+	out.PointsSampled = out.CycleTime.N > len(out.Points)
 	return out, err
 }
+
+// MaxCyclePoints is how many issues the cycle-time scatterplot shows at most.
+const MaxCyclePoints = 5000
 
 // StatusTimes replays where the issues done in the period spent their time
 // and computes their flow efficiency. It reads every transition of those
@@ -337,31 +356,35 @@ type CFD struct {
 	By     string           `json:"by"`
 }
 
-// CumulativeFlow replays transitions into counts per day. by is
-// "category" or "status".
+// CumulativeFlow sums the daily changes of each state into counts per
+// day. by is "category" or "status". The read model keeps the changes per
+// day and dimension (cfd_daily); a filter on labels or keys replays the
+// transitions of the matching issues instead.
 func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD, error) {
-	from, args := f.issues()
-	col, fromCol, toCol := "status_category", "from_category", "to_category"
+	kind, initCol, fromCol, toCol := "category", "initial_category", "from_category", "to_category"
 	if by == "status" {
-		col, fromCol, toCol = "status_name", "from_status", "to_status"
+		kind, initCol, fromCol, toCol = "status", "initial_status", "from_status", "to_status"
 	}
-	initCol := "if(first_from = '', " + col + ", first_from)"
-	end := unix(f.To)
-	// Deltas: +1 into the initial state at creation, then -1/+1 per
-	// transition; everything before `from` folds into the baseline.
-	q := `SELECT d, state, sum(delta) AS delta FROM (
-		SELECT toDate(created_at) AS d, ` + initCol + ` AS state, toInt64(1) AS delta
-		FROM ` + from + ` ALL LEFT JOIN (
-			SELECT site, issue_id, argMin(` + fromCol + `, (changed_at, history_id)) AS first_from FROM status_transitions FINAL GROUP BY site, issue_id
-		) USING (site, issue_id) WHERE created_at < toDateTime(?)
-		UNION ALL
-		SELECT toDate(changed_at) AS d, ` + fromCol + ` AS state, toInt64(-1) AS delta FROM status_transitions FINAL
-		WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND changed_at < toDateTime(?)
-		UNION ALL
-		SELECT toDate(changed_at) AS d, ` + toCol + ` AS state, toInt64(1) AS delta FROM status_transitions FINAL
-		WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND changed_at < toDateTime(?)
-	) GROUP BY d, state ORDER BY d`
-	qargs := append(append(append(append(append([]any{}, args...), end), args...), end), append(args, end)...)
+	var q string
+	var qargs []any
+	if !f.perIssue() {
+		conds, args := f.dimConds()
+		q = `SELECT day AS d, state, toInt64(sum(delta)) AS delta FROM cfd_daily WHERE ` + strings.Join(conds, " AND ") +
+			` AND kind = ? AND day < toDate(?) GROUP BY d, state ORDER BY d`
+		qargs = append(args, kind, day(f.To))
+	} else {
+		// Deltas: +1 into the initial state at creation, then -1/+1 per
+		// transition; everything before from folds into the baseline.
+		from, args := f.issues()
+		q = `SELECT d, state, sum(delta) AS delta FROM (
+			SELECT toDate(created_at) AS d, ` + initCol + ` AS state, toInt64(1) AS delta FROM ` + from + ` WHERE toDate(created_at) < toDate(?)
+			UNION ALL
+			SELECT toDate(changed_at) AS d, tupleElement(e, 1) AS state, tupleElement(e, 2) AS delta
+			FROM transitions_current ARRAY JOIN [(` + fromCol + `, toInt64(-1)), (` + toCol + `, toInt64(1))] AS e
+			WHERE gen = ` + schema.CurrentGen + ` AND (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND toDate(changed_at) < toDate(?)
+		) GROUP BY d, state ORDER BY d`
+		qargs = append(append(append(append([]any{}, args...), day(f.To)), args...), day(f.To))
+	}
 	var rows []struct {
 		Day   time.Time `ch:"d"`
 		State string    `ch:"state"`
@@ -418,27 +441,18 @@ type StatusTime struct {
 	Median     int64   `json:"-" ch:"med"`
 }
 
-// TimeInStatus replays the status history of the issues done in the
-// period: every stay in a status, from entering it to leaving it (the
-// first from creation), summed, averaged and its median (nearest rank).
+// TimeInStatus sums where the issues done in the period spent their time:
+// every stay in a status, from entering it to leaving it (the first from
+// creation), summed, averaged and its median (nearest rank). The stays are
+// kept by the read model (status_stays).
 func (s *Service) TimeInStatus(ctx context.Context, f Filter) ([]StatusTime, error) {
-	from, args := f.issues()
-	cond, cargs := doneIn(f)
-	q := `SELECT st, cat, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
-		SELECT tupleElement(pair, 1) AS st, tupleElement(pair, 2) AS cat, tupleElement(pair, 3) AS secs FROM (
-		 SELECT arrayJoin(arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)), arrayPopBack(statuses), arrayPopBack(cats), arrayPopBack(times), arrayPopFront(times))) AS pair FROM (
-		  SELECT arrayConcat([toDateTime(created_at)], arrayMap(x -> tupleElement(x, 1), tr)) AS times,
-		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 4), status_name)], arrayMap(x -> tupleElement(x, 3), tr)) AS statuses,
-		         arrayConcat([if(length(tr) > 0, tupleElement(tr[1], 6), status_category)], arrayMap(x -> tupleElement(x, 5), tr)) AS cats
-		  FROM (SELECT site, issue_id, created_at, status_name, status_category FROM ` + from + ` WHERE ` + cond + `)
-		  ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)),
-		      groupArray((changed_at, history_id, to_status, from_status, to_category, from_category))) AS tr
-		    FROM status_transitions FINAL WHERE (site, issue_id) IN (SELECT site, issue_id FROM ` + from + ` WHERE ` + cond + `)
-		    GROUP BY site, issue_id) USING (site, issue_id))))
+	w, args := f.derivedWhere()
+	q := `SELECT status AS st, category AS cat, count() AS n, toInt64(sum(seconds)) AS total,
+		toInt64(quantileExact(0.49999999999)(seconds)) AS med FROM status_stays
+		WHERE ` + w + ` AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
 		GROUP BY st, cat ORDER BY total DESC, st`
-	all := append(append([]any{}, args...), cargs...)
 	var rows []StatusTime
-	if err := s.DB.Select(ctx, &rows, q, append(append([]any{}, all...), all...)...); err != nil {
+	if err := s.DB.Select(ctx, &rows, q, append(args, unix(f.From), unix(f.To))...); err != nil {
 		return nil, fmt.Errorf("time in status: %w", err)
 	}
 	for i := range rows {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // DataHealth says how fresh and how clean the collected data is.
@@ -82,11 +84,11 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	}
 	err := parallel(
 		func() (err error) {
-			issues, err = counts("SELECT site, count() AS n FROM issues FINAL WHERE deleted = 0 GROUP BY site")
+			issues, err = counts("SELECT site, count() AS n FROM issues_current WHERE gen = " + schema.CurrentGen + " GROUP BY site")
 			return
 		},
 		func() (err error) {
-			trans, err = counts("SELECT site, count() AS n FROM status_transitions FINAL GROUP BY site")
+			trans, err = counts("SELECT site, sum(uses) AS n FROM status_usage WHERE gen = " + schema.CurrentGen + " GROUP BY site")
 			return
 		},
 		func() (err error) {
@@ -133,9 +135,9 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
 		return out, fmt.Errorf("problems: %w", err)
 	}
-	q := `SELECT site, to_status AS status, to_status_id AS status_id, count() AS uses FROM status_transitions FINAL
-		WHERE (site, to_status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
-		GROUP BY site, status, status_id ORDER BY uses DESC LIMIT 100`
+	q := `SELECT site, status, status_id, uses FROM status_usage
+		WHERE gen = ` + schema.CurrentGen + ` AND (site, status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
+		ORDER BY uses DESC, status LIMIT 100`
 	if err := s.DB.Select(ctx, &out.UnmappedStatuses, q); err != nil {
 		return out, fmt.Errorf("unmapped statuses: %w", err)
 	}
@@ -184,7 +186,7 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 	var types []struct {
 		T string `ch:"issue_type"`
 	}
-	if err := s.DB.Select(ctx, &types, "SELECT DISTINCT issue_type FROM issues FINAL WHERE deleted = 0 ORDER BY issue_type"); err != nil {
+	if err := s.DB.Select(ctx, &types, "SELECT DISTINCT issue_type FROM issues_current WHERE gen = "+schema.CurrentGen+" ORDER BY issue_type"); err != nil {
 		return c, fmt.Errorf("catalog types: %w", err)
 	}
 	for _, t := range types {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // Querier is what metrics needs from storage: bound-parameter reads.
@@ -54,10 +55,25 @@ type Filter struct {
 	WaitStatuses []string
 }
 
-// where returns SQL conditions on the issues table and their arguments.
+// where returns SQL conditions on issues_current and their arguments.
 // Arguments are always bound, never spliced into the SQL.
 func (f Filter) where() (string, []any) {
-	conds := []string{"deleted = 0"}
+	conds, args := f.dimConds()
+	if len(f.Keys) > 0 {
+		conds = append(conds, "has(?, issue_key)")
+		args = append(args, f.Keys)
+	}
+	if f.Label != "" {
+		conds = append(conds, "has(labels, ?)")
+		args = append(args, f.Label)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// dimConds are the conditions on the columns that every table of the read
+// model carries: the generation, site, project, issue type and category.
+func (f Filter) dimConds() ([]string, []any) {
+	conds := []string{"gen = " + schema.CurrentGen}
 	var args []any
 	if f.Site != "" {
 		conds = append(conds, "site = ?")
@@ -79,21 +95,31 @@ func (f Filter) where() (string, []any) {
 		conds = append(conds, "work_category = ?")
 		args = append(args, f.WorkCategory)
 	}
-	if len(f.Keys) > 0 {
-		conds = append(conds, "has(?, issue_key)")
-		args = append(args, f.Keys)
-	}
-	if f.Label != "" {
-		conds = append(conds, "has(labels, ?)")
-		args = append(args, f.Label)
+	return conds, args
+}
+
+// perIssue says whether the filter needs the issue itself (its labels or
+// key), beyond the columns aggregates of the read model keep.
+func (f Filter) perIssue() bool { return f.Label != "" || len(f.Keys) > 0 }
+
+// derivedWhere returns conditions on a per-issue table of the read model
+// (one with site and issue_id besides the dimensions): label and key
+// filters go through the issue.
+func (f Filter) derivedWhere() (string, []any) {
+	conds, args := f.dimConds()
+	if f.perIssue() {
+		w, wargs := f.where()
+		conds = append(conds, "(site, issue_id) IN (SELECT site, issue_id FROM issues_current WHERE "+w+")")
+		args = append(args, wargs...)
 	}
 	return strings.Join(conds, " AND "), args
 }
 
-// issues returns a FROM clause over the filtered, current issues.
+// issues returns a FROM clause over the filtered, live issues of the
+// current generation of the read model (see schema.RefreshDerived).
 func (f Filter) issues() (string, []any) {
 	w, args := f.where()
-	return "(SELECT * FROM issues FINAL WHERE " + w + ")", args
+	return "(SELECT * FROM issues_current WHERE " + w + ")", args
 }
 
 func unix(t time.Time) int64 { return t.Unix() }

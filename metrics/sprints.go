@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // SprintScope is a set of issues and their story points.
@@ -121,13 +123,15 @@ func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]Spr
 		h.members[e.SprintID][e.IssueID] = append(h.members[e.SprintID][e.IssueID], e)
 		issueIDs[e.IssueID] = true
 	}
-	var idList []uint64
+	// An IN set, not has(array, id): has compares every row with every id.
+	// Jira issue ids start at 1, so 0 keeps an empty set valid SQL.
+	idList := []uint64{0}
 	for id := range issueIDs {
 		idList = append(idList, id)
 	}
 	var issues []sprintIssue
-	q = `SELECT issue_id, issue_key, status_category, story_points, created_at FROM issues FINAL
-		WHERE ` + siteCond + ` AND deleted = 0 AND has(?, issue_id)`
+	q = `SELECT issue_id, issue_key, status_category, story_points, created_at FROM issues_current
+		WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?)))`
 	if err := s.DB.Select(ctx, &issues, q, append(siteArgs, idList)...); err != nil {
 		return nil, fmt.Errorf("sprint issues: %w", err)
 	}
@@ -135,8 +139,8 @@ func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]Spr
 		h.issues[issues[i].IssueID] = &issues[i]
 	}
 	var cats []catEvent
-	q = `SELECT issue_id, changed_at, history_id, from_category, to_category FROM status_transitions FINAL
-		WHERE ` + siteCond + ` AND has(?, issue_id) ORDER BY changed_at, history_id`
+	q = `SELECT issue_id, changed_at, history_id, from_category, to_category FROM transitions_current
+		WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?))) ORDER BY changed_at, history_id`
 	if err := s.DB.Select(ctx, &cats, q, append(siteArgs, idList)...); err != nil {
 		return nil, fmt.Errorf("sprint transitions: %w", err)
 	}
@@ -145,7 +149,7 @@ func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]Spr
 	}
 	var pts []pointEvent
 	q = `SELECT issue_id, changed_at, from_string, to_string FROM field_changes FINAL
-		WHERE ` + siteCond + ` AND has(?, issue_id) AND (field IN ('Story Points', 'Story point estimate')
+		WHERE ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?))) AND (field IN ('Story Points', 'Story point estimate')
 		   OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))
 		ORDER BY changed_at, history_id`
 	if err := s.DB.Select(ctx, &pts, q, append(siteArgs, idList)...); err != nil {

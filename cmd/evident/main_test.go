@@ -85,11 +85,11 @@ func TestMigrateCommand(t *testing.T) {
 	dsn := chtest.DSN(t)
 	env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn}
 	code, out, stderr := run(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "0001_jira: applied") || !strings.Contains(out, "5 migration(s) applied") {
+	if code != 0 || !strings.Contains(out, "0001_jira: applied") || !strings.Contains(out, "6 migration(s) applied") {
 		t.Fatalf("first migrate: exit %d\n%s\n%s", code, out, stderr)
 	}
 	code, out, _ = run(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "0 migration(s) applied, 5 already present") {
+	if code != 0 || !strings.Contains(out, "0 migration(s) applied, 6 already present") {
 		t.Fatalf("second migrate: exit %d\n%s", code, out)
 	}
 	code, _, stderr = run(t, map[string]string{"EVIDENT_CLICKHOUSE_DSN": "clickhouse://default:pw-secret@127.0.0.1:1/x?dial_timeout=1s"}, "migrate")

@@ -181,8 +181,12 @@ func summaryLine(s collector.Summary) string {
 	if s.Fetched > 0 {
 		per1000 = float64(s.Requests) * 1000 / float64(s.Fetched)
 	}
-	return fmt.Sprintf("site %s (%s, %s): %d issues fetched (%d new, %d changed, %d unchanged, %d deleted) in %s, %.0f issues/s; %d requests (%.0f per 1,000 issues), %d retries, %d problems",
+	line := fmt.Sprintf("site %s (%s, %s): %d issues fetched (%d new, %d changed, %d unchanged, %d deleted) in %s, %.0f issues/s; %d requests (%.0f per 1,000 issues), %d retries, %d problems",
 		s.Site, s.Deployment, s.Mode, s.Fetched, s.New, s.Changed, s.Unchanged, s.Deleted, s.Duration.Round(time.Millisecond), rate, s.Requests, per1000, s.Retries, s.Problems)
+	if s.ReadModel > 0 {
+		line += fmt.Sprintf("; read model rebuilt in %s", s.ReadModel.Round(time.Millisecond))
+	}
+	return line
 }
 
 // tuneGC trades memory for speed in a sync, where the garbage is decoded

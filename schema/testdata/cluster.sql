@@ -295,3 +295,129 @@ CREATE TABLE IF NOT EXISTS backlog_snapshots ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.backlog_snapshots', '{replica}', version)
 ORDER BY (site, project_key, taken_on);
 
+-- current
+CREATE TABLE IF NOT EXISTS derived_generations ON CLUSTER `prod` (
+    gen UInt64,
+    sites Array(String),
+    site_versions Array(UInt64),
+    built_at DateTime('UTC'),
+    seconds Float64,
+    issues UInt64,
+    transitions UInt64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.derived_generations', '{replica}')
+ORDER BY gen;
+
+-- current
+CREATE TABLE IF NOT EXISTS issues_current ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    issue_id UInt64,
+    issue_key String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    summary String,
+    status_id String,
+    status_name String,
+    status_category String,
+    priority String,
+    labels Array(String),
+    components Array(String),
+    fix_versions Array(String),
+    parent_key String,
+    epic_key String,
+    story_points Nullable(Float64),
+    business_value Nullable(Float64),
+    sprint_ids Array(UInt64),
+    rank String,
+    has_description UInt8,
+    created_at DateTime('UTC'),
+    updated_at DateTime('UTC'),
+    started_at Nullable(DateTime('UTC')),
+    done_at Nullable(DateTime('UTC')),
+    resolved_at Nullable(DateTime('UTC')),
+    deleted UInt8,
+    version UInt64,
+    initial_status String,
+    initial_category String
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.issues_current', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, issue_id);
+
+-- current
+CREATE TABLE IF NOT EXISTS transitions_current ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    issue_id UInt64,
+    history_id UInt64,
+    item_index UInt16,
+    issue_key String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    changed_at DateTime('UTC'),
+    from_status_id String,
+    to_status_id String,
+    from_status String,
+    to_status String,
+    from_category String,
+    to_category String
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.transitions_current', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, issue_id, changed_at, history_id, item_index);
+
+-- current
+CREATE TABLE IF NOT EXISTS cfd_daily ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    kind String,
+    day Date,
+    state String,
+    delta Int64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.cfd_daily', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, kind, day, state);
+
+-- current
+CREATE TABLE IF NOT EXISTS status_stays ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    project_key String,
+    issue_id UInt64,
+    issue_type String,
+    work_category String,
+    done_at DateTime('UTC'),
+    status String,
+    category String,
+    seconds Int64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.status_stays', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, done_at, issue_id);
+
+-- current
+CREATE TABLE IF NOT EXISTS status_usage ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    status_id String,
+    status String,
+    uses UInt64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.status_usage', '{replica}')
+PARTITION BY gen
+ORDER BY (site, status_id, status);
+
+-- current
+CREATE TABLE IF NOT EXISTS refinement_days ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    issue_id UInt64,
+    day Date
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.refinement_days', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, day, issue_id);
+

@@ -1,0 +1,256 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CurrentGen is the SQL of the generation of the read model that readers
+// use: the newest one whose build finished. ClickHouse runs the scalar
+// subquery first and prunes the other generations' partitions.
+const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
+
+// derivedTables are the read model's tables, one partition per generation.
+var derivedTables = []string{"issues_current", "transitions_current", "cfd_daily", "status_stays", "status_usage", "refinement_days"}
+
+// Generation is one build of the read model.
+type Generation struct {
+	Gen     uint64        `json:"gen"`
+	BuiltAt time.Time     `json:"built_at"`
+	Took    time.Duration `json:"-"`
+	// sources is the newest issue row version of each site when the build
+	// started: a newer one means the read model is behind.
+	sources     map[string]uint64
+	Issues      uint64 `json:"issues"`
+	Transitions uint64 `json:"transitions"`
+}
+
+const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
+	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
+	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, deleted, version`
+
+// buildSteps fill one generation (bound as every ?) of the read model, in
+// order: each step reads what the ones before it wrote.
+var buildSteps = []struct{ name, sql string }{
+	{"transitions_current", `INSERT INTO transitions_current (gen, site, issue_id, history_id, item_index, issue_key, project_key,
+		issue_type, work_category, changed_at, from_status_id, to_status_id, from_status, to_status, from_category, to_category)
+	SELECT toUInt64(?), site, issue_id, history_id, item_index, issue_key, project_key, issue_type, work_category, changed_at,
+		from_status_id, to_status_id, from_status, to_status, from_category, to_category
+	FROM (SELECT site, issue_id, history_id, item_index, changed_at, from_status_id, to_status_id, from_status, to_status,
+		from_category, to_category FROM status_transitions FINAL)
+	ALL INNER JOIN (SELECT site, issue_id, issue_key, project_key, issue_type, work_category FROM issues FINAL WHERE deleted = 0)
+	USING (site, issue_id)`},
+	// The status an issue was created in is the "from" of its first
+	// transition; without transitions, its current status.
+	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category)
+	SELECT toUInt64(?), ` + issueColumns + `, if(n = 0, status_name, first_status), if(n = 0, status_category, first_category)
+	FROM (SELECT * FROM issues FINAL WHERE deleted = 0)
+	ALL LEFT JOIN (SELECT site, issue_id, count() AS n,
+		argMin(from_status, (changed_at, history_id, item_index)) AS first_status,
+		argMin(from_category, (changed_at, history_id, item_index)) AS first_category
+		FROM transitions_current WHERE gen = ? GROUP BY site, issue_id) USING (site, issue_id)`},
+	// +1 into the initial state on the day of creation, then -1 out of and
+	// +1 into a state on the day of each transition, by category and by status.
+	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, kind, day, state, sum(delta) FROM (
+		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, toDate(created_at) AS day,
+			tupleElement(e, 2) AS state, toInt64(1) AS delta
+		FROM issues_current ARRAY JOIN [('category', initial_category), ('status', initial_status)] AS e WHERE gen = ?
+		UNION ALL
+		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, toDate(changed_at) AS day,
+			tupleElement(e, 2) AS state, tupleElement(e, 3) AS delta
+		FROM transitions_current ARRAY JOIN [('category', from_category, toInt64(-1)), ('category', to_category, toInt64(1)),
+			('status', from_status, toInt64(-1)), ('status', to_status, toInt64(1))] AS e WHERE gen = ?
+	) GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
+	// Stays of done issues: from creation in the initial status, then from
+	// each transition to the next; the stay in the last status is open.
+	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_id, issue_type, work_category, done_at, status, category, seconds)
+	SELECT toUInt64(?), site, project_key, issue_id, issue_type, work_category, done,
+		tupleElement(stay, 1), tupleElement(stay, 2), tupleElement(stay, 3) FROM (
+		SELECT site, project_key, issue_id, issue_type, work_category, done,
+			arrayJoin(arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
+				arrayPopBack(statuses), arrayPopBack(cats), arrayPopBack(times), arrayPopFront(times))) AS stay
+		FROM (
+			SELECT site, project_key, issue_id, issue_type, work_category, assumeNotNull(done_at) AS done,
+				arrayConcat([created_at], arrayMap(x -> tupleElement(x, 1), tr)) AS times,
+				arrayConcat([initial_status], arrayMap(x -> tupleElement(x, 4), tr)) AS statuses,
+				arrayConcat([initial_category], arrayMap(x -> tupleElement(x, 5), tr)) AS cats
+			FROM (SELECT site, project_key, issue_id, issue_type, work_category, done_at, created_at, initial_status, initial_category
+				FROM issues_current WHERE gen = ? AND done_at IS NOT NULL)
+			ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
+				groupArray((changed_at, history_id, item_index, to_status, to_category))) AS tr
+				FROM transitions_current WHERE gen = ? GROUP BY site, issue_id) USING (site, issue_id)))`},
+	{"status_usage", `INSERT INTO status_usage (gen, site, status_id, status, uses)
+	SELECT toUInt64(?), site, to_status_id, to_status, count() FROM transitions_current WHERE gen = ?
+	GROUP BY site, to_status_id, to_status`},
+	{"refinement_days", `INSERT INTO refinement_days (gen, site, project_key, issue_type, work_category, issue_id, day)
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, issue_id, day
+	FROM (SELECT DISTINCT site, issue_id, toDate(changed_at) AS day FROM field_changes FINAL WHERE field != 'Rank')
+	ALL INNER JOIN (SELECT site, issue_id, project_key, issue_type, work_category FROM issues_current WHERE gen = ?) USING (site, issue_id)`},
+}
+
+// RefreshDerived builds a new generation of the read model from the Jira
+// tables and switches readers to it. Readers keep the previous generation
+// until the new one is complete, so they never see a half-built one; a
+// refresh cut short leaves its partial partitions behind, to be dropped by
+// the next successful one. Two refreshes at once are safe: the one that
+// started later (and so read more) wins.
+func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
+	start := time.Now()
+	g := Generation{Gen: uint64(start.UnixNano()), BuiltAt: start.UTC().Truncate(time.Second)}
+	var err error
+	if g.sources, err = s.sourceVersions(ctx); err != nil {
+		return g, err
+	}
+	for _, st := range buildSteps {
+		args := make([]any, strings.Count(st.sql, "?"))
+		for i := range args {
+			args[i] = g.Gen
+		}
+		if err := s.Exec(ctx, st.sql, args...); err != nil {
+			return g, fmt.Errorf("build %s: %w", st.name, err)
+		}
+	}
+	if err := s.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = ?", []any{g.Gen}, &g.Issues); err != nil {
+		return g, fmt.Errorf("count issues_current: %w", err)
+	}
+	if err := s.QueryRow(ctx, "SELECT count() FROM transitions_current WHERE gen = ?", []any{g.Gen}, &g.Transitions); err != nil {
+		return g, fmt.Errorf("count transitions_current: %w", err)
+	}
+	g.Took = time.Since(start)
+	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions}
+	for site, v := range g.sources {
+		row.Sites, row.Versions = append(row.Sites, site), append(row.Versions, v)
+	}
+	if err := insert(ctx, s, "derived_generations", []generationRow{row}); err != nil {
+		return g, fmt.Errorf("record generation: %w", err)
+	}
+	return g, s.dropGenerationsBefore(ctx, g.Gen)
+}
+
+// dropGenerationsBefore drops the partitions of older generations. Queries
+// already reading them finish on the parts they hold.
+func (s *Store) dropGenerationsBefore(ctx context.Context, gen uint64) error {
+	var parts []struct {
+		Table     string `ch:"table"`
+		Partition string `ch:"partition"`
+	}
+	q := `SELECT DISTINCT table, partition FROM system.parts
+		WHERE database = currentDatabase() AND active AND has(?, table)`
+	if err := s.Select(ctx, &parts, q, derivedTables); err != nil {
+		return fmt.Errorf("list generations: %w", err)
+	}
+	for _, p := range parts {
+		old, err := strconv.ParseUint(strings.Trim(p.Partition, "'"), 10, 64)
+		if err != nil || old >= gen {
+			continue
+		}
+		if err := s.Exec(ctx, "ALTER TABLE "+p.Table+" DROP PARTITION "+strconv.FormatUint(old, 10)); err != nil {
+			return fmt.Errorf("drop generation %d of %s: %w", old, p.Table, err)
+		}
+	}
+	return nil
+}
+
+type generationRow struct {
+	Gen         uint64    `ch:"gen"`
+	Sites       []string  `ch:"sites"`
+	Versions    []uint64  `ch:"site_versions"`
+	BuiltAt     time.Time `ch:"built_at"`
+	Seconds     float64   `ch:"seconds"`
+	Issues      uint64    `ch:"issues"`
+	Transitions uint64    `ch:"transitions"`
+}
+
+// CurrentGeneration returns the generation readers use; ok is false before
+// the first build.
+func (s *Store) CurrentGeneration(ctx context.Context) (g Generation, ok bool, err error) {
+	var rows []generationRow
+	if err := s.Select(ctx, &rows, "SELECT gen, sites, site_versions, built_at, seconds, issues, transitions FROM derived_generations ORDER BY gen DESC LIMIT 1"); err != nil {
+		return g, false, fmt.Errorf("current generation: %w", err)
+	}
+	if len(rows) == 0 {
+		return g, false, nil
+	}
+	r := rows[0]
+	g = Generation{Gen: r.Gen, BuiltAt: r.BuiltAt.UTC(), Took: time.Duration(r.Seconds * float64(time.Second)), Issues: r.Issues, Transitions: r.Transitions,
+		sources: map[string]uint64{}}
+	for i, site := range r.Sites {
+		if i < len(r.Versions) {
+			g.sources[site] = r.Versions[i]
+		}
+	}
+	return g, true, nil
+}
+
+// sourceVersions is the newest issue row version of each site. Every write
+// of the collector (a page of issues with their transitions, a deletion
+// mark, a rebuild) carries its run's version, and runs of one site do not
+// overlap (the sync lock), so a site's versions only grow. Per site, not
+// overall: two sites syncing at once write their versions out of order.
+func (s *Store) sourceVersions(ctx context.Context) (map[string]uint64, error) {
+	var rows []struct {
+		Site    string `ch:"site"`
+		Version uint64 `ch:"v"`
+	}
+	if err := s.Select(ctx, &rows, "SELECT site, max(version) AS v FROM issues GROUP BY site"); err != nil {
+		return nil, fmt.Errorf("source versions: %w", err)
+	}
+	out := make(map[string]uint64, len(rows))
+	for _, r := range rows {
+		out[r.Site] = r.Version
+	}
+	return out, nil
+}
+
+// RefreshDerivedIfStale builds a new generation when a site has issue rows
+// newer than the current generation read, or when there is none yet. When
+// the read model is current it costs two small reads.
+func (s *Store) RefreshDerivedIfStale(ctx context.Context) (Generation, bool, error) {
+	cur, ok, err := s.CurrentGeneration(ctx)
+	if err != nil {
+		return cur, false, err
+	}
+	if ok {
+		now, err := s.sourceVersions(ctx)
+		if err != nil {
+			return cur, false, err
+		}
+		stale := false
+		for site, v := range now {
+			if v > cur.sources[site] {
+				stale = true
+			}
+		}
+		if !stale {
+			return cur, false, nil
+		}
+	}
+	g, err := s.RefreshDerived(ctx)
+	return g, err == nil, err
+}
+
+// RefreshReadModel is RefreshDerivedIfStale for the collector: how long a
+// build took, and whether there was one.
+func (s *Store) RefreshReadModel(ctx context.Context) (time.Duration, bool, error) {
+	g, built, err := s.RefreshDerivedIfStale(ctx)
+	if !built {
+		return 0, false, err
+	}
+	return g.Took, true, err
+}
+
+// DataVersion is a token that changes with every write to the database (an
+// insert, a merge, a dropped generation): the dashboard's response cache
+// keys on it. It reads system.parts, a few hundred rows.
+func (s *Store) DataVersion(ctx context.Context) (string, error) {
+	var n, sum uint64
+	q := "SELECT count(), sum(cityHash64(table, name)) FROM system.parts WHERE database = currentDatabase() AND active"
+	if err := s.QueryRow(ctx, q, nil, &n, &sum); err != nil {
+		return "", fmt.Errorf("data version: %w", err)
+	}
+	return strconv.FormatUint(n, 36) + "." + strconv.FormatUint(sum, 36), nil
+}

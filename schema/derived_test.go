@@ -1,0 +1,179 @@
+package schema_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/schema"
+)
+
+// derivedFixture: three issues of project P.
+//   - P-1, created 2024-01-01 in To Do, In Progress on 01-02, Done on 01-04;
+//     stored twice (version 2 renames it).
+//   - P-2, created 2024-01-03 in To Do, never moved.
+//   - P-3, created and moved like P-1, then deleted (version 2).
+func derivedFixture() ([]evident.Issue, []evident.Transition) {
+	day := func(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
+	ptr := func(t time.Time) *time.Time { return &t }
+	issue := func(id uint64, key, summary string, created time.Time, version uint64) evident.Issue {
+		return evident.Issue{Site: "s", IssueID: id, IssueKey: key, ProjectKey: "P", IssueType: "Story", WorkCategory: "feature",
+			Summary: summary, StatusID: "1", StatusName: "To Do", StatusCategory: "new", Labels: []string{}, Components: []string{},
+			FixVersions: []string{}, SprintIDs: []uint64{}, CreatedAt: created, UpdatedAt: created, Version: version}
+	}
+	done := func(is evident.Issue) evident.Issue {
+		is.StatusID, is.StatusName, is.StatusCategory = "3", "Done", "done"
+		is.StartedAt, is.DoneAt = ptr(day(2)), ptr(day(4))
+		return is
+	}
+	p1v1 := done(issue(1, "P-1", "old", day(1), 1))
+	p1v2 := done(issue(1, "P-1", "new", day(1), 2))
+	p3 := done(issue(3, "P-3", "gone", day(1), 1))
+	p3gone := p3
+	p3gone.Deleted, p3gone.Version = 1, 2
+	var trans []evident.Transition
+	for _, id := range []uint64{1, 3} {
+		trans = append(trans,
+			evident.Transition{Site: "s", IssueID: id, HistoryID: id*10 + 1, IssueKey: "P-x", ProjectKey: "P", ChangedAt: day(2),
+				FromStatusID: "1", ToStatusID: "2", FromStatus: "To Do", ToStatus: "In Progress", FromCategory: "new", ToCategory: "indeterminate", Version: 1},
+			evident.Transition{Site: "s", IssueID: id, HistoryID: id*10 + 2, IssueKey: "P-x", ProjectKey: "P", ChangedAt: day(4),
+				FromStatusID: "2", ToStatusID: "3", FromStatus: "In Progress", ToStatus: "Done", FromCategory: "indeterminate", ToCategory: "done", Version: 1})
+	}
+	return []evident.Issue{p1v1, p1v2, issue(2, "P-2", "todo", day(3), 1), p3, p3gone}, trans
+}
+
+func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
+	st := chtest.Store(t)
+	ctx := context.Background()
+	issues, trans := derivedFixture()
+	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertTransitions(ctx, trans); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := st.CurrentGeneration(ctx); ok || err != nil {
+		t.Fatalf("a generation before the first build: %v %v", ok, err)
+	}
+	g, built, err := st.RefreshDerivedIfStale(ctx)
+	if err != nil || !built {
+		t.Fatalf("first build: built %v, %v", built, err)
+	}
+	if g.Issues != 2 || g.Transitions != 2 {
+		t.Fatalf("generation holds %d issues and %d transitions, want 2 and 2 (P-3 is deleted)", g.Issues, g.Transitions)
+	}
+
+	var cur []struct {
+		Key      string `ch:"issue_key"`
+		Summary  string `ch:"summary"`
+		Initial  string `ch:"initial_status"`
+		InitialC string `ch:"initial_category"`
+	}
+	if err := st.Select(ctx, &cur, "SELECT issue_key, summary, initial_status, initial_category FROM issues_current WHERE gen = "+schema.CurrentGen+" ORDER BY issue_key"); err != nil {
+		t.Fatal(err)
+	}
+	if len(cur) != 2 || cur[0].Key != "P-1" || cur[0].Summary != "new" || cur[0].Initial != "To Do" || cur[0].InitialC != "new" ||
+		cur[1].Key != "P-2" || cur[1].Initial != "To Do" {
+		t.Fatalf("issues_current = %+v", cur)
+	}
+
+	// Per day: P-1 enters new on 01-01 and moves on 01-02 and 01-04; P-2
+	// enters new on 01-03.
+	var cfd []struct {
+		Day   time.Time `ch:"day"`
+		State string    `ch:"state"`
+		Delta int64     `ch:"delta"`
+	}
+	if err := st.Select(ctx, &cfd, "SELECT day, state, delta FROM cfd_daily WHERE gen = "+schema.CurrentGen+" AND kind = 'category' ORDER BY day, state"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"01 new +1", "02 indeterminate +1", "02 new -1", "03 new +1", "04 done +1", "04 indeterminate -1"}
+	if len(cfd) != len(want) {
+		t.Fatalf("cfd_daily has %d rows, want %d: %+v", len(cfd), len(want), cfd)
+	}
+	for i, r := range cfd {
+		if got := r.Day.Format("02") + " " + r.State + " " + signed(r.Delta); got != want[i] {
+			t.Errorf("cfd_daily row %d = %q, want %q", i, got, want[i])
+		}
+	}
+
+	// P-1 stayed 1 day in To Do and 2 in In Progress; the stay in Done is open.
+	var stays []struct {
+		Status  string `ch:"status"`
+		Seconds int64  `ch:"seconds"`
+	}
+	if err := st.Select(ctx, &stays, "SELECT status, seconds FROM status_stays WHERE gen = "+schema.CurrentGen+" ORDER BY seconds"); err != nil {
+		t.Fatal(err)
+	}
+	if len(stays) != 2 || stays[0].Status != "To Do" || stays[0].Seconds != 86400 || stays[1].Status != "In Progress" || stays[1].Seconds != 2*86400 {
+		t.Fatalf("status_stays = %+v", stays)
+	}
+
+	// Nothing new: no build. A changed issue: a new generation, the old
+	// one's partitions dropped.
+	if _, built, err := st.RefreshDerivedIfStale(ctx); built || err != nil {
+		t.Fatalf("second refresh with nothing new: built %v, %v", built, err)
+	}
+	p2 := issues[2]
+	p2.Summary, p2.Version = "renamed", 3
+	if err := st.InsertIssues(ctx, []evident.Issue{p2}); err != nil {
+		t.Fatal(err)
+	}
+	g2, built, err := st.RefreshDerivedIfStale(ctx)
+	if err != nil || !built || g2.Gen <= g.Gen {
+		t.Fatalf("refresh after a change: built %v, gen %d after %d, %v", built, g2.Gen, g.Gen, err)
+	}
+	var summary string
+	if err := st.QueryRow(ctx, "SELECT summary FROM issues_current WHERE gen = "+schema.CurrentGen+" AND issue_key = 'P-2'", nil, &summary); err != nil || summary != "renamed" {
+		t.Fatalf("P-2 in the new generation: %q, %v", summary, err)
+	}
+	var partitions uint64
+	if err := st.QueryRow(ctx, `SELECT uniqExact(table, partition) FROM system.parts WHERE database = currentDatabase() AND active
+		AND table IN ('issues_current', 'transitions_current', 'cfd_daily', 'status_stays', 'status_usage')`, nil, &partitions); err != nil {
+		t.Fatal(err)
+	}
+	if partitions != 5 {
+		t.Fatalf("%d generation partitions left, want 5 (one per table; refinement_days is empty)", partitions)
+	}
+}
+
+// A build cut short is never read: readers stay on the last complete one.
+func TestReadersNeverSeeAPartialGeneration(t *testing.T) {
+	st := chtest.Store(t)
+	ctx := context.Background()
+	issues, trans := derivedFixture()
+	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertTransitions(ctx, trans); err != nil {
+		t.Fatal(err)
+	}
+	g, err := st.RefreshDerived(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first step of a later build wrote its rows, then the build died.
+	if err := st.Exec(ctx, "INSERT INTO issues_current (gen, site, issue_id, issue_key, project_key) SELECT toUInt64(?), 's', 99, 'P-99', 'P'", g.Gen+1); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &n); err != nil || n != 2 {
+		t.Fatalf("readers see %d issues, want the 2 of the complete generation (%v)", n, err)
+	}
+	if _, err := st.RefreshDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE issue_key = 'P-99'", nil, &n); err != nil || n != 0 {
+		t.Fatalf("the partial generation is still there after the next build: %d rows (%v)", n, err)
+	}
+}
+
+func signed(v int64) string {
+	if v > 0 {
+		return "+" + strconv.FormatInt(v, 10)
+	}
+	return strconv.FormatInt(v, 10)
+}
