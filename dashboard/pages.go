@@ -139,15 +139,15 @@ type filterForm struct {
 }
 
 func (s *Server) pageRoutes() {
-	v := s.requireRole(RoleViewer)
-	s.App.Get("/", v, s.overviewPage)
-	s.App.Get("/flow", v, s.flowPage)
-	s.App.Get("/sprints", v, s.sprintsPage)
-	s.App.Get("/sprints/:id", v, s.retroPage)
-	s.App.Get("/value", v, s.valuePage)
-	s.App.Get("/forecast", v, s.forecastPage)
-	s.App.Get("/health", v, s.healthPage)
-	s.App.Get("/backlog", v, s.backlogPage)
+	v, c := s.requireRole(RoleViewer), s.cached
+	s.App.Get("/", v, c, s.overviewPage)
+	s.App.Get("/flow", v, c, s.flowPage)
+	s.App.Get("/sprints", v, c, s.sprintsPage)
+	s.App.Get("/sprints/:id", v, c, s.retroPage)
+	s.App.Get("/value", v, c, s.valuePage)
+	s.App.Get("/forecast", v, c, s.forecastPage)
+	s.App.Get("/health", v, c, s.healthPage)
+	s.App.Get("/backlog", v, c, s.backlogPage)
 }
 
 // newView parses the filters of a page and fills the filter bar. A bad

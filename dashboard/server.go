@@ -73,6 +73,11 @@ type Config struct {
 	// WaitStatuses are each project's wait statuses (flow efficiency),
 	// from the sites' project_settings; a request's wait= overrides them.
 	WaitStatuses map[string][]string
+	// Versioner, when set with CacheBytes > 0, turns on the response cache
+	// of the API and the pages (see responseCache), holding up to
+	// CacheBytes of responses.
+	Versioner  Versioner
+	CacheBytes int
 }
 
 // Server is the dashboard and API.
@@ -87,6 +92,7 @@ type Server struct {
 
 	stats        *requestStats
 	catalogCache catalogCache
+	cache        *responseCache // nil: off
 }
 
 // New builds the Fiber app with every route.
@@ -105,6 +111,9 @@ func New(cfg Config) *Server {
 		s.admin = append(s.admin, sha256.Sum256([]byte(t)))
 	}
 	s.auth = len(s.viewer)+len(s.admin) > 0
+	if cfg.Versioner != nil && cfg.CacheBytes > 0 {
+		s.cache = newResponseCache(cfg.Versioner, cfg.CacheBytes, time.Now)
+	}
 	s.App = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
@@ -133,7 +142,7 @@ func (s *Server) routes() {
 	a.Post("/logout", s.logout)
 	a.Get("/assets/*", s.assets)
 
-	api := a.Group("/api/v1", s.requireRole(RoleViewer))
+	api := a.Group("/api/v1", s.requireRole(RoleViewer), s.cached)
 	api.Get("/openapi.json", s.openAPI)
 	api.Get("/issues", s.apiIssues)
 	api.Get("/flow", s.apiFlow)
@@ -341,6 +350,14 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 		fmt.Fprintf(&b, "evident_http_request_duration_seconds_count{method=%q,route=%q} %d\n", p[0], p[1], bs[len(latencyBuckets)])
 	}
 	s.stats.mu.Unlock()
+	if s.cache != nil {
+		st, n, bytes := s.cache.snapshot()
+		b.WriteString("# HELP evident_cache_requests_total Cached GET requests: served from the cache (hit), computed (miss), or waited for an identical one (wait).\n# TYPE evident_cache_requests_total counter\n")
+		fmt.Fprintf(&b, "evident_cache_requests_total{result=\"hit\"} %d\nevident_cache_requests_total{result=\"miss\"} %d\nevident_cache_requests_total{result=\"wait\"} %d\n", st.Hits, st.Misses, st.Waits)
+		fmt.Fprintf(&b, "# HELP evident_cache_evictions_total Responses evicted to stay within the cache's size.\n# TYPE evident_cache_evictions_total counter\nevident_cache_evictions_total %d\n", st.Evictions)
+		fmt.Fprintf(&b, "# HELP evident_cache_entries Responses held.\n# TYPE evident_cache_entries gauge\nevident_cache_entries %d\n", n)
+		fmt.Fprintf(&b, "# HELP evident_cache_bytes Bytes of responses held.\n# TYPE evident_cache_bytes gauge\nevident_cache_bytes %d\n", bytes)
+	}
 	c.Set("Content-Type", "text/plain; version=0.0.4")
 	return c.SendString(b.String())
 }

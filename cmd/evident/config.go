@@ -30,6 +30,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// SyncInterval is how often `serve` syncs the sites (0: never).
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// CacheMB bounds the dashboard's response cache (0: no cache).
+	CacheMB int `yaml:"cache_mb"`
 	// Auth holds the dashboard's access tokens.
 	Auth struct {
 		ViewerTokens []string `yaml:"viewer_tokens"`
@@ -45,6 +47,7 @@ func DefaultConfig() Config {
 	c.ClickHouse.DSN = "clickhouse://default:@127.0.0.1:9000/evident"
 	c.ClickHouse.QueryTimeout = 30 * time.Second
 	c.Listen = "127.0.0.1:8080"
+	c.CacheMB = 64
 	return c
 }
 
@@ -55,6 +58,7 @@ var envVars = []struct{ Name, Help string }{
 	{"EVIDENT_CLICKHOUSE_CLUSTER", "ClickHouse cluster name: DDL gets ON CLUSTER and Replicated* engines"},
 	{"EVIDENT_LISTEN", "dashboard listen address (default 127.0.0.1:8080)"},
 	{"EVIDENT_SYNC_INTERVAL", "how often `serve` syncs Jira, e.g. 15m (default: never)"},
+	{"EVIDENT_CACHE_MB", "MiB of dashboard and API responses kept until the data changes (default 64; 0 turns the cache off)"},
 	{"EVIDENT_AUTH_TOKENS", "dashboard tokens, comma-separated role:token pairs (viewer:…, admin:…)"},
 	{"EVIDENT_JIRA_URL", "Jira base URL, e.g. https://example.atlassian.net (first site)"},
 	{"EVIDENT_JIRA_EMAIL", "Jira Cloud account e-mail (Basic auth with the API token)"},
@@ -89,6 +93,9 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	if err := applyEnv(&c, getenv); err != nil {
 		return c, err
+	}
+	if c.CacheMB < 0 || c.CacheMB > 4096 {
+		return c, fmt.Errorf("cache_mb: %d is not a whole number of MiB from 0 to 4096", c.CacheMB)
 	}
 	for i := range c.Sites {
 		c.Sites[i].Defaults()
@@ -126,6 +133,13 @@ func applyEnv(c *Config, getenv func(string) string) error {
 			return fmt.Errorf("EVIDENT_SYNC_INTERVAL: %q is not a duration such as 15m", v)
 		}
 		c.SyncInterval = d
+	}
+	if v := getenv("EVIDENT_CACHE_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 4096 {
+			return fmt.Errorf("EVIDENT_CACHE_MB: %q is not a whole number of MiB from 0 to 4096", v)
+		}
+		c.CacheMB = n
 	}
 	if v := getenv("EVIDENT_AUTH_TOKENS"); v != "" {
 		for i, pair := range strings.Split(v, ",") {

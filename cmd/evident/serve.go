@@ -58,6 +58,13 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	if err := checkListen(c.Listen, auth); err != nil {
 		return err
 	}
+	// Data written while no serve or sync was running (an upgrade from a
+	// version without the read model, an interrupted build) is built now.
+	if g, built, err := st.RefreshDerivedIfStale(ctx); err != nil {
+		log.Error("building the read model failed: measures show the previous build", "err", err)
+	} else if built {
+		log.Info("read model built", "issues", g.Issues, "transitions", g.Transitions, "seconds", g.Took.Seconds())
+	}
 	ms := metrics.New(st)
 	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
 	jiraURL := ""
@@ -71,7 +78,8 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 		}
 	}
 	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log,
-		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait})
+		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait,
+		Versioner: st, CacheBytes: c.CacheMB << 20})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)

@@ -1,0 +1,216 @@
+package dashboard
+
+import (
+	"container/list"
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Versioner reports a token that changes whenever stored data changes (a
+// sync, an import, a goal saved by another process).
+type Versioner interface {
+	DataVersion(ctx context.Context) (string, error)
+}
+
+// responseCache keeps successful GET responses of the API and the pages
+// for the data they were computed from. An entry is served only while the
+// data version it was computed on is current (read at most every poll), and
+// for at most ttl (measures relative to "now", such as the age of work in
+// progress, move on). Identical requests that arrive together are computed
+// once: the others wait for the first. A write through this server reads
+// the version again at once.
+type responseCache struct {
+	versioner Versioner
+	maxBytes  int
+	ttl, poll time.Duration
+	now       func() time.Time
+
+	pollMu sync.Mutex // one version read at a time
+
+	mu       sync.Mutex
+	entries  map[string]*list.Element // → *cacheEntry, most recent first in lru
+	lru      *list.List
+	bytes    int
+	inflight map[string]chan struct{}
+	ver      string
+	verAt    time.Time
+	stats    cacheStats
+}
+
+type cacheStats struct {
+	Hits, Misses, Waits, Evictions uint64
+}
+
+type cacheEntry struct {
+	key, contentType, disposition string
+	body                          []byte
+	at                            time.Time
+}
+
+func newResponseCache(v Versioner, maxBytes int, now func() time.Time) *responseCache {
+	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, now: now,
+		entries: map[string]*list.Element{}, lru: list.New(), inflight: map[string]chan struct{}{}}
+}
+
+// version returns the current data version, reading it when the last read
+// is older than poll.
+func (rc *responseCache) version(ctx context.Context) (string, error) {
+	rc.mu.Lock()
+	if !rc.verAt.IsZero() && rc.now().Sub(rc.verAt) < rc.poll {
+		v := rc.ver
+		rc.mu.Unlock()
+		return v, nil
+	}
+	rc.mu.Unlock()
+	rc.pollMu.Lock()
+	defer rc.pollMu.Unlock()
+	rc.mu.Lock()
+	if !rc.verAt.IsZero() && rc.now().Sub(rc.verAt) < rc.poll { // read by another request meanwhile
+		v := rc.ver
+		rc.mu.Unlock()
+		return v, nil
+	}
+	rc.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, err := rc.versioner.DataVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	rc.mu.Lock()
+	if v != rc.ver {
+		rc.dropAll()
+	}
+	rc.ver, rc.verAt = v, rc.now()
+	rc.mu.Unlock()
+	return v, nil
+}
+
+// expire makes the next request read the data version again.
+func (rc *responseCache) expire() {
+	rc.mu.Lock()
+	rc.verAt = time.Time{}
+	rc.mu.Unlock()
+}
+
+func (rc *responseCache) dropAll() {
+	rc.entries = map[string]*list.Element{}
+	rc.lru.Init()
+	rc.bytes = 0
+}
+
+// lookup returns a fresh entry, or a channel to wait on while another
+// request computes the same key, or neither: the caller computes it and
+// must call done.
+func (rc *responseCache) lookup(key string) (*cacheEntry, chan struct{}) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if el, ok := rc.entries[key]; ok {
+		e := el.Value.(*cacheEntry)
+		if rc.now().Sub(e.at) < rc.ttl {
+			rc.lru.MoveToFront(el)
+			rc.stats.Hits++
+			return e, nil
+		}
+		rc.remove(el)
+	}
+	if ch, ok := rc.inflight[key]; ok {
+		rc.stats.Waits++
+		return nil, ch
+	}
+	rc.inflight[key] = make(chan struct{})
+	rc.stats.Misses++
+	return nil, nil
+}
+
+// done stores the leader's response (nil: nothing to keep) and wakes the
+// requests waiting for it.
+func (rc *responseCache) done(key string, e *cacheEntry) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if e != nil && len(e.body) <= rc.maxBytes/8 && strings.HasPrefix(key, rc.ver+"\x00") {
+		if el, ok := rc.entries[key]; ok {
+			rc.remove(el)
+		}
+		rc.entries[key] = rc.lru.PushFront(e)
+		rc.bytes += len(e.body)
+		for rc.bytes > rc.maxBytes {
+			rc.remove(rc.lru.Back())
+			rc.stats.Evictions++
+		}
+	}
+	if ch, ok := rc.inflight[key]; ok {
+		close(ch)
+		delete(rc.inflight, key)
+	}
+}
+
+func (rc *responseCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	rc.lru.Remove(el)
+	delete(rc.entries, e.key)
+	rc.bytes -= len(e.body)
+}
+
+func (rc *responseCache) snapshot() (cacheStats, int, int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.stats, len(rc.entries), rc.bytes
+}
+
+// cached is the middleware of the cached routes. The key holds the data
+// version, the caller's role (pages differ by it), today's date (default
+// date ranges), the Accept header (CSV or JSON) and the full request URI.
+func (s *Server) cached(c *fiber.Ctx) error {
+	rc := s.cache
+	if rc == nil {
+		return c.Next()
+	}
+	if c.Method() != fiber.MethodGet {
+		err := c.Next()
+		rc.expire()
+		return err
+	}
+	ctx := c.UserContext()
+	ver, err := rc.version(ctx)
+	if err != nil {
+		return c.Next() // the handler reports the database's state
+	}
+	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"),
+		c.Get(fiber.HeaderAccept), string(c.Request().URI().RequestURI())}, "\x00")
+	for {
+		e, wait := rc.lookup(key)
+		if e != nil {
+			c.Set(fiber.HeaderContentType, e.contentType)
+			if e.disposition != "" {
+				c.Set(fiber.HeaderContentDisposition, e.disposition)
+			}
+			c.Set("X-Evident-Cache", "hit")
+			return c.Status(fiber.StatusOK).Send(e.body)
+		}
+		if wait == nil {
+			break
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var keep *cacheEntry
+	defer func() { rc.done(key, keep) }()
+	c.Set("X-Evident-Cache", "miss")
+	if err := c.Next(); err != nil {
+		return err
+	}
+	if resp := c.Response(); resp.StatusCode() == fiber.StatusOK {
+		keep = &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
+			body: append([]byte(nil), resp.Body()...), at: rc.now()}
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package dashboard_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+// The response cache serves a repeated request from memory, computes
+// identical concurrent requests once, and never serves a response computed
+// before a write: one through this server (at once) or one by another
+// process (within the one-second version poll).
+func TestResponseCacheFollowsTheData(t *testing.T) {
+	st := openDB(t, "dashboard_cache")
+	e := sharedEnv(t)
+	if _, err := st.RefreshDerived(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, Inputs: e.inputsFor(st), AdminTokens: []string{"a"},
+		Versioner: st, CacheBytes: 8 << 20})
+	const path = "/api/v1/satisfaction?product=SHOP&from=2025-01-01&to=2026-01-01"
+	get := func() (string, string) {
+		t.Helper()
+		status, body, h := do(t, srv.App, "GET", path, "a", "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		return body, h.Get("X-Evident-Cache")
+	}
+
+	// Eight identical requests at once: one computes, the others wait for it.
+	var wg sync.WaitGroup
+	bodies := make([]string, 8)
+	for i := range bodies {
+		wg.Add(1)
+		go func() { defer wg.Done(); bodies[i], _ = get() }()
+	}
+	wg.Wait()
+	for i := range bodies {
+		if bodies[i] != bodies[0] {
+			t.Fatalf("concurrent responses differ:\n%s\n%s", bodies[0], bodies[i])
+		}
+	}
+	_, prom, _ := do(t, srv.App, "GET", "/metrics", "a", "")
+	if !strings.Contains(prom, `evident_cache_requests_total{result="miss"} 1`+"\n") {
+		t.Fatalf("8 identical requests were computed more than once:\n%s", grepLines(prom, "evident_cache"))
+	}
+	empty, how := get()
+	if how != "hit" || empty != bodies[0] || !strings.Contains(empty, `"responses":0`) {
+		t.Fatalf("repeat: cache %q, body %s", how, empty)
+	}
+
+	// A write through this server: the next read is fresh at once.
+	file := "responded_at,scale,score,product,respondent,comment\n2025-06-01,nps,10,SHOP,x,\n"
+	if status, body, _ := do(t, srv.App, "POST", "/api/v1/satisfaction", "a", file, "Content-Type", "text/csv"); status != 201 {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	one, how := get()
+	if how != "miss" || !strings.Contains(one, `"responses":1`) {
+		t.Fatalf("after an import through the API: cache %q, body %s", how, one)
+	}
+
+	// A write by another process (here: straight into the store).
+	if err := st.InsertSatisfaction(t.Context(), []evident.SatisfactionResponse{{ResponseID: "other-process-1", Product: "SHOP", Scale: "nps", Score: 0,
+		RespondedAt: time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC), RespondentHash: "h", Source: "test", Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	two, how := get()
+	if how != "miss" || !strings.Contains(two, `"responses":2`) {
+		t.Fatalf("after another process's write: cache %q, body %s", how, two)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
