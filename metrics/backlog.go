@@ -433,11 +433,12 @@ func (s *Service) backlogFlow(ctx context.Context, f Filter, p Period) ([]Backlo
 			WHERE ` + dims + ` AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))
 			GROUP BY p
 		UNION ALL
-		SELECT ` + start + `(changed_at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM transitions_current
-			WHERE ` + dims + ` AND from_category = 'new' AND to_category = 'done' AND changed_at >= toDateTime(?) AND changed_at < toDateTime(?)
+		SELECT ` + start + `(at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM ` + from + `
+			ARRAY JOIN history_at AS at, history_from_category AS fc, history_to_category AS tc
+			WHERE fc = 'new' AND tc = 'done' AND at >= toDateTime(?) AND at < toDateTime(?)
 	) GROUP BY p ORDER BY p`
 	qargs := append(append([]any{}, args...), rng...)
-	qargs = append(append(append(qargs, dargs...), rng...), dargs...)
+	qargs = append(append(append(qargs, dargs...), rng...), args...)
 	qargs = append(qargs, rng...)
 	var rows []struct {
 		Period  time.Time `ch:"p"`

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/evident-ebm/evident/schema"
 )
 
 // IssueRow is one issue with its derived timestamps, for the issues API.
@@ -361,9 +359,9 @@ type CFD struct {
 // day and dimension (cfd_daily); a filter on labels or keys replays the
 // transitions of the matching issues instead.
 func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD, error) {
-	kind, initCol, fromCol, toCol := "category", "initial_category", "from_category", "to_category"
+	kind, initCol := "category", "initial_category"
 	if by == "status" {
-		kind, initCol, fromCol, toCol = "status", "initial_status", "from_status", "to_status"
+		kind, initCol = "status", "initial_status"
 	}
 	var q string
 	var qargs []any
@@ -379,9 +377,9 @@ func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD,
 		q = `SELECT d, state, sum(delta) AS delta FROM (
 			SELECT toDate(created_at) AS d, ` + initCol + ` AS state, toInt64(1) AS delta FROM ` + from + ` WHERE toDate(created_at) < toDate(?)
 			UNION ALL
-			SELECT toDate(changed_at) AS d, tupleElement(e, 1) AS state, tupleElement(e, 2) AS delta
-			FROM transitions_current ARRAY JOIN [(` + fromCol + `, toInt64(-1)), (` + toCol + `, toInt64(1))] AS e
-			WHERE gen = ` + schema.CurrentGen + ` AND (site, issue_id) IN (SELECT site, issue_id FROM ` + from + `) AND toDate(changed_at) < toDate(?)
+			SELECT d, tupleElement(e, 1) AS state, tupleElement(e, 2) AS delta FROM (
+				SELECT toDate(at) AS d, f, t FROM ` + from + ` ARRAY JOIN history_at AS at, history_from_` + kind + ` AS f, history_to_` + kind + ` AS t)
+			ARRAY JOIN [(f, toInt64(-1)), (t, toInt64(1))] AS e WHERE d < toDate(?)
 		) GROUP BY d, state ORDER BY d`
 		qargs = append(append(append(append([]any{}, args...), day(f.To)), args...), day(f.To))
 	}

@@ -73,6 +73,8 @@ type catEvent struct {
 
 type pointEvent struct {
 	IssueID   uint64    `ch:"issue_id"`
+	HistoryID uint64    `ch:"history_id"`
+	ItemIndex uint16    `ch:"item_index"`
 	ChangedAt time.Time `ch:"changed_at"`
 	From      string    `ch:"from_string"`
 	To        string    `ch:"to_string"`
@@ -109,53 +111,84 @@ func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]Spr
 		ids[i] = sp.SprintID
 		h.start[sp.SprintID] = *sp.StartAt
 	}
-	var events []memberEvent
-	q = `SELECT issue_id, sprint_id, history_id, changed_at, added FROM sprint_changes FINAL
-		WHERE ` + siteCond + ` AND has(?, sprint_id) ORDER BY changed_at, history_id`
-	if err := s.DB.Select(ctx, &events, q, append(siteArgs, ids)...); err != nil {
-		return nil, fmt.Errorf("sprint changes: %w", err)
-	}
-	issueIDs := map[uint64]bool{}
-	for _, e := range events {
-		if h.members[e.SprintID] == nil {
-			h.members[e.SprintID] = map[uint64][]memberEvent{}
-		}
-		h.members[e.SprintID][e.IssueID] = append(h.members[e.SprintID][e.IssueID], e)
-		issueIDs[e.IssueID] = true
-	}
-	// An IN set, not has(array, id): has compares every row with every id.
-	// Jira issue ids start at 1, so 0 keeps an empty set valid SQL.
-	idList := []uint64{0}
-	for id := range issueIDs {
-		idList = append(idList, id)
-	}
-	var issues []sprintIssue
-	q = `SELECT issue_id, issue_key, status_category, story_points, created_at FROM issues_current
-		WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?)))`
-	if err := s.DB.Select(ctx, &issues, q, append(siteArgs, idList)...); err != nil {
-		return nil, fmt.Errorf("sprint issues: %w", err)
-	}
-	for i := range issues {
-		h.issues[issues[i].IssueID] = &issues[i]
-	}
-	var cats []catEvent
-	q = `SELECT issue_id, changed_at, history_id, from_category, to_category FROM transitions_current
-		WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?))) ORDER BY changed_at, history_id`
-	if err := s.DB.Select(ctx, &cats, q, append(siteArgs, idList)...); err != nil {
-		return nil, fmt.Errorf("sprint transitions: %w", err)
-	}
-	for _, c := range cats {
-		h.cats[c.IssueID] = append(h.cats[c.IssueID], c)
+	// The read model keeps each issue once per sprint with its Sprint field
+	// events for that sprint and its category history (sprint_members);
+	// estimate changes come from field_changes, read without FINAL (which
+	// ClickHouse runs in one stream) and deduplicated here: a history item
+	// stored twice is the same item.
+	var issues []struct {
+		sprintIssue
+		SprintID     uint64      `ch:"sprint_id"`
+		EventAt      []time.Time `ch:"event_at"`
+		EventHistory []uint64    `ch:"event_history"`
+		EventAdded   []uint8     `ch:"event_added"`
+		At           []time.Time `ch:"history_at"`
+		History      []uint64    `ch:"history_id"`
+		From         []string    `ch:"history_from_category"`
+		To           []string    `ch:"history_to_category"`
 	}
 	var pts []pointEvent
-	q = `SELECT issue_id, changed_at, from_string, to_string FROM field_changes FINAL
-		WHERE ` + siteCond + ` AND issue_id IN (SELECT toUInt64(arrayJoin(?))) AND (field IN ('Story Points', 'Story point estimate')
-		   OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))
-		ORDER BY changed_at, history_id`
-	if err := s.DB.Select(ctx, &pts, q, append(siteArgs, idList)...); err != nil {
-		return nil, fmt.Errorf("estimate changes: %w", err)
+	idSet := `(SELECT toUInt64(arrayJoin(?)))`
+	err := parallel(
+		func() error {
+			q := `SELECT sprint_id, issue_id, issue_key, status_category, story_points, created_at, event_at, event_history, event_added,
+				history_at, history_id, history_from_category, history_to_category
+				FROM sprint_members WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND sprint_id IN ` + idSet
+			if err := s.DB.Select(ctx, &issues, q, append(append([]any{}, siteArgs...), ids)...); err != nil {
+				return fmt.Errorf("sprint issues: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			q := `SELECT issue_id, history_id, item_index, changed_at, from_string, to_string FROM field_changes
+				WHERE ` + siteCond + ` AND site IN (SELECT site FROM boards FINAL WHERE board_id = ?)
+				AND issue_id IN (SELECT issue_id FROM sprint_members WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND sprint_id IN ` + idSet + `)
+				AND (field IN ('Story Points', 'Story point estimate') OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))`
+			args := append(append(append(append([]any{}, siteArgs...), board), siteArgs...), ids)
+			if err := s.DB.Select(ctx, &pts, q, args...); err != nil {
+				return fmt.Errorf("estimate changes: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range pts {
+	for i := range issues {
+		is := &issues[i]
+		if h.members[is.SprintID] == nil {
+			h.members[is.SprintID] = map[uint64][]memberEvent{}
+		}
+		for k := range is.EventAt {
+			if k < len(is.EventHistory) && k < len(is.EventAdded) {
+				h.members[is.SprintID][is.IssueID] = append(h.members[is.SprintID][is.IssueID],
+					memberEvent{IssueID: is.IssueID, SprintID: is.SprintID, HistoryID: is.EventHistory[k], ChangedAt: is.EventAt[k], Added: is.EventAdded[k]})
+			}
+		}
+		if h.issues[is.IssueID] != nil {
+			continue // seen in another sprint of the board
+		}
+		h.issues[is.IssueID] = &is.sprintIssue
+		for k := range is.At {
+			if k < len(is.History) && k < len(is.From) && k < len(is.To) {
+				h.cats[is.IssueID] = append(h.cats[is.IssueID], catEvent{IssueID: is.IssueID, ChangedAt: is.At[k], HistoryID: is.History[k], From: is.From[k], To: is.To[k]})
+			}
+		}
+	}
+	sort.Slice(pts, func(i, j int) bool {
+		a, b := pts[i], pts[j]
+		if !a.ChangedAt.Equal(b.ChangedAt) {
+			return a.ChangedAt.Before(b.ChangedAt)
+		}
+		if a.HistoryID != b.HistoryID {
+			return a.HistoryID < b.HistoryID
+		}
+		return a.ItemIndex < b.ItemIndex
+	})
+	for k, p := range pts {
+		if k > 0 && pts[k-1].IssueID == p.IssueID && pts[k-1].HistoryID == p.HistoryID && pts[k-1].ItemIndex == p.ItemIndex {
+			continue // the same history item stored twice
+		}
 		h.points[p.IssueID] = append(h.points[p.IssueID], p)
 	}
 	now := s.Now().UTC()

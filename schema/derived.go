@@ -14,13 +14,15 @@ import (
 const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
 
 // derivedTables are the read model's tables, one partition per generation.
-var derivedTables = []string{"issues_current", "transitions_current", "cfd_daily", "status_stays", "status_usage", "refinement_days"}
+var derivedTables = []string{"issues_current", "cfd_daily", "status_stays", "status_usage", "refinement_days", "sprint_members"}
 
 // Generation is one build of the read model.
 type Generation struct {
 	Gen     uint64        `json:"gen"`
 	BuiltAt time.Time     `json:"built_at"`
 	Took    time.Duration `json:"-"`
+	// Steps is how long each table took, in build order.
+	Steps []StepTime `json:"-"`
 	// sources is the newest issue row version of each site when the build
 	// started: a newer one means the read model is behind.
 	sources     map[string]uint64
@@ -35,23 +37,19 @@ const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_c
 // buildSteps fill one generation (bound as every ?) of the read model, in
 // order: each step reads what the ones before it wrote.
 var buildSteps = []struct{ name, sql string }{
-	{"transitions_current", `INSERT INTO transitions_current (gen, site, issue_id, history_id, item_index, issue_key, project_key,
-		issue_type, work_category, changed_at, from_status_id, to_status_id, from_status, to_status, from_category, to_category)
-	SELECT toUInt64(?), site, issue_id, history_id, item_index, issue_key, project_key, issue_type, work_category, changed_at,
-		from_status_id, to_status_id, from_status, to_status, from_category, to_category
-	FROM (SELECT site, issue_id, history_id, item_index, changed_at, from_status_id, to_status_id, from_status, to_status,
-		from_category, to_category FROM status_transitions FINAL)
-	ALL INNER JOIN (SELECT site, issue_id, issue_key, project_key, issue_type, work_category FROM issues FINAL WHERE deleted = 0)
-	USING (site, issue_id)`},
 	// The status an issue was created in is the "from" of its first
 	// transition; without transitions, its current status.
-	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category)
-	SELECT toUInt64(?), ` + issueColumns + `, if(n = 0, status_name, first_status), if(n = 0, status_category, first_category)
+	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category,
+		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category)
+	SELECT toUInt64(?), ` + issueColumns + `, if(n = 0, status_name, tupleElement(tr[1], 4)), if(n = 0, status_category, tupleElement(tr[1], 7)),
+		arrayMap(x -> tupleElement(x, 1), tr), arrayMap(x -> tupleElement(x, 2), tr), arrayMap(x -> tupleElement(x, 4), tr),
+		arrayMap(x -> tupleElement(x, 5), tr), arrayMap(x -> tupleElement(x, 6), tr), arrayMap(x -> tupleElement(x, 7), tr),
+		arrayMap(x -> tupleElement(x, 8), tr)
 	FROM (SELECT * FROM issues FINAL WHERE deleted = 0)
 	ALL LEFT JOIN (SELECT site, issue_id, count() AS n,
-		argMin(from_status, (changed_at, history_id, item_index)) AS first_status,
-		argMin(from_category, (changed_at, history_id, item_index)) AS first_category
-		FROM transitions_current WHERE gen = ? GROUP BY site, issue_id) USING (site, issue_id)`},
+		arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
+			groupArray((changed_at, history_id, item_index, from_status, to_status, to_status_id, from_category, to_category))) AS tr
+		FROM status_transitions FINAL GROUP BY site, issue_id) USING (site, issue_id)`},
 	// +1 into the initial state on the day of creation, then -1 out of and
 	// +1 into a state on the day of each transition, by category and by status.
 	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
@@ -60,32 +58,37 @@ var buildSteps = []struct{ name, sql string }{
 			tupleElement(e, 2) AS state, toInt64(1) AS delta
 		FROM issues_current ARRAY JOIN [('category', initial_category), ('status', initial_status)] AS e WHERE gen = ?
 		UNION ALL
-		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, toDate(changed_at) AS day,
-			tupleElement(e, 2) AS state, tupleElement(e, 3) AS delta
-		FROM transitions_current ARRAY JOIN [('category', from_category, toInt64(-1)), ('category', to_category, toInt64(1)),
-			('status', from_status, toInt64(-1)), ('status', to_status, toInt64(1))] AS e WHERE gen = ?
+		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, day, tupleElement(e, 2) AS state, tupleElement(e, 3) AS delta
+		FROM (SELECT site, project_key, issue_type, work_category, toDate(at) AS day, fs, ts, fc, tc FROM issues_current
+			ARRAY JOIN history_at AS at, history_from_status AS fs, history_to_status AS ts, history_from_category AS fc, history_to_category AS tc
+			WHERE gen = ?)
+		ARRAY JOIN [('category', fc, toInt64(-1)), ('category', tc, toInt64(1)), ('status', fs, toInt64(-1)), ('status', ts, toInt64(1))] AS e
 	) GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
 	// Stays of done issues: from creation in the initial status, then from
 	// each transition to the next; the stay in the last status is open.
 	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_id, issue_type, work_category, done_at, status, category, seconds)
 	SELECT toUInt64(?), site, project_key, issue_id, issue_type, work_category, done,
 		tupleElement(stay, 1), tupleElement(stay, 2), tupleElement(stay, 3) FROM (
-		SELECT site, project_key, issue_id, issue_type, work_category, done,
+		SELECT site, project_key, issue_id, issue_type, work_category, assumeNotNull(done_at) AS done,
 			arrayJoin(arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
-				arrayPopBack(statuses), arrayPopBack(cats), arrayPopBack(times), arrayPopFront(times))) AS stay
-		FROM (
-			SELECT site, project_key, issue_id, issue_type, work_category, assumeNotNull(done_at) AS done,
-				arrayConcat([created_at], arrayMap(x -> tupleElement(x, 1), tr)) AS times,
-				arrayConcat([initial_status], arrayMap(x -> tupleElement(x, 4), tr)) AS statuses,
-				arrayConcat([initial_category], arrayMap(x -> tupleElement(x, 5), tr)) AS cats
-			FROM (SELECT site, project_key, issue_id, issue_type, work_category, done_at, created_at, initial_status, initial_category
-				FROM issues_current WHERE gen = ? AND done_at IS NOT NULL)
-			ALL INNER JOIN (SELECT site, issue_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
-				groupArray((changed_at, history_id, item_index, to_status, to_category))) AS tr
-				FROM transitions_current WHERE gen = ? GROUP BY site, issue_id) USING (site, issue_id)))`},
+				arrayConcat([initial_status], arrayPopBack(history_to_status)),
+				arrayConcat([initial_category], arrayPopBack(history_to_category)),
+				arrayConcat([created_at], arrayPopBack(history_at)),
+				history_at)) AS stay
+		FROM issues_current WHERE gen = ? AND done_at IS NOT NULL AND length(history_at) > 0)`},
 	{"status_usage", `INSERT INTO status_usage (gen, site, status_id, status, uses)
-	SELECT toUInt64(?), site, to_status_id, to_status, count() FROM transitions_current WHERE gen = ?
-	GROUP BY site, to_status_id, to_status`},
+	SELECT toUInt64(?), site, status_id, status, count() FROM issues_current
+	ARRAY JOIN history_to_status_id AS status_id, history_to_status AS status WHERE gen = ?
+	GROUP BY site, status_id, status`},
+	{"sprint_members", `INSERT INTO sprint_members (gen, site, sprint_id, issue_id, issue_key, status_category, story_points, created_at,
+		event_at, event_history, event_added, history_at, history_id, history_from_category, history_to_category)
+	SELECT toUInt64(?), site, sprint_id, issue_id, issue_key, status_category, story_points, created_at,
+		arrayMap(x -> tupleElement(x, 1), ev), arrayMap(x -> tupleElement(x, 2), ev), arrayMap(x -> tupleElement(x, 3), ev),
+		history_at, history_id, history_from_category, history_to_category
+	FROM (SELECT site, issue_id, issue_key, status_category, story_points, created_at, history_at, history_id, history_from_category, history_to_category
+		FROM issues_current WHERE gen = ? AND (site, issue_id) IN (SELECT site, issue_id FROM sprint_changes))
+	ALL INNER JOIN (SELECT site, issue_id, sprint_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)), groupArray((changed_at, history_id, added))) AS ev
+		FROM sprint_changes FINAL GROUP BY site, issue_id, sprint_id) USING (site, issue_id)`},
 	{"refinement_days", `INSERT INTO refinement_days (gen, site, project_key, issue_type, work_category, issue_id, day)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, issue_id, day
 	FROM (SELECT DISTINCT site, issue_id, toDate(changed_at) AS day FROM field_changes FINAL WHERE field != 'Rank')
@@ -110,15 +113,17 @@ func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
 		for i := range args {
 			args[i] = g.Gen
 		}
+		t := time.Now()
 		if err := s.Exec(ctx, st.sql, args...); err != nil {
 			return g, fmt.Errorf("build %s: %w", st.name, err)
 		}
+		g.Steps = append(g.Steps, StepTime{st.name, time.Since(t)})
 	}
 	if err := s.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = ?", []any{g.Gen}, &g.Issues); err != nil {
 		return g, fmt.Errorf("count issues_current: %w", err)
 	}
-	if err := s.QueryRow(ctx, "SELECT count() FROM transitions_current WHERE gen = ?", []any{g.Gen}, &g.Transitions); err != nil {
-		return g, fmt.Errorf("count transitions_current: %w", err)
+	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE gen = ?", []any{g.Gen}, &g.Transitions); err != nil {
+		return g, fmt.Errorf("count transitions: %w", err)
 	}
 	g.Took = time.Since(start)
 	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions}
@@ -153,6 +158,12 @@ func (s *Store) dropGenerationsBefore(ctx context.Context, gen uint64) error {
 		}
 	}
 	return nil
+}
+
+// StepTime is how long one table of the read model took to build.
+type StepTime struct {
+	Table string
+	Took  time.Duration
 }
 
 type generationRow struct {
@@ -243,12 +254,15 @@ func (s *Store) RefreshReadModel(ctx context.Context) (time.Duration, bool, erro
 	return g.Took, true, err
 }
 
-// DataVersion is a token that changes with every write to the database (an
-// insert, a merge, a dropped generation): the dashboard's response cache
-// keys on it. It reads system.parts, a few hundred rows.
+// DataVersion is a token that changes with every insert into the database
+// (a sync's pages, an import, a saved goal, a new read model generation)
+// and with dropped partitions, but not with background merges: it hashes
+// each table's highest block number, which a merge keeps. The dashboard's
+// response cache keys on it. It reads system.parts, a few hundred rows.
 func (s *Store) DataVersion(ctx context.Context) (string, error) {
 	var n, sum uint64
-	q := "SELECT count(), sum(cityHash64(table, name)) FROM system.parts WHERE database = currentDatabase() AND active"
+	q := `SELECT count(), sum(cityHash64(table, m)) FROM (SELECT table, max(max_block_number) AS m FROM system.parts
+		WHERE database = currentDatabase() AND active GROUP BY table)`
 	if err := s.QueryRow(ctx, q, nil, &n, &sum); err != nil {
 		return "", fmt.Errorf("data version: %w", err)
 	}

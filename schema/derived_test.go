@@ -132,11 +132,11 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 	}
 	var partitions uint64
 	if err := st.QueryRow(ctx, `SELECT uniqExact(table, partition) FROM system.parts WHERE database = currentDatabase() AND active
-		AND table IN ('issues_current', 'transitions_current', 'cfd_daily', 'status_stays', 'status_usage')`, nil, &partitions); err != nil {
+		AND table IN ('issues_current', 'cfd_daily', 'status_stays', 'status_usage')`, nil, &partitions); err != nil {
 		t.Fatal(err)
 	}
-	if partitions != 5 {
-		t.Fatalf("%d generation partitions left, want 5 (one per table; refinement_days is empty)", partitions)
+	if partitions != 4 {
+		t.Fatalf("%d generation partitions left, want 4 (one per table)", partitions)
 	}
 }
 

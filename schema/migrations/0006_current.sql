@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS derived_generations {{on_cluster}} (
 ) ENGINE = {{mergetree "derived_generations"}}
 ORDER BY gen;
 
--- Live issues (deleted ones left out) and the status each was created in.
+-- Live issues (deleted ones left out), the status each was created in and
+-- its status transitions: one row per issue, so that the sprint replay,
+-- the cumulative flow and time in status read no transition table.
 CREATE TABLE IF NOT EXISTS issues_current {{on_cluster}} (
     gen UInt64,
     site String,
@@ -49,32 +51,18 @@ CREATE TABLE IF NOT EXISTS issues_current {{on_cluster}} (
     deleted UInt8,
     version UInt64,
     initial_status String,
-    initial_category String
+    initial_category String,
+    -- the issue's status transitions in order, as parallel arrays
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_status Array(String),
+    history_to_status Array(String),
+    history_to_status_id Array(String),
+    history_from_category Array(String),
+    history_to_category Array(String)
 ) ENGINE = {{mergetree "issues_current"}}
 PARTITION BY gen
 ORDER BY (site, project_key, issue_id);
-
--- Status transitions of live issues, with the issue's type and category.
-CREATE TABLE IF NOT EXISTS transitions_current {{on_cluster}} (
-    gen UInt64,
-    site String,
-    issue_id UInt64,
-    history_id UInt64,
-    item_index UInt16,
-    issue_key String,
-    project_key String,
-    issue_type String,
-    work_category String,
-    changed_at DateTime('UTC'),
-    from_status_id String,
-    to_status_id String,
-    from_status String,
-    to_status String,
-    from_category String,
-    to_category String
-) ENGINE = {{mergetree "transitions_current"}}
-PARTITION BY gen
-ORDER BY (site, project_key, issue_id, changed_at, history_id, item_index);
 
 -- Cumulative flow as daily changes: per day and state (a status category
 -- when kind = 'category', a status name when kind = 'status'), how many
@@ -135,3 +123,26 @@ CREATE TABLE IF NOT EXISTS refinement_days {{on_cluster}} (
 ) ENGINE = {{mergetree "refinement_days"}}
 PARTITION BY gen
 ORDER BY (site, project_key, day, issue_id);
+
+-- Each live issue once per sprint it ever was in, with its Sprint field
+-- events for that sprint and its status category history: a board's
+-- sprint replay reads the rows of its sprints only.
+CREATE TABLE IF NOT EXISTS sprint_members {{on_cluster}} (
+    gen UInt64,
+    site String,
+    sprint_id UInt64,
+    issue_id UInt64,
+    issue_key String,
+    status_category String,
+    story_points Nullable(Float64),
+    created_at DateTime('UTC'),
+    event_at Array(DateTime('UTC')),
+    event_history Array(UInt64),
+    event_added Array(UInt8),
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_category Array(String),
+    history_to_category Array(String)
+) ENGINE = {{mergetree "sprint_members"}}
+PARTITION BY gen
+ORDER BY (site, sprint_id, issue_id);

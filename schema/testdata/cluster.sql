@@ -339,32 +339,17 @@ CREATE TABLE IF NOT EXISTS issues_current ON CLUSTER `prod` (
     deleted UInt8,
     version UInt64,
     initial_status String,
-    initial_category String
+    initial_category String,
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_status Array(String),
+    history_to_status Array(String),
+    history_to_status_id Array(String),
+    history_from_category Array(String),
+    history_to_category Array(String)
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.issues_current', '{replica}')
 PARTITION BY gen
 ORDER BY (site, project_key, issue_id);
-
--- current
-CREATE TABLE IF NOT EXISTS transitions_current ON CLUSTER `prod` (
-    gen UInt64,
-    site String,
-    issue_id UInt64,
-    history_id UInt64,
-    item_index UInt16,
-    issue_key String,
-    project_key String,
-    issue_type String,
-    work_category String,
-    changed_at DateTime('UTC'),
-    from_status_id String,
-    to_status_id String,
-    from_status String,
-    to_status String,
-    from_category String,
-    to_category String
-) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.transitions_current', '{replica}')
-PARTITION BY gen
-ORDER BY (site, project_key, issue_id, changed_at, history_id, item_index);
 
 -- current
 CREATE TABLE IF NOT EXISTS cfd_daily ON CLUSTER `prod` (
@@ -420,4 +405,25 @@ CREATE TABLE IF NOT EXISTS refinement_days ON CLUSTER `prod` (
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.refinement_days', '{replica}')
 PARTITION BY gen
 ORDER BY (site, project_key, day, issue_id);
+
+-- current
+CREATE TABLE IF NOT EXISTS sprint_members ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    sprint_id UInt64,
+    issue_id UInt64,
+    issue_key String,
+    status_category String,
+    story_points Nullable(Float64),
+    created_at DateTime('UTC'),
+    event_at Array(DateTime('UTC')),
+    event_history Array(UInt64),
+    event_added Array(UInt8),
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_category Array(String),
+    history_to_category Array(String)
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.sprint_members', '{replica}')
+PARTITION BY gen
+ORDER BY (site, sprint_id, issue_id);
 
