@@ -3,9 +3,12 @@ package dashboard
 import (
 	"container/list"
 	"context"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -29,6 +32,11 @@ type responseCache struct {
 	maxBytes  int
 	ttl, poll time.Duration
 	now       func() time.Time
+	// warm, when set, recomputes the most recently used responses after
+	// the data changed, so that the views people look at are ready before
+	// they ask again (see Server.prewarm).
+	warm    func([]warmRequest)
+	warming atomic.Bool
 
 	pollMu sync.Mutex // one version read at a time
 
@@ -43,14 +51,25 @@ type responseCache struct {
 }
 
 type cacheStats struct {
-	Hits, Misses, Waits, Evictions uint64
+	Hits, Misses, Waits, Evictions, Warmed uint64
 }
 
 type cacheEntry struct {
 	key, contentType, disposition string
 	body                          []byte
 	at                            time.Time
+	req                           warmRequest
 }
+
+// warmRequest is what it takes to ask for a response again.
+type warmRequest struct {
+	uri, accept string
+	role        Role
+}
+
+// warmMax is how many of the most recently used responses are recomputed
+// after the data changed.
+const warmMax = 32
 
 func newResponseCache(v Versioner, maxBytes int, now func() time.Time) *responseCache {
 	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, now: now,
@@ -83,12 +102,38 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	rc.mu.Lock()
+	var again []warmRequest
 	if v != rc.ver {
+		for el := rc.lru.Front(); el != nil && len(again) < warmMax; el = el.Next() {
+			again = append(again, el.Value.(*cacheEntry).req)
+		}
 		rc.dropAll()
 	}
 	rc.ver, rc.verAt = v, rc.now()
 	rc.mu.Unlock()
+	if len(again) > 0 && rc.warm != nil && rc.warming.CompareAndSwap(false, true) {
+		go func() {
+			defer rc.warming.Store(false)
+			rc.warm(again)
+		}()
+	}
 	return v, nil
+}
+
+// watch reads the data version every poll until stop closes, so that a
+// change (a sync's new read model) is noticed, and the recent responses
+// recomputed, without waiting for a request.
+func (rc *responseCache) watch(stop <-chan struct{}) {
+	t := time.NewTicker(2 * rc.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			rc.version(context.Background())
+		}
+	}
 }
 
 // expire makes the next request read the data version again.
@@ -181,8 +226,8 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	if err != nil {
 		return c.Next() // the handler reports the database's state
 	}
-	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"),
-		c.Get(fiber.HeaderAccept), string(c.Request().URI().RequestURI())}, "\x00")
+	uri, accept := string(c.Request().URI().RequestURI()), c.Get(fiber.HeaderAccept)
+	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"), accept, uri}, "\x00")
 	for {
 		e, wait := rc.lookup(key)
 		if e != nil {
@@ -202,6 +247,7 @@ func (s *Server) cached(c *fiber.Ctx) error {
 			return ctx.Err()
 		}
 	}
+	role := s.tokenRole(c)
 	var keep *cacheEntry
 	defer func() { rc.done(key, keep) }()
 	c.Set("X-Evident-Cache", "miss")
@@ -210,7 +256,47 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	}
 	if resp := c.Response(); resp.StatusCode() == fiber.StatusOK {
 		keep = &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
-			body: append([]byte(nil), resp.Body()...), at: rc.now()}
+			body: append([]byte(nil), resp.Body()...), at: rc.now(), req: warmRequest{uri: uri, accept: accept, role: role}}
 	}
 	return nil
+}
+
+// prewarm asks again, one at a time, for responses that were in use before
+// the data changed. It runs through the whole middleware chain as the
+// role that asked, with that role's first token.
+func (s *Server) prewarm(reqs []warmRequest) {
+	for _, r := range reqs {
+		if s.closing.Load() {
+			return
+		}
+		var tok string
+		switch {
+		case !s.auth:
+		case r.role == RoleAdmin && len(s.cfg.AdminTokens) > 0:
+			tok = s.cfg.AdminTokens[0]
+		case r.role == RoleViewer && len(s.cfg.ViewerTokens) > 0:
+			tok = s.cfg.ViewerTokens[0]
+		default:
+			continue
+		}
+		req, err := http.NewRequest(fiber.MethodGet, "http://evident.internal"+r.uri, nil)
+		if err != nil {
+			continue
+		}
+		if r.accept != "" {
+			req.Header.Set(fiber.HeaderAccept, r.accept)
+		}
+		if tok != "" {
+			req.Header.Set(fiber.HeaderAuthorization, "Bearer "+tok)
+		}
+		if resp, err := s.App.Test(req, -1); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("X-Evident-Cache") == "miss" {
+				s.cache.mu.Lock()
+				s.cache.stats.Warmed++
+				s.cache.mu.Unlock()
+			}
+		}
+	}
 }

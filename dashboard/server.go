@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -93,6 +94,8 @@ type Server struct {
 	stats        *requestStats
 	catalogCache catalogCache
 	cache        *responseCache // nil: off
+	stop         chan struct{}  // closed by Shutdown
+	closing      atomic.Bool
 }
 
 // New builds the Fiber app with every route.
@@ -111,8 +114,11 @@ func New(cfg Config) *Server {
 		s.admin = append(s.admin, sha256.Sum256([]byte(t)))
 	}
 	s.auth = len(s.viewer)+len(s.admin) > 0
+	s.stop = make(chan struct{})
 	if cfg.Versioner != nil && cfg.CacheBytes > 0 {
 		s.cache = newResponseCache(cfg.Versioner, cfg.CacheBytes, time.Now)
+		s.cache.warm = s.prewarm
+		go s.cache.watch(s.stop)
 	}
 	s.App = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
@@ -354,6 +360,7 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 		st, n, bytes := s.cache.snapshot()
 		b.WriteString("# HELP evident_cache_requests_total Cached GET requests: served from the cache (hit), computed (miss), or waited for an identical one (wait).\n# TYPE evident_cache_requests_total counter\n")
 		fmt.Fprintf(&b, "evident_cache_requests_total{result=\"hit\"} %d\nevident_cache_requests_total{result=\"miss\"} %d\nevident_cache_requests_total{result=\"wait\"} %d\n", st.Hits, st.Misses, st.Waits)
+		fmt.Fprintf(&b, "# HELP evident_cache_prewarmed_total Responses recomputed after the data changed, before anyone asked again.\n# TYPE evident_cache_prewarmed_total counter\nevident_cache_prewarmed_total %d\n", st.Warmed)
 		fmt.Fprintf(&b, "# HELP evident_cache_evictions_total Responses evicted to stay within the cache's size.\n# TYPE evident_cache_evictions_total counter\nevident_cache_evictions_total %d\n", st.Evictions)
 		fmt.Fprintf(&b, "# HELP evident_cache_entries Responses held.\n# TYPE evident_cache_entries gauge\nevident_cache_entries %d\n", n)
 		fmt.Fprintf(&b, "# HELP evident_cache_bytes Bytes of responses held.\n# TYPE evident_cache_bytes gauge\nevident_cache_bytes %d\n", bytes)
@@ -364,5 +371,8 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 
 // Shutdown stops the server, waiting up to timeout for requests in flight.
 func (s *Server) Shutdown(timeout time.Duration) error {
+	if s.closing.CompareAndSwap(false, true) {
+		close(s.stop)
+	}
 	return s.App.ShutdownWithTimeout(timeout)
 }
