@@ -36,15 +36,24 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	for _, s := range rep.Sync {
 		fmt.Fprintf(w, "%d issues\t%.0f\t%.1f\t%.0f\t%.1f\n", s.Issues, s.IssuesPerSec, s.RequestsPer1k, s.PeakRSSMiB, s.Seconds)
 	}
-	fmt.Fprintf(w, "\nload\t%d issues + %d transitions in %.1f s (%.0f rows/s)\n", rep.Load.Issues, rep.Load.Transitions, rep.Load.Seconds, rep.Load.RowsPerSec)
-	fmt.Fprintln(w, "\nendpoint (one-year range)\tp50 ms\tp95 ms\tp99 ms\terrors")
-	for _, a := range rep.API {
-		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%d\n", a.Path, a.P50ms, a.P95ms, a.P99ms, a.Errors)
+	fmt.Fprintf(w, "\nload\t%d issues + %d transitions in %.1f s (%.0f rows/s); read model built in %.1f s\n", rep.Load.Issues, rep.Load.Transitions, rep.Load.Seconds, rep.Load.RowsPerSec, rep.Load.ReadModelSeconds)
+	for _, part := range []struct {
+		title      string
+		api, pages []bench.LatencyFigure
+	}{{"cache off: every request computed", rep.API, rep.Pages}, {"cache on (default)", rep.APICached, rep.PagesCached}} {
+		fmt.Fprintf(w, "\nendpoint, %s\tp50 ms\tp95 ms\tp99 ms\terrors\n", part.title)
+		for _, a := range part.api {
+			fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%d\n", a.Path, a.P50ms, a.P95ms, a.P99ms, a.Errors)
+		}
+		fmt.Fprintf(w, "\npage, %s\tTTFB p50 ms\tTTFB p95 ms\t\terrors\n", part.title)
+		for _, a := range part.pages {
+			fmt.Fprintf(w, "%s\t%.1f\t%.1f\t\t%d\n", a.Path, a.P50ms, a.P95ms, a.Errors)
+		}
 	}
-	fmt.Fprintln(w, "\npage\tTTFB p50 ms\tTTFB p95 ms\t\terrors")
-	for _, a := range rep.Pages {
-		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t\t%d\n", a.Path, a.P50ms, a.P95ms, a.Errors)
-	}
+	lt := rep.LoadTest
+	fmt.Fprintf(w, "\nload test\t%d clients, %.0f s, %d URLs: %d requests (%.0f/s), %d errors; p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+		lt.Clients, lt.Seconds, lt.URLs, lt.Requests, lt.PerSecond, lt.Errors, lt.P50ms, lt.P95ms, lt.P99ms, lt.MaxMs)
+	fmt.Fprintf(w, "serve RSS during the load test\t%.0f MiB at start, %.0f MiB at the end, %.0f MiB peak\n", lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB)
 	fmt.Fprintf(w, "\nserve peak RSS\t%.0f MiB\n", rep.ServeRSS)
 	fmt.Fprintf(w, "import\t%d rows in %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", rep.Import.Rows, rep.Import.Seconds, rep.Import.RowsPerSec, rep.Import.PeakRSSMiB)
 	fmt.Fprintln(w, "\nlead/cycle percentiles\tEvident ms\tload-everything-in-Go ms\tratio\tsame result")

@@ -34,10 +34,17 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 	if rep.Load.Issues != 100000 || rep.Load.Transitions < 500000 || rep.Load.RowsPerSec <= 0 {
 		t.Errorf("load: %+v", rep.Load)
 	}
-	if len(rep.API) < 12 || len(rep.Pages) < 5 {
-		t.Errorf("%d endpoints, %d pages measured", len(rep.API), len(rep.Pages))
+	if len(rep.API) < 15 || len(rep.Pages) < 7 || len(rep.APICached) != len(rep.API) || len(rep.PagesCached) != len(rep.Pages) {
+		t.Errorf("%d endpoints, %d pages measured; cached: %d and %d", len(rep.API), len(rep.Pages), len(rep.APICached), len(rep.PagesCached))
 	}
-	for _, l := range append(rep.API, rep.Pages...) {
+	if rep.Load.ReadModelSeconds <= 0 {
+		t.Errorf("read model build not measured: %+v", rep.Load)
+	}
+	lt := rep.LoadTest
+	if lt.Clients != 10 || lt.Requests < 100 || lt.Errors != 0 || lt.P99ms < lt.P95ms || lt.RSSPeakMiB <= 0 || lt.RSSEndMiB <= 0 {
+		t.Errorf("load test: %+v", lt)
+	}
+	for _, l := range append(append(rep.API, rep.Pages...), append(rep.APICached, rep.PagesCached...)...) {
 		if l.Requests == 0 || l.Errors != 0 || l.P50ms <= 0 || l.P95ms < l.P50ms || l.P99ms < l.P95ms {
 			t.Errorf("latency of %s: %+v", l.Path, l)
 		}

@@ -42,6 +42,9 @@ type Options struct {
 	Clients      int
 	ImportRows   int
 	CompareSizes []int
+	// LoadClients clients request a mix of URLs for LoadDuration.
+	LoadClients  int
+	LoadDuration time.Duration
 }
 
 // Defaults fills the sizes: the full suite, or the quick one (< 3 min).
@@ -54,7 +57,14 @@ func (o *Options) Defaults() {
 	}
 	if o.Quick {
 		o.SyncSizes, o.LoadIssues, o.Requests, o.ImportRows, o.CompareSizes = []int{10000}, 100000, 80, 100000, []int{100000}
+		o.LoadClients, o.LoadDuration = 10, 10*time.Second
 		return
+	}
+	if o.LoadClients == 0 {
+		o.LoadClients = 50
+	}
+	if o.LoadDuration == 0 {
+		o.LoadDuration = time.Minute
 	}
 	if o.SyncSizes == nil {
 		o.SyncSizes = []int{10000, 100000}
@@ -75,17 +85,23 @@ func (o *Options) Defaults() {
 
 // Report is every figure the suite measured.
 type Report struct {
-	Date       string          `json:"date"`
-	Machine    string          `json:"machine"`
-	Quick      bool            `json:"quick"`
-	Sync       []SyncFigure    `json:"sync"`
-	Load       LoadFigure      `json:"load"`
-	API        []LatencyFigure `json:"api"`
-	Pages      []LatencyFigure `json:"pages"`
-	ServeRSS   float64         `json:"serve_peak_rss_mib"`
-	Import     ImportFigure    `json:"import"`
-	Compare    []CompareFigure `json:"compare"`
-	ClickHouse string          `json:"clickhouse_version"`
+	Date    string       `json:"date"`
+	Machine string       `json:"machine"`
+	Quick   bool         `json:"quick"`
+	Sync    []SyncFigure `json:"sync"`
+	Load    LoadFigure   `json:"load"`
+	// API and Pages are measured with the response cache off: every
+	// request computed, as the first one after a sync is.
+	API   []LatencyFigure `json:"api"`
+	Pages []LatencyFigure `json:"pages"`
+	// APICached and PagesCached are the same with the cache on (default).
+	APICached   []LatencyFigure `json:"api_cached"`
+	PagesCached []LatencyFigure `json:"pages_cached"`
+	LoadTest    LoadTest        `json:"load_test"`
+	ServeRSS    float64         `json:"serve_peak_rss_mib"`
+	Import      ImportFigure    `json:"import"`
+	Compare     []CompareFigure `json:"compare"`
+	ClickHouse  string          `json:"clickhouse_version"`
 }
 
 // SyncFigure is one full sync from the simulator.
@@ -105,6 +121,8 @@ type LoadFigure struct {
 	Transitions int     `json:"transitions"`
 	Seconds     float64 `json:"seconds"`
 	RowsPerSec  float64 `json:"rows_per_second"`
+	// ReadModelSeconds is the build of the read model after the load.
+	ReadModelSeconds float64 `json:"read_model_seconds"`
 }
 
 // LatencyFigure is the latency of one endpoint under concurrent load.
@@ -177,6 +195,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.serveLoad(ctx, dsn, &rep); err != nil {
 		return rep, fmt.Errorf("api: %w", err)
 	}
+	if rep.LoadTest, err = o.loadTest(ctx, dsn, o.LoadClients, o.LoadDuration); err != nil {
+		return rep, fmt.Errorf("load test: %w", err)
+	}
+	lt := rep.LoadTest
+	o.logf("load test: %d clients for %.0f s over %d URLs: %d requests (%.0f/s), %d errors, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; RSS %.0f → %.0f MiB (peak %.0f)",
+		lt.Clients, lt.Seconds, lt.URLs, lt.Requests, lt.PerSecond, lt.Errors, lt.P50ms, lt.P95ms, lt.P99ms, lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB)
 	if rep.Import, err = o.importOnce(ctx, ch, dir); err != nil {
 		return rep, fmt.Errorf("import: %w", err)
 	}
@@ -294,8 +318,36 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 	cats := []string{"feature", "defect", "other", "incident", "debt"}
 	statuses := []struct{ id, name, cat string }{{"10000", "Backlog", "new"}, {"3", "In Progress", "indeterminate"}, {"10002", "In Review", "indeterminate"}, {"10005", "Done", "done"}}
 	t0 := time.Now()
+	// One Scrum board per project with two-week sprints over the two years;
+	// one issue in 160 goes through sprints (about 40 a sprint, as on a
+	// real board), carried over while not done.
+	const sprintLen = 14 * 24 * time.Hour
+	nSprints := int(now.Sub(startAll)/sprintLen) + 1
+	var boards []evident.Board
+	var sprints []evident.Sprint
+	for b, p := range projects {
+		boards = append(boards, evident.Board{Site: "bench", BoardID: uint64(b + 1), Name: p + " board", Type: "scrum", ProjectKey: p, Version: 1})
+		for k := 0; k < nSprints; k++ {
+			start := startAll.Add(time.Duration(k) * sprintLen)
+			end := start.Add(sprintLen)
+			sp := evident.Sprint{Site: "bench", SprintID: sprintID(b, k), BoardID: uint64(b + 1), Name: fmt.Sprintf("%s sprint %d", p, k+1),
+				State: "closed", StartAt: &start, EndAt: &end, CompleteAt: &end, Version: 1}
+			if end.After(now) {
+				sp.State, sp.CompleteAt = "active", nil
+			}
+			sprints = append(sprints, sp)
+		}
+	}
+	if err := st.InsertBoards(ctx, boards); err != nil {
+		return LoadFigure{}, err
+	}
+	if err := st.InsertSprints(ctx, sprints); err != nil {
+		return LoadFigure{}, err
+	}
 	var issues []evident.Issue
 	var trans []evident.Transition
+	var changes []evident.SprintChange
+	var fields []evident.FieldChange
 	flush := func() error {
 		if err := st.InsertIssues(ctx, issues); err != nil {
 			return err
@@ -303,7 +355,13 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 		if err := st.InsertTransitions(ctx, trans); err != nil {
 			return err
 		}
-		issues, trans = issues[:0], trans[:0]
+		if err := st.InsertSprintChanges(ctx, changes); err != nil {
+			return err
+		}
+		if err := st.InsertFieldChanges(ctx, fields); err != nil {
+			return err
+		}
+		issues, trans, changes, fields = issues[:0], trans[:0], changes[:0], fields[:0]
 		return nil
 	}
 	total := 0
@@ -344,6 +402,28 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 			cur = next
 		}
 		is.StatusID, is.StatusName, is.StatusCategory = statuses[cur].id, statuses[cur].name, statuses[cur].cat
+		// Every issue is estimated an hour after creation.
+		points := float64(1 + i%8)
+		is.StoryPoints = &points
+		fields = append(fields, evident.FieldChange{Site: "bench", IssueID: is.IssueID, HistoryID: hid + 15, IssueKey: is.IssueKey,
+			ChangedAt: created.Add(time.Hour), Field: "Story Points", FieldID: "customfield_10016", ToValue: strconv.Itoa(int(points)),
+			ToString: strconv.Itoa(int(points)), Version: 1})
+		if i%160 == 0 && is.StartedAt != nil {
+			b := i % 3
+			for k := int(is.StartedAt.Sub(startAll) / sprintLen); k < nSprints; k++ {
+				start := startAll.Add(time.Duration(k) * sprintLen)
+				at := start.Add(-time.Hour) // planned before the start, or added when created
+				if created.After(at) {
+					at = created
+				}
+				changes = append(changes, evident.SprintChange{Site: "bench", IssueID: is.IssueID, HistoryID: hid + 8 + uint64(k%7), SprintID: sprintID(b, k),
+					IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: at, Added: 1, Version: 1})
+				is.SprintIDs = append(is.SprintIDs, sprintID(b, k))
+				if is.DoneAt != nil && is.DoneAt.Before(start.Add(sprintLen)) {
+					break
+				}
+			}
+		}
 		issues = append(issues, is)
 		if len(issues) >= 20000 {
 			total += len(trans)
@@ -357,14 +437,21 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 		return LoadFigure{}, err
 	}
 	// Merge the parts so that FINAL reads one part, as after any quiet hour.
-	for _, t := range []string{"issues", "status_transitions"} {
+	for _, t := range []string{"issues", "status_transitions", "sprint_changes", "field_changes"} {
 		if err := st.Exec(ctx, "OPTIMIZE TABLE "+t+" FINAL"); err != nil {
 			return LoadFigure{}, err
 		}
 	}
 	secs := time.Since(t0).Seconds()
-	return LoadFigure{Issues: n, Transitions: total, Seconds: round(secs), RowsPerSec: round(float64(n+total) / secs)}, nil
+	g, err := st.RefreshDerived(ctx)
+	if err != nil {
+		return LoadFigure{}, err
+	}
+	return LoadFigure{Issues: n, Transitions: total, Seconds: round(secs), RowsPerSec: round(float64(n+total) / secs),
+		ReadModelSeconds: round(g.Took.Seconds())}, nil
 }
+
+func sprintID(board, k int) uint64 { return uint64((board+1)*1000 + k + 1) }
 
 func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -375,55 +462,179 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// serveLoad runs evident serve as a child and measures API and page
-// latency under concurrent load, and the server's peak memory.
-func (o *Options) serveLoad(ctx context.Context, dsn string, rep *Report) error {
+// startServe runs evident serve as a child with the response cache of
+// cacheMB MiB (0: off) and waits until it is ready.
+func (o *Options) startServe(ctx context.Context, dsn string, cacheMB int) (base string, cmd *exec.Cmd, stop func(), err error) {
 	addr, err := freePort()
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, o.Binary, "serve")
-	cmd.Env = append(os.Environ(), "EVIDENT_CLICKHOUSE_DSN="+dsn, "EVIDENT_LISTEN="+addr)
+	cmd = exec.CommandContext(ctx, o.Binary, "serve")
+	cmd.Env = append(os.Environ(), "EVIDENT_CLICKHOUSE_DSN="+dsn, "EVIDENT_LISTEN="+addr, "EVIDENT_CACHE_MB="+strconv.Itoa(cacheMB))
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	defer func() {
+	stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-	}()
-	base := "http://" + addr
+	}
+	base = "http://" + addr
 	for i := 0; ; i++ {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return base, cmd, stop, nil
 			}
 		}
-		if i > 200 {
-			return fmt.Errorf("evident serve did not become ready")
+		if i > 600 {
+			stop()
+			return "", nil, nil, fmt.Errorf("evident serve did not become ready")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// apiPaths are the endpoints measured, each for a one-year range.
+func apiPaths() []string {
 	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	year := fmt.Sprintf("from=%s&to=%s", to.AddDate(-1, 0, 0).Format("2006-01-02"), to.Format("2006-01-02"))
-	for _, path := range []string{
+	return []string{
 		"/api/v1/flow?" + year, "/api/v1/flow?project=SHOP&" + year, "/api/v1/issues?project=SHOP&limit=100",
-		"/api/v1/cfd?" + year, "/api/v1/time-in-status?" + year, "/api/v1/quality?" + year, "/api/v1/releases?" + year, "/api/v1/value?" + year,
-		"/api/v1/satisfaction?" + year, "/api/v1/ebm?project=SHOP&" + year, "/api/v1/forecast?items=100",
-		"/api/v1/health/data",
-	} {
-		f := o.hammer(ctx, base, path, o.Requests, false)
-		o.logf("%-60s p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  errors %d", f.Path, f.P50ms, f.P95ms, f.P99ms, f.Errors)
-		rep.API = append(rep.API, f)
+		"/api/v1/cfd?" + year, "/api/v1/time-in-status?" + year, "/api/v1/sprints?board=1", "/api/v1/quality?" + year,
+		"/api/v1/releases?" + year, "/api/v1/value?" + year, "/api/v1/satisfaction?" + year, "/api/v1/ebm?project=SHOP&" + year,
+		"/api/v1/forecast?items=100", "/api/v1/backlog?project=SHOP", "/api/v1/health/data", "/api/v1/catalog",
 	}
-	for _, path := range []string{"/", "/flow", "/value", "/forecast?items=100", "/health"} {
-		f := o.hammer(ctx, base, path, max(10, o.Requests/8), true)
-		o.logf("page %-55s TTFB p50 %6.1f ms  p95 %6.1f ms", f.Path, f.P50ms, f.P95ms)
-		rep.Pages = append(rep.Pages, f)
+}
+
+var pagePaths = []string{"/", "/flow", "/sprints?board=1", "/value", "/forecast?items=100", "/backlog?project=SHOP", "/health"}
+
+// serveLoad measures API and page latency under concurrent load twice:
+// with the response cache off (every request computed: the first request
+// after a sync) and on (the default), and the server's peak memory.
+func (o *Options) serveLoad(ctx context.Context, dsn string, rep *Report) error {
+	for _, cacheMB := range []int{0, 64} {
+		base, cmd, stop, err := o.startServe(ctx, dsn, cacheMB)
+		if err != nil {
+			return err
+		}
+		api, pages := &rep.API, &rep.Pages
+		mode := "cache off"
+		if cacheMB > 0 {
+			api, pages, mode = &rep.APICached, &rep.PagesCached, "cache on"
+		}
+		for _, path := range apiPaths() {
+			f := o.hammer(ctx, base, path, o.Requests, false)
+			o.logf("%-9s %-60s p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  errors %d", mode, f.Path, f.P50ms, f.P95ms, f.P99ms, f.Errors)
+			*api = append(*api, f)
+		}
+		for _, path := range pagePaths {
+			f := o.hammer(ctx, base, path, max(10, o.Requests/8), true)
+			o.logf("%-9s page %-55s TTFB p50 %6.1f ms  p95 %6.1f ms", mode, f.Path, f.P50ms, f.P95ms)
+			*pages = append(*pages, f)
+		}
+		rep.ServeRSS = max(rep.ServeRSS, round(peakRSS(cmd.Process.Pid)))
+		stop()
 	}
-	rep.ServeRSS = round(peakRSS(cmd.Process.Pid))
 	return nil
+}
+
+// LoadTest is many clients over a mix of endpoints, pages and filters for
+// a fixed time, with the server's memory sampled every second.
+type LoadTest struct {
+	Clients     int     `json:"clients"`
+	Seconds     float64 `json:"seconds"`
+	URLs        int     `json:"distinct_urls"`
+	Requests    int     `json:"requests"`
+	Errors      int     `json:"errors"`
+	PerSecond   float64 `json:"requests_per_second"`
+	P50ms       float64 `json:"p50_ms"`
+	P95ms       float64 `json:"p95_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	MaxMs       float64 `json:"max_ms"`
+	RSSStartMiB float64 `json:"rss_start_mib"`
+	RSSEndMiB   float64 `json:"rss_end_mib"`
+	RSSPeakMiB  float64 `json:"rss_peak_mib"`
+}
+
+// loadTest runs the default server (cache on) under Clients clients for
+// the given time, each walking the URL mix from a different start.
+func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.Duration) (LoadTest, error) {
+	base, cmd, stop, err := o.startServe(ctx, dsn, 64)
+	if err != nil {
+		return LoadTest{}, err
+	}
+	defer stop()
+	var urls []string
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	for _, project := range []string{"", "project=SHOP&", "project=APP&", "project=OPS&"} {
+		for _, months := range []int{3, 12} {
+			rng := fmt.Sprintf("from=%s&to=%s", to.AddDate(0, -months, 0).Format("2006-01-02"), to.Format("2006-01-02"))
+			for _, p := range []string{"/api/v1/flow", "/api/v1/cfd", "/api/v1/time-in-status", "/api/v1/quality", "/api/v1/ebm", "/flow", "/"} {
+				urls = append(urls, p+"?"+project+rng)
+			}
+		}
+	}
+	urls = append(urls, apiPaths()...)
+	urls = append(urls, pagePaths...)
+	lt := LoadTest{Clients: clients, URLs: len(urls), RSSStartMiB: round(rss(cmd.Process.Pid))}
+	var mu sync.Mutex
+	var lat []float64
+	stopAt := time.Now().Add(d)
+	done := make(chan struct{})
+	go func() { // memory, every second
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+				r := rss(cmd.Process.Pid)
+				mu.Lock()
+				lt.RSSPeakMiB = max(lt.RSSPeakMiB, round(r))
+				mu.Unlock()
+			}
+		}
+	}()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := c * 7; time.Now().Before(stopAt); i++ {
+				req, _ := http.NewRequestWithContext(ctx, "GET", base+urls[i%len(urls)], nil)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				ms := float64(time.Since(t0).Microseconds()) / 1000
+				mu.Lock()
+				if ok {
+					lat = append(lat, ms)
+				} else {
+					lt.Errors++
+				}
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(done)
+	lt.Seconds = round(time.Since(start).Seconds())
+	lt.RSSEndMiB = round(rss(cmd.Process.Pid))
+	lt.RSSPeakMiB = max(lt.RSSPeakMiB, round(peakRSS(cmd.Process.Pid)))
+	sort.Float64s(lat)
+	lt.Requests = len(lat) + lt.Errors
+	lt.PerSecond = round(float64(lt.Requests) / lt.Seconds)
+	if len(lat) > 0 {
+		lt.P50ms, lt.P95ms, lt.P99ms = round(metrics.NearestRank(lat, 50)), round(metrics.NearestRank(lat, 95)), round(metrics.NearestRank(lat, 99))
+		lt.MaxMs = round(lat[len(lat)-1])
+	}
+	return lt, nil
 }
 
 // hammer sends n requests from Clients goroutines and reports latency (or
@@ -481,14 +692,19 @@ func (o *Options) hammer(ctx context.Context, base, path string, n int, ttfb boo
 	return f
 }
 
+// rss reads a live process's resident memory in MiB.
+func rss(pid int) float64 { return procStatus(pid, "VmRSS:") }
+
 // peakRSS reads a live process's high-water RSS in MiB.
-func peakRSS(pid int) float64 {
+func peakRSS(pid int) float64 { return procStatus(pid, "VmHWM:") }
+
+func procStatus(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if strings.HasPrefix(l, field) {
 			kb, _ := strconv.Atoi(strings.Fields(l)[1])
 			return float64(kb) / 1024
 		}
