@@ -64,37 +64,67 @@ var importedKVA = map[string]struct {
 	"on_product_index":           {AbilityToInnovate, "higher"}, "installed_version_index": {AbilityToInnovate, "higher"},
 }
 
-// statsByPeriod computes a nearest-rank percentile of a duration per period
-// in ClickHouse.
-func (s *Service) statsByPeriod(ctx context.Context, f Filter, p Period, expr, extra string, pct int) ([]TrendPoint, error) {
+// doneTimes is the lead and cycle time of the issues done in the period:
+// in ClickHouse, one pass over them for the whole period and one for the
+// trend (the pct-th nearest-rank percentile per period).
+func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
-	if extra != "" {
-		cond += " AND " + extra
-	}
+	all := append(append([]any{}, args...), cargs...)
+	inner := `SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
+		toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
+		` + p.sqlStart() + `(assumeNotNull(done_at)) AS p FROM ` + from + ` WHERE ` + cond
 	var rows []struct {
 		Period time.Time `ch:"p"`
 		N      uint64    `ch:"n"`
 		V      int64     `ch:"v"`
+		CN     uint64    `ch:"cn"`
+		CV     int64     `ch:"cv"`
 	}
-	q := `SELECT ` + p.sqlStart() + `(assumeNotNull(done_at)) AS p, count() AS n, toInt64(quantileExact(` + levelOf(pct) + `)(toInt64(` + expr + `))) AS v
-		FROM ` + from + ` WHERE ` + cond + ` GROUP BY p ORDER BY p`
-	if err := s.DB.Select(ctx, &rows, q, append(append([]any{}, args...), cargs...)...); err != nil {
-		return nil, fmt.Errorf("trend: %w", err)
+	err = parallel(
+		func() error {
+			q := `SELECT count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
+				countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q
+				FROM (` + inner + `)`
+			var n, cn uint64
+			var leadSum, cycSum int64
+			var leadQ, cycQ []int64
+			if err := s.DB.QueryRow(ctx, q, all, &n, &leadSum, &leadQ, &cn, &cycSum, &cycQ); err != nil {
+				return fmt.Errorf("lead and cycle time: %w", err)
+			}
+			lead, cycle = statsFromQuantiles(n, leadSum, leadQ), statsFromQuantiles(cn, cycSum, cycQ)
+			return nil
+		},
+		func() error {
+			q := `SELECT p, count() AS n, toInt64(quantileExact(` + levelOf(pct) + `)(lead)) AS v,
+				countIf(started) AS cn, toInt64(quantileExactIf(` + levelOf(pct) + `)(cyc, started)) AS cv
+				FROM (` + inner + `) GROUP BY p ORDER BY p`
+			if err := s.DB.Select(ctx, &rows, q, all...); err != nil {
+				return fmt.Errorf("trend: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return
 	}
-	byP := map[string]TrendPoint{}
-	for _, r := range rows {
-		byP[day(r.Period)] = TrendPoint{Period: day(r.Period), Value: ptr(round(float64(r.V) / 86400)), N: int(r.N)}
+	byP := map[string]int{}
+	for i, r := range rows {
+		byP[day(r.Period)] = i
 	}
-	out := []TrendPoint{}
+	leadTrend, cycleTrend = []TrendPoint{}, []TrendPoint{}
 	for _, b := range p.Buckets(f.From, f.To) {
-		tp, ok := byP[day(b)]
-		if !ok {
-			tp = TrendPoint{Period: day(b)}
+		lt, ct := TrendPoint{Period: day(b)}, TrendPoint{Period: day(b)}
+		if i, ok := byP[day(b)]; ok {
+			r := rows[i]
+			lt.N, lt.Value = int(r.N), ptr(round(float64(r.V)/86400))
+			if r.CN > 0 {
+				ct.N, ct.Value = int(r.CN), ptr(round(float64(r.CV)/86400))
+			}
 		}
-		out = append(out, tp)
+		leadTrend, cycleTrend = append(leadTrend, lt), append(cycleTrend, ct)
 	}
-	return out, nil
+	return
 }
 
 // EBM computes the four Key Value Areas: measures from Jira next to those
@@ -117,24 +147,11 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 		q                     Quality
 		recs                  []RecordSeries
 	)
-	issues, _ := f.issues()
 	err := parallel(
 		func() (err error) { val, err = s.ValueDelivered(ctx, f, p); return },
 		func() (err error) { sat, err = s.Satisfaction(ctx, product, f.From, f.To, p); return },
 		func() (err error) {
-			lead, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", issues, s.doneArgs(f), doneCond)
-			return
-		},
-		func() (err error) {
-			cycle, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", issues, s.doneArgs(f), doneCond+" AND started_at IS NOT NULL")
-			return
-		},
-		func() (err error) {
-			leadTrend, err = s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", "", 85)
-			return
-		},
-		func() (err error) {
-			cycleTrend, err = s.statsByPeriod(ctx, f, p, "toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))", "started_at IS NOT NULL", 85)
+			lead, cycle, leadTrend, cycleTrend, err = s.doneTimes(ctx, f, p, 85)
 			return
 		},
 		func() (err error) { rel, err = s.Releases(ctx, f, p); return },
@@ -221,13 +238,6 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 		}
 	}
 	return out, nil
-}
-
-const doneCond = "done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)"
-
-func (s *Service) doneArgs(f Filter) []any {
-	_, args := f.issues()
-	return append(append([]any{}, args...), unix(f.From), unix(f.To))
 }
 
 // Current returns the current value of every measure of the EBM view by
