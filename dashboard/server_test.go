@@ -598,3 +598,27 @@ func asStrings(v any) []string {
 }
 
 var _ = os.Getenv
+
+// A query past the deadline (clickhouse.query_timeout) is abandoned: the
+// API answers 503 with the error code, pages the friendly message, and the
+// connections stay usable for the next request.
+func TestQueriesPastTheDeadlineAnswer503(t *testing.T) {
+	e := sharedEnv(t)
+	slow := *e.store
+	slow.QueryTimeout = time.Nanosecond
+	ms := metrics.New(&slow)
+	ms.Now = e.ms.Now
+	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: &slow, Now: e.ms.Now})
+	status, body, _ := do(t, srv.App, "GET", "/api/v1/flow?project=SHOP", "", "")
+	if status != 503 || !strings.Contains(body, `"code":"unavailable"`) {
+		t.Errorf("API past the deadline: %d %s", status, body)
+	}
+	status, body, _ = do(t, srv.App, "GET", "/flow?project=SHOP", "", "")
+	if status != 503 || !strings.Contains(body, "The database is not answering") {
+		t.Errorf("page past the deadline: %d %.300s", status, body)
+	}
+	status, body, _ = do(t, e.server(nil, nil).App, "GET", "/api/v1/flow?project=SHOP", "", "")
+	if status != 200 {
+		t.Errorf("the next request with the normal deadline: %d %.300s", status, body)
+	}
+}

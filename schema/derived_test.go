@@ -177,3 +177,23 @@ func signed(v int64) string {
 	}
 	return strconv.FormatInt(v, 10)
 }
+
+// A query that runs longer than the store's deadline is cancelled on the
+// server and returns an error at the deadline, not when it would finish.
+func TestQueryDeadline(t *testing.T) {
+	st := chtest.Store(t)
+	st.QueryTimeout = 300 * time.Millisecond
+	start := time.Now()
+	var v uint8
+	err := st.QueryRow(context.Background(), "SELECT sleep(3)", nil, &v)
+	if err == nil {
+		t.Fatal("a 3-second query finished under a 300 ms deadline")
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("the query returned after %s, not at the deadline", took)
+	}
+	st.QueryTimeout = 10 * time.Second
+	if err := st.QueryRow(context.Background(), "SELECT 1", nil, &v); err != nil || v != 1 {
+		t.Fatalf("the store after a cancelled query: %v %v", v, err)
+	}
+}
