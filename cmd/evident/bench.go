@@ -32,9 +32,9 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 	w := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Evident benchmark, %s, %s, ClickHouse %s\n\n", rep.Date, rep.Machine, rep.ClickHouse)
-	fmt.Fprintln(w, "sync\tissues/s\trequests per 1,000 issues\tcollector peak RSS (MiB)\tseconds")
+	fmt.Fprintln(w, "sync\tissues/s\tfetch and store issues/s\trequests per 1,000 issues\tcollector peak RSS (MiB)\tseconds\tof which read model")
 	for _, s := range rep.Sync {
-		fmt.Fprintf(w, "%d issues\t%.0f\t%.1f\t%.0f\t%.1f\n", s.Issues, s.IssuesPerSec, s.RequestsPer1k, s.PeakRSSMiB, s.Seconds)
+		fmt.Fprintf(w, "%d issues\t%.0f\t%.0f\t%.1f\t%.0f\t%.1f\t%.1f\n", s.Issues, s.IssuesPerSec, s.FetchIssuesPerSec, s.RequestsPer1k, s.PeakRSSMiB, s.Seconds, s.ReadModelSeconds)
 	}
 	fmt.Fprintf(w, "\nload\t%d issues + %d transitions in %.1f s (%.0f rows/s); read model built in %.1f s\n", rep.Load.Issues, rep.Load.Transitions, rep.Load.Seconds, rep.Load.RowsPerSec, rep.Load.ReadModelSeconds)
 	for _, part := range []struct {
@@ -53,7 +53,7 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	lt := rep.LoadTest
 	fmt.Fprintf(w, "\nload test\t%d clients, %.0f s, %d URLs: %d requests (%.0f/s), %d errors; p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		lt.Clients, lt.Seconds, lt.URLs, lt.Requests, lt.PerSecond, lt.Errors, lt.P50ms, lt.P95ms, lt.P99ms, lt.MaxMs)
-	fmt.Fprintf(w, "serve RSS during the load test\t%.0f MiB at start, %.0f MiB at the end, %.0f MiB peak\n", lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB)
+	fmt.Fprintf(w, "serve RSS during the load test\t%.0f MiB at start, %.0f MiB at the end, %.0f MiB peak; every 5 s: %v\n", lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB, lt.RSSSamplesMiB)
 	fmt.Fprintf(w, "\nserve peak RSS\t%.0f MiB\n", rep.ServeRSS)
 	fmt.Fprintf(w, "import\t%d rows in %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", rep.Import.Rows, rep.Import.Seconds, rep.Import.RowsPerSec, rep.Import.PeakRSSMiB)
 	fmt.Fprintln(w, "\nlead/cycle percentiles\tEvident ms\tload-everything-in-Go ms\tratio\tsame result")

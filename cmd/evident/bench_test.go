@@ -28,7 +28,8 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 	if !rep.Quick || rep.ClickHouse == "" || rep.Machine == "" {
 		t.Errorf("header: %+v", rep)
 	}
-	if len(rep.Sync) != 1 || rep.Sync[0].IssuesPerSec <= 0 || rep.Sync[0].RequestsPer1k <= 0 || rep.Sync[0].PeakRSSMiB <= 0 {
+	if len(rep.Sync) != 1 || rep.Sync[0].IssuesPerSec <= 0 || rep.Sync[0].RequestsPer1k <= 0 || rep.Sync[0].PeakRSSMiB <= 0 ||
+		rep.Sync[0].ReadModelSeconds <= 0 || rep.Sync[0].FetchIssuesPerSec <= rep.Sync[0].IssuesPerSec {
 		t.Errorf("sync: %+v", rep.Sync)
 	}
 	if rep.Load.Issues != 100000 || rep.Load.Transitions < 500000 || rep.Load.RowsPerSec <= 0 {
@@ -41,7 +42,7 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 		t.Errorf("read model build not measured: %+v", rep.Load)
 	}
 	lt := rep.LoadTest
-	if lt.Clients != 10 || lt.Requests < 100 || lt.Errors != 0 || lt.P99ms < lt.P95ms || lt.RSSPeakMiB <= 0 || lt.RSSEndMiB <= 0 {
+	if lt.Clients != 10 || lt.Requests < 100 || lt.Errors != 0 || lt.P99ms < lt.P95ms || lt.RSSPeakMiB <= 0 || lt.RSSEndMiB <= 0 || len(lt.RSSSamplesMiB) == 0 {
 		t.Errorf("load test: %+v", lt)
 	}
 	for _, l := range append(append(rep.API, rep.Pages...), append(rep.APICached, rep.PagesCached...)...) {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,13 +107,17 @@ type Report struct {
 
 // SyncFigure is one full sync from the simulator.
 type SyncFigure struct {
-	Issues         int     `json:"issues"`
-	Seconds        float64 `json:"seconds"`
-	IssuesPerSec   float64 `json:"issues_per_second"`
-	Requests       int     `json:"requests"`
-	RequestsPer1k  float64 `json:"requests_per_1000_issues"`
-	PeakRSSMiB     float64 `json:"collector_peak_rss_mib"`
-	SimulatorBytes int64   `json:"-"`
+	Issues        int     `json:"issues"`
+	Seconds       float64 `json:"seconds"`
+	IssuesPerSec  float64 `json:"issues_per_second"`
+	Requests      int     `json:"requests"`
+	RequestsPer1k float64 `json:"requests_per_1000_issues"`
+	PeakRSSMiB    float64 `json:"collector_peak_rss_mib"`
+	// ReadModelSeconds is the part of Seconds spent building the read
+	// model after the data was stored; FetchIssuesPerSec leaves it out.
+	ReadModelSeconds  float64 `json:"read_model_seconds"`
+	FetchIssuesPerSec float64 `json:"fetch_and_store_issues_per_second"`
+	SimulatorBytes    int64   `json:"-"`
 }
 
 // LoadFigure is the bulk load of issues and transitions.
@@ -182,7 +187,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		if err != nil {
 			return rep, fmt.Errorf("sync %d: %w", n, err)
 		}
-		o.logf("sync %d issues: %.0f issues/s, %.0f requests per 1,000 issues, peak RSS %.0f MiB", n, f.IssuesPerSec, f.RequestsPer1k, f.PeakRSSMiB)
+		o.logf("sync %d issues: %.0f issues/s (%.0f without the %.1f s read model build), %.0f requests per 1,000 issues, peak RSS %.0f MiB",
+			n, f.IssuesPerSec, f.FetchIssuesPerSec, f.ReadModelSeconds, f.RequestsPer1k, f.PeakRSSMiB)
 		rep.Sync = append(rep.Sync, f)
 	}
 
@@ -199,8 +205,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return rep, fmt.Errorf("load test: %w", err)
 	}
 	lt := rep.LoadTest
-	o.logf("load test: %d clients for %.0f s over %d URLs: %d requests (%.0f/s), %d errors, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; RSS %.0f → %.0f MiB (peak %.0f)",
-		lt.Clients, lt.Seconds, lt.URLs, lt.Requests, lt.PerSecond, lt.Errors, lt.P50ms, lt.P95ms, lt.P99ms, lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB)
+	o.logf("load test: %d clients for %.0f s over %d URLs: %d requests (%.0f/s), %d errors, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms; RSS %.0f → %.0f MiB (peak %.0f), every 5 s %v",
+		lt.Clients, lt.Seconds, lt.URLs, lt.Requests, lt.PerSecond, lt.Errors, lt.P50ms, lt.P95ms, lt.P99ms, lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB, lt.RSSSamplesMiB)
 	if rep.Import, err = o.importOnce(ctx, ch, dir); err != nil {
 		return rep, fmt.Errorf("import: %w", err)
 	}
@@ -281,15 +287,25 @@ func (o *Options) syncOnce(ctx context.Context, ch *chserver.Server, n int) (Syn
 	}
 	defer os.Remove(cfg)
 	start := time.Now()
-	rss, _, err := o.child(ctx, nil, "sync", "--full", "--config", cfg, "--log-format", "json")
+	rss, out, err := o.child(ctx, nil, "sync", "--full", "--config", cfg, "--log-format", "json")
 	if err != nil {
 		return SyncFigure{}, err
 	}
 	secs := time.Since(start).Seconds()
 	st := sim.Stats()
-	return SyncFigure{Issues: n, Seconds: round(secs), IssuesPerSec: round(float64(n) / secs), Requests: int(st.Requests),
-		RequestsPer1k: round(float64(st.Requests) * 1000 / float64(n)), PeakRSSMiB: round(rss)}, nil
+	f := SyncFigure{Issues: n, Seconds: round(secs), IssuesPerSec: round(float64(n) / secs), Requests: int(st.Requests),
+		RequestsPer1k: round(float64(st.Requests) * 1000 / float64(n)), PeakRSSMiB: round(rss)}
+	if m := readModelLine.FindStringSubmatch(out); m != nil {
+		if d, err := time.ParseDuration(m[1]); err == nil {
+			f.ReadModelSeconds = round(d.Seconds())
+			f.FetchIssuesPerSec = round(float64(n) / (secs - d.Seconds()))
+		}
+	}
+	return f, nil
 }
+
+// readModelLine finds the read model's build time in a sync's summary.
+var readModelLine = regexp.MustCompile(`read model rebuilt in ([0-9.]+[mµn]?s)`)
 
 // Load bulk-inserts synthetic issues (8 transitions each) through the
 // store's batch path: the data of the latency and comparison runs.
@@ -555,6 +571,8 @@ type LoadTest struct {
 	RSSStartMiB float64 `json:"rss_start_mib"`
 	RSSEndMiB   float64 `json:"rss_end_mib"`
 	RSSPeakMiB  float64 `json:"rss_peak_mib"`
+	// RSSSamplesMiB is the server's RSS every 5 seconds of the run.
+	RSSSamplesMiB []float64 `json:"rss_samples_mib"`
 }
 
 // loadTest runs the default server (cache on) under Clients clients for
@@ -582,6 +600,7 @@ func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.
 	var lat []float64
 	stopAt := time.Now().Add(d)
 	done := make(chan struct{})
+	tick := 0
 	go func() { // memory, every second
 		for {
 			select {
@@ -591,6 +610,9 @@ func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.
 				r := rss(cmd.Process.Pid)
 				mu.Lock()
 				lt.RSSPeakMiB = max(lt.RSSPeakMiB, round(r))
+				if tick++; tick%5 == 0 {
+					lt.RSSSamplesMiB = append(lt.RSSSamplesMiB, round(r))
+				}
 				mu.Unlock()
 			}
 		}
