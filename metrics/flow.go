@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // IssueRow is one issue with its derived timestamps, for the issues API.
@@ -441,16 +443,30 @@ type StatusTime struct {
 
 // TimeInStatus sums where the issues done in the period spent their time:
 // every stay in a status, from entering it to leaving it (the first from
-// creation), summed, averaged and its median (nearest rank). The stays are
-// kept by the read model (status_stays).
+// creation), summed, averaged and its median (nearest rank). The read
+// model keeps the stays by day (status_stays); a filter on labels or keys
+// replays the matching issues' histories instead.
 func (s *Service) TimeInStatus(ctx context.Context, f Filter) ([]StatusTime, error) {
-	w, args := f.derivedWhere()
-	q := `SELECT status AS st, category AS cat, count() AS n, toInt64(sum(seconds)) AS total,
-		toInt64(quantileExact(0.49999999999)(seconds)) AS med FROM status_stays
-		WHERE ` + w + ` AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
-		GROUP BY st, cat ORDER BY total DESC, st`
+	var q string
+	var args []any
+	if !f.perIssue() {
+		conds, dargs := f.dimConds()
+		q = `SELECT status AS st, category AS cat, toUInt64(sum(visits)) AS n, toInt64(sum(seconds_total)) AS total,
+			toInt64(quantileExactArray(0.49999999999)(seconds)) AS med FROM status_stays
+			WHERE ` + strings.Join(conds, " AND ") + ` AND day >= toDate(?) AND day < toDate(?)
+			GROUP BY st, cat ORDER BY total DESC, st`
+		args = append(dargs, day(f.From), day(f.To))
+	} else {
+		from, fargs := f.issues()
+		cond, cargs := doneIn(f)
+		q = `SELECT st, cat, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
+			SELECT tupleElement(stay, 1) AS st, tupleElement(stay, 2) AS cat, tupleElement(stay, 3) AS secs
+			FROM (SELECT arrayJoin(` + schema.Stays + `) AS stay FROM ` + from + ` WHERE ` + cond + `))
+			GROUP BY st, cat ORDER BY total DESC, st`
+		args = append(append([]any{}, fargs...), cargs...)
+	}
 	var rows []StatusTime
-	if err := s.DB.Select(ctx, &rows, q, append(args, unix(f.From), unix(f.To))...); err != nil {
+	if err := s.DB.Select(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("time in status: %w", err)
 	}
 	for i := range rows {

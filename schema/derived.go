@@ -16,6 +16,16 @@ const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
 // derivedTables are the read model's tables, one partition per generation.
 var derivedTables = []string{"issues_current", "cfd_daily", "status_stays", "status_usage", "refinement_days", "sprint_members"}
 
+// Stays is the SQL of an issue's stays in its statuses, on a row of
+// issues_current: (status, category, seconds) from entering each status
+// (the first at creation) to leaving it; the stay in the current status is
+// open and left out.
+const Stays = `arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
+	arrayConcat([initial_status], arrayPopBack(history_to_status)),
+	arrayConcat([initial_category], arrayPopBack(history_to_category)),
+	arrayConcat([created_at], arrayPopBack(history_at)),
+	history_at)`
+
 // Generation is one build of the read model.
 type Generation struct {
 	Gen     uint64        `json:"gen"`
@@ -64,18 +74,13 @@ var buildSteps = []struct{ name, sql string }{
 			WHERE gen = ?)
 		ARRAY JOIN [('category', fc, toInt64(-1)), ('category', tc, toInt64(1)), ('status', fs, toInt64(-1)), ('status', ts, toInt64(1))] AS e
 	) GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
-	// Stays of done issues: from creation in the initial status, then from
-	// each transition to the next; the stay in the last status is open.
-	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_id, issue_type, work_category, done_at, status, category, seconds)
-	SELECT toUInt64(?), site, project_key, issue_id, issue_type, work_category, done,
-		tupleElement(stay, 1), tupleElement(stay, 2), tupleElement(stay, 3) FROM (
-		SELECT site, project_key, issue_id, issue_type, work_category, assumeNotNull(done_at) AS done,
-			arrayJoin(arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
-				arrayConcat([initial_status], arrayPopBack(history_to_status)),
-				arrayConcat([initial_category], arrayPopBack(history_to_category)),
-				arrayConcat([created_at], arrayPopBack(history_at)),
-				history_at)) AS stay
-		FROM issues_current WHERE gen = ? AND done_at IS NOT NULL AND length(history_at) > 0)`},
+	// Stays of done issues by the day they were done.
+	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_type, work_category, day, status, category, visits, seconds_total, seconds)
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, day, st, cat, count(), sum(secs), groupArray(secs) FROM (
+		SELECT site, project_key, issue_type, work_category, day, tupleElement(stay, 1) AS st, tupleElement(stay, 2) AS cat, tupleElement(stay, 3) AS secs
+		FROM (SELECT site, project_key, issue_type, work_category, toDate(assumeNotNull(done_at)) AS day, arrayJoin(` + Stays + `) AS stay
+			FROM issues_current WHERE gen = ? AND done_at IS NOT NULL))
+	GROUP BY site, project_key, issue_type, work_category, day, st, cat`},
 	{"status_usage", `INSERT INTO status_usage (gen, site, status_id, status, uses)
 	SELECT toUInt64(?), site, status_id, status, count() FROM issues_current
 	ARRAY JOIN history_to_status_id AS status_id, history_to_status AS status WHERE gen = ?

@@ -100,15 +100,18 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 		}
 	}
 
-	// P-1 stayed 1 day in To Do and 2 in In Progress; the stay in Done is open.
+	// P-1 (done on 01-04) stayed 1 day in To Do and 2 in In Progress; the
+	// stay in Done is open.
 	var stays []struct {
-		Status  string `ch:"status"`
-		Seconds int64  `ch:"seconds"`
+		Status  string    `ch:"status"`
+		Day     time.Time `ch:"day"`
+		Seconds int64     `ch:"secs"`
 	}
-	if err := st.Select(ctx, &stays, "SELECT status, seconds FROM status_stays WHERE gen = "+schema.CurrentGen+" ORDER BY seconds"); err != nil {
+	if err := st.Select(ctx, &stays, "SELECT status, day, arrayJoin(seconds) AS secs FROM status_stays WHERE gen = "+schema.CurrentGen+" ORDER BY secs"); err != nil {
 		t.Fatal(err)
 	}
-	if len(stays) != 2 || stays[0].Status != "To Do" || stays[0].Seconds != 86400 || stays[1].Status != "In Progress" || stays[1].Seconds != 2*86400 {
+	if len(stays) != 2 || stays[0].Status != "To Do" || stays[0].Seconds != 86400 || stays[1].Status != "In Progress" || stays[1].Seconds != 2*86400 ||
+		stays[0].Day.Format("2006-01-02") != "2024-01-04" {
 		t.Fatalf("status_stays = %+v", stays)
 	}
 

@@ -81,22 +81,24 @@ CREATE TABLE IF NOT EXISTS cfd_daily {{on_cluster}} (
 PARTITION BY gen
 ORDER BY (site, project_key, kind, day, state);
 
--- Every stay of a done issue in a status, from entering it (or creation)
--- to leaving it, for time in status and flow efficiency.
+-- Where the issues done on a day spent their time: per status, how many
+-- stays (from entering the status, or creation, to leaving it), their sum
+-- and every stay's length (for exact medians over any range of days).
 CREATE TABLE IF NOT EXISTS status_stays {{on_cluster}} (
     gen UInt64,
     site String,
     project_key String,
-    issue_id UInt64,
     issue_type String,
     work_category String,
-    done_at DateTime('UTC'),
+    day Date,
     status String,
     category String,
-    seconds Int64
+    visits UInt64,
+    seconds_total Int64,
+    seconds Array(Int64)
 ) ENGINE = {{mergetree "status_stays"}}
 PARTITION BY gen
-ORDER BY (site, project_key, done_at, issue_id);
+ORDER BY (site, project_key, day, status);
 
 -- How often each status was entered, per site: the data health page's
 -- transition counts and statuses Jira no longer lists.

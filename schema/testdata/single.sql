@@ -371,16 +371,17 @@ CREATE TABLE IF NOT EXISTS status_stays  (
     gen UInt64,
     site String,
     project_key String,
-    issue_id UInt64,
     issue_type String,
     work_category String,
-    done_at DateTime('UTC'),
+    day Date,
     status String,
     category String,
-    seconds Int64
+    visits UInt64,
+    seconds_total Int64,
+    seconds Array(Int64)
 ) ENGINE = MergeTree()
 PARTITION BY gen
-ORDER BY (site, project_key, done_at, issue_id);
+ORDER BY (site, project_key, day, status);
 
 -- current
 CREATE TABLE IF NOT EXISTS status_usage  (
