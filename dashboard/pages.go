@@ -97,6 +97,42 @@ var funcs = template.FuncMap{
 	},
 	"join":  strings.Join,
 	"ptrOf": func(v float64) *float64 { return &v },
+	"count": count,
+}
+
+// count writes a whole number with thousands separators (12,345), rounding
+// a float.
+func count(v any) string {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		n = int64(x)
+	case float64:
+		n = int64(math.Round(x))
+	case *float64:
+		if x == nil {
+			return "–"
+		}
+		n = int64(math.Round(*x))
+	default:
+		return fmt.Sprint(v)
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 var pages = func() map[string]*template.Template {

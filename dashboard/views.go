@@ -201,8 +201,8 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 		return ch
 	}
 	if flow.PointsSampled {
-		ch.Help += fmt.Sprintf(" More than %d issues were done: the dots are a uniform sample of %d of the %d; the percentile lines use all of them.",
-			metrics.MaxCyclePoints, len(flow.Points), flow.CycleTime.N)
+		ch.Help += fmt.Sprintf(" More than %s issues were done: the dots are a uniform sample of %s of the %s; the percentile lines use all of them.",
+			count(metrics.MaxCyclePoints), count(len(flow.Points)), count(flow.CycleTime.N))
 	}
 	sc := charts.NewScatter()
 	gl := append(base(ch.ID, "380px"),
