@@ -45,16 +45,23 @@ func derivedFixture() ([]evident.Issue, []evident.Transition) {
 	return []evident.Issue{p1v1, p1v2, issue(2, "P-2", "todo", day(3), 1), p3, p3gone}, trans
 }
 
-func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
+// storeDerivedFixture stores derivedFixture in a fresh database.
+func storeDerivedFixture(t *testing.T) (*schema.Store, []evident.Issue) {
+	t.Helper()
 	st := chtest.Store(t)
-	ctx := context.Background()
 	issues, trans := derivedFixture()
-	if err := st.InsertIssues(ctx, issues); err != nil {
+	if err := st.InsertIssues(t.Context(), issues); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InsertTransitions(ctx, trans); err != nil {
+	if err := st.InsertTransitions(t.Context(), trans); err != nil {
 		t.Fatal(err)
 	}
+	return st, issues
+}
+
+func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
+	st, issues := storeDerivedFixture(t)
+	ctx := context.Background()
 	if _, ok, err := st.CurrentGeneration(ctx); ok || err != nil {
 		t.Fatalf("a generation before the first build: %v %v", ok, err)
 	}
@@ -145,15 +152,8 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 
 // A build cut short is never read: readers stay on the last complete one.
 func TestReadersNeverSeeAPartialGeneration(t *testing.T) {
-	st := chtest.Store(t)
+	st, _ := storeDerivedFixture(t)
 	ctx := context.Background()
-	issues, trans := derivedFixture()
-	if err := st.InsertIssues(ctx, issues); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.InsertTransitions(ctx, trans); err != nil {
-		t.Fatal(err)
-	}
 	g, err := st.RefreshDerived(ctx)
 	if err != nil {
 		t.Fatal(err)
