@@ -3,12 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/schema"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -95,5 +102,57 @@ func TestMigrateCommand(t *testing.T) {
 	code, _, stderr = run(t, map[string]string{"EVIDENT_CLICKHOUSE_DSN": "clickhouse://default:pw-secret@127.0.0.1:1/x?dial_timeout=1s"}, "migrate")
 	if code != 1 || !strings.Contains(stderr, "127.0.0.1:1") || strings.Contains(stderr, "pw-secret") {
 		t.Fatalf("migrate against nothing: exit %d, %q", code, stderr)
+	}
+}
+
+// Data stored before the read model existed (an upgrade), or by a process
+// that died before building it, is built when serve starts.
+func TestServeBuildsAMissingReadModel(t *testing.T) {
+	dsn := chtest.DSN(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	var issues []evident.Issue
+	for i := 1; i <= 3; i++ {
+		issues = append(issues, evident.Issue{Site: "s", IssueID: uint64(i), IssueKey: fmt.Sprintf("UP-%d", i), ProjectKey: "UP", IssueType: "Story",
+			StatusName: "To Do", StatusCategory: "new", Labels: []string{}, Components: []string{}, FixVersions: []string{}, SprintIDs: []uint64{},
+			CreatedAt: at, UpdatedAt: at, Version: 1})
+	}
+	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertProjects(ctx, []evident.Project{{Site: "s", ProjectID: 1, Key: "UP", Name: "Upgrade", Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn, "EVIDENT_LISTEN": "127.0.0.1:0"}
+	c, err := LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+	ready := make(chan string, 1)
+	go m.serve(ctx, st, c, slog.New(slog.DiscardHandler), ready)
+	var base string
+	select {
+	case base = <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	resp, err := http.Get(base + "/api/v1/issues?project=UP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"total":3`) {
+		t.Fatalf("issues after serve started on data without a read model: %d %s", resp.StatusCode, body)
 	}
 }
