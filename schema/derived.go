@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -108,7 +109,9 @@ var buildSteps = []struct{ name, sql string }{
 // started later (and so read more) wins.
 func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
 	start := time.Now()
-	g := Generation{Gen: uint64(start.UnixNano()), BuiltAt: start.UTC().Truncate(time.Second)}
+	// The start time orders generations; random low digits keep two
+	// processes starting in the same microsecond apart.
+	g := Generation{Gen: uint64(start.UnixMicro())*1000 + uint64(rand.IntN(1000)), BuiltAt: start.UTC().Truncate(time.Second)}
 	var err error
 	if g.sources, err = s.sourceVersions(ctx); err != nil {
 		return g, err

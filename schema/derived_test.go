@@ -200,3 +200,45 @@ func TestQueryDeadline(t *testing.T) {
 		t.Fatalf("the store after a cancelled query: %v %v", v, err)
 	}
 }
+
+// Two builds at once (two sites' syncs finishing together): readers see a
+// complete generation during and after, and the next build leaves one.
+func TestTwoBuildsAtOnce(t *testing.T) {
+	st, _ := storeDerivedFixture(t)
+	ctx := context.Background()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := st.RefreshDerived(ctx); errs <- err }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var issues, stays uint64
+	check := func(when string) {
+		t.Helper()
+		if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &issues); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.QueryRow(ctx, "SELECT sum(visits) FROM status_stays WHERE gen = "+schema.CurrentGen, nil, &stays); err != nil {
+			t.Fatal(err)
+		}
+		if issues != 2 || stays != 2 {
+			t.Fatalf("%s: readers see %d issues and %d stays, want 2 and 2", when, issues, stays)
+		}
+	}
+	check("after two builds at once")
+	if _, err := st.RefreshDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after one more")
+	var partitions uint64
+	if err := st.QueryRow(ctx, `SELECT uniqExact(table, partition) FROM system.parts WHERE database = currentDatabase() AND active
+		AND table IN ('issues_current', 'cfd_daily', 'status_stays', 'status_usage')`, nil, &partitions); err != nil {
+		t.Fatal(err)
+	}
+	if partitions != 4 {
+		t.Fatalf("%d generation partitions left after the next build, want 4", partitions)
+	}
+}
