@@ -45,6 +45,16 @@ const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_c
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
 	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, deleted, version`
 
+// issueRange is the placeholder of a step built in ranges of issue ids:
+// RefreshDerived runs such a step once per range, binding its bounds.
+const issueRange = "issue_id >= {lo} AND issue_id < {hi}"
+
+// DefaultReadModelChunk is how many issues one range of the read model
+// build holds at most (Store.ReadModelChunk overrides it). The
+// issues_current step holds a range's issues and grouped transitions in
+// memory: at a million issues in one go ClickHouse peaked at 3.3 GB.
+const DefaultReadModelChunk = 250000
+
 // buildSteps fill one generation (bound as every ?) of the read model, in
 // order: each step reads what the ones before it wrote.
 var buildSteps = []struct{ name, sql string }{
@@ -56,11 +66,11 @@ var buildSteps = []struct{ name, sql string }{
 		arrayMap(x -> tupleElement(x, 1), tr), arrayMap(x -> tupleElement(x, 2), tr), arrayMap(x -> tupleElement(x, 4), tr),
 		arrayMap(x -> tupleElement(x, 5), tr), arrayMap(x -> tupleElement(x, 6), tr), arrayMap(x -> tupleElement(x, 7), tr),
 		arrayMap(x -> tupleElement(x, 8), tr)
-	FROM (SELECT * FROM issues FINAL WHERE deleted = 0)
+	FROM (SELECT * FROM issues FINAL WHERE deleted = 0 AND ` + issueRange + `)
 	ALL LEFT JOIN (SELECT site, issue_id, count() AS n,
 		arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
 			groupArray((changed_at, history_id, item_index, from_status, to_status, to_status_id, from_category, to_category))) AS tr
-		FROM status_transitions FINAL GROUP BY site, issue_id) USING (site, issue_id)`},
+		FROM status_transitions FINAL WHERE ` + issueRange + ` GROUP BY site, issue_id) USING (site, issue_id)`},
 	// +1 into the initial state on the day of creation, then -1 out of and
 	// +1 into a state on the day of each transition, by category and by status.
 	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
@@ -116,14 +126,25 @@ func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
 	if g.sources, err = s.sourceVersions(ctx); err != nil {
 		return g, err
 	}
+	ranges, err := s.issueRanges(ctx)
+	if err != nil {
+		return g, err
+	}
 	for _, st := range buildSteps {
-		args := make([]any, strings.Count(st.sql, "?"))
-		for i := range args {
-			args[i] = g.Gen
-		}
 		t := time.Now()
-		if err := s.Exec(ctx, st.sql, args...); err != nil {
-			return g, fmt.Errorf("build %s: %w", st.name, err)
+		if !strings.Contains(st.sql, issueRange) {
+			if err := s.Exec(ctx, st.sql, genArgs(st.sql, g.Gen)...); err != nil {
+				return g, fmt.Errorf("build %s: %w", st.name, err)
+			}
+		}
+		for _, r := range ranges {
+			if !strings.Contains(st.sql, issueRange) {
+				break
+			}
+			q := strings.NewReplacer("{lo}", strconv.FormatUint(r[0], 10), "{hi}", strconv.FormatUint(r[1], 10)).Replace(st.sql)
+			if err := s.Exec(ctx, q, genArgs(q, g.Gen)...); err != nil {
+				return g, fmt.Errorf("build %s (issue ids %d to %d): %w", st.name, r[0], r[1], err)
+			}
 		}
 		g.Steps = append(g.Steps, StepTime{st.name, time.Since(t)})
 	}
@@ -142,6 +163,48 @@ func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
 		return g, fmt.Errorf("record generation: %w", err)
 	}
 	return g, s.dropGenerationsBefore(ctx, g.Gen)
+}
+
+func genArgs(sql string, gen uint64) []any {
+	args := make([]any, strings.Count(sql, "?"))
+	for i := range args {
+		args[i] = gen
+	}
+	return args
+}
+
+// issueRanges cuts the issue ids into ranges [lo, hi) of at most about
+// ReadModelChunk issues each, at exact quantiles of the ids.
+func (s *Store) issueRanges(ctx context.Context) ([][2]uint64, error) {
+	chunkIssues := uint64(DefaultReadModelChunk)
+	if s.ReadModelChunk > 0 {
+		chunkIssues = uint64(s.ReadModelChunk)
+	}
+	var n, hi uint64
+	if err := s.QueryRow(ctx, "SELECT count(), max(issue_id) FROM issues", nil, &n, &hi); err != nil {
+		return nil, fmt.Errorf("issue ranges: %w", err)
+	}
+	k := int((n + chunkIssues - 1) / chunkIssues)
+	if k <= 1 {
+		return [][2]uint64{{0, hi + 1}}, nil
+	}
+	levels := make([]string, k-1)
+	for i := range levels {
+		levels[i] = strconv.FormatFloat(float64(i+1)/float64(k), 'f', 6, 64)
+	}
+	var bounds []uint64
+	if err := s.QueryRow(ctx, "SELECT quantilesExact("+strings.Join(levels, ", ")+")(issue_id) FROM issues", nil, &bounds); err != nil {
+		return nil, fmt.Errorf("issue ranges: %w", err)
+	}
+	out := [][2]uint64{}
+	lo := uint64(0)
+	for _, b := range bounds {
+		if b > lo {
+			out = append(out, [2]uint64{lo, b})
+			lo = b
+		}
+	}
+	return append(out, [2]uint64{lo, hi + 1}), nil
 }
 
 // dropGenerationsBefore drops the partitions of older generations. Queries

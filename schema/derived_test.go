@@ -2,7 +2,9 @@ package schema_test
 
 import (
 	"context"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +200,42 @@ func TestQueryDeadline(t *testing.T) {
 	st.QueryTimeout = 10 * time.Second
 	if err := st.QueryRow(context.Background(), "SELECT 1", nil, &v); err != nil || v != 1 {
 		t.Fatalf("the store after a cancelled query: %v %v", v, err)
+	}
+}
+
+// Built in ranges of one issue each, the read model is the same as built
+// in one go.
+func TestReadModelBuiltInRanges(t *testing.T) {
+	st, _ := storeDerivedFixture(t)
+	ctx := context.Background()
+	snapshot := func() string {
+		t.Helper()
+		var rows []struct {
+			Line string `ch:"line"`
+		}
+		q := `SELECT concat(issue_key, ' ', initial_status, ' ', toString(length(history_at)), ' ', arrayStringConcat(history_to_status, '>')) AS line
+			FROM issues_current WHERE gen = ` + schema.CurrentGen + `
+			UNION ALL SELECT concat(toString(day), ' ', state, ' ', toString(delta)) AS line FROM cfd_daily WHERE gen = ` + schema.CurrentGen
+		if err := st.Select(ctx, &rows, q); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Line)
+		}
+		sort.Strings(out)
+		return strings.Join(out, "\n")
+	}
+	if _, err := st.RefreshDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	whole := snapshot()
+	st.ReadModelChunk = 1
+	if _, err := st.RefreshDerived(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ranged := snapshot(); ranged != whole || !strings.Contains(whole, "P-1 To Do 2 In Progress>Done") {
+		t.Fatalf("built in ranges:\n%s\nin one go:\n%s", ranged, whole)
 	}
 }
 

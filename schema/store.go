@@ -28,6 +28,9 @@ type Store struct {
 	Database string
 	// QueryTimeout applies to queries whose context has no deadline.
 	QueryTimeout time.Duration
+	// ReadModelChunk is how many issues one range of the read model build
+	// holds (0: DefaultReadModelChunk).
+	ReadModelChunk int
 }
 
 // Open connects to the ClickHouse server a DSN names
