@@ -138,9 +138,7 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		func() error {
 			q := `SELECT issue_key, summary, issue_type, priority, rank, story_points, business_value, time_criticality, risk_reduction, job_size,
 				has_description, has_acceptance, labels, created_at, updated_at
-				FROM (SELECT * FROM issues_current WHERE ` + open + `)
-				ALL LEFT JOIN (SELECT site, issue_id, time_criticality, risk_reduction, job_size, has_acceptance FROM issue_backlog FINAL) USING (site, issue_id)
-				ORDER BY rank, issue_key LIMIT ` + fmt.Sprint(backlogLimit+1)
+				FROM issues_current WHERE ` + open + ` ORDER BY rank, issue_key LIMIT ` + fmt.Sprint(backlogLimit+1)
 			return s.DB.Select(ctx, &items, q, args...)
 		},
 		func() error {

@@ -59,14 +59,19 @@ const DefaultReadModelChunk = 250000
 // order: each step reads what the ones before it wrote.
 var buildSteps = []struct{ name, sql string }{
 	// The status an issue was created in is the "from" of its first
-	// transition; without transitions, its current status.
+	// transition; without transitions, its current status. The backlog
+	// evidence (WSJF inputs, acceptance criteria) comes along.
 	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category,
-		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category)
+		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
+		time_criticality, risk_reduction, job_size, has_acceptance)
 	SELECT toUInt64(?), ` + issueColumns + `, if(n = 0, status_name, tupleElement(tr[1], 4)), if(n = 0, status_category, tupleElement(tr[1], 7)),
 		arrayMap(x -> tupleElement(x, 1), tr), arrayMap(x -> tupleElement(x, 2), tr), arrayMap(x -> tupleElement(x, 4), tr),
 		arrayMap(x -> tupleElement(x, 5), tr), arrayMap(x -> tupleElement(x, 6), tr), arrayMap(x -> tupleElement(x, 7), tr),
-		arrayMap(x -> tupleElement(x, 8), tr)
-	FROM (SELECT * FROM issues FINAL WHERE deleted = 0 AND ` + issueRange + `)
+		arrayMap(x -> tupleElement(x, 8), tr), time_criticality, risk_reduction, job_size, has_acceptance
+	FROM (SELECT ` + issueColumns + `, time_criticality, risk_reduction, job_size, has_acceptance
+		FROM (SELECT * FROM issues FINAL WHERE deleted = 0 AND ` + issueRange + `)
+		ALL LEFT JOIN (SELECT site, issue_id, time_criticality, risk_reduction, job_size, has_acceptance FROM issue_backlog FINAL
+			WHERE ` + issueRange + `) USING (site, issue_id))
 	ALL LEFT JOIN (SELECT site, issue_id, count() AS n,
 		arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
 			groupArray((changed_at, history_id, item_index, from_status, to_status, to_status_id, from_category, to_category))) AS tr

@@ -59,7 +59,12 @@ CREATE TABLE IF NOT EXISTS issues_current {{on_cluster}} (
     history_to_status Array(String),
     history_to_status_id Array(String),
     history_from_category Array(String),
-    history_to_category Array(String)
+    history_to_category Array(String),
+    -- the backlog evidence of issue_backlog
+    time_criticality Nullable(Float64),
+    risk_reduction Nullable(Float64),
+    job_size Nullable(Float64),
+    has_acceptance UInt8
 ) ENGINE = {{mergetree "issues_current"}}
 PARTITION BY gen
 ORDER BY (site, project_key, issue_id);

@@ -346,7 +346,11 @@ CREATE TABLE IF NOT EXISTS issues_current  (
     history_to_status Array(String),
     history_to_status_id Array(String),
     history_from_category Array(String),
-    history_to_category Array(String)
+    history_to_category Array(String),
+    time_criticality Nullable(Float64),
+    risk_reduction Nullable(Float64),
+    job_size Nullable(Float64),
+    has_acceptance UInt8
 ) ENGINE = MergeTree()
 PARTITION BY gen
 ORDER BY (site, project_key, issue_id);
