@@ -134,6 +134,19 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 	open := where + " AND status_category = 'new'"
 	now := s.Now().UTC()
 	var items []BacklogItem
+	// The velocity of the board's last three closed sprints, replayed
+	// while the backlog is read.
+	var recent []SprintReport
+	recentDone := make(chan error, 1)
+	if board != 0 {
+		go func() {
+			var err error
+			recent, err = s.sprints(ctx, f.Site, board, 3)
+			recentDone <- err
+		}()
+	} else {
+		recentDone <- nil
+	}
 	err := parallel(
 		func() error {
 			q := `SELECT issue_key, summary, issue_type, priority, rank, story_points, business_value, time_criticality, risk_reduction, job_size,
@@ -264,19 +277,10 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		}
 	}
 	if board != 0 {
-		sprints, err := s.Sprints(ctx, f.Site, board)
-		if err != nil {
+		if err := <-recentDone; err != nil {
 			return out, err
 		}
-		var closed []SprintReport
-		for _, sp := range sprints {
-			if sp.State == "closed" {
-				closed = append(closed, sp)
-			}
-		}
-		if len(closed) > 3 {
-			closed = closed[len(closed)-3:]
-		}
+		closed := recent
 		if len(closed) > 0 {
 			sum := 0.0
 			for _, sp := range closed {

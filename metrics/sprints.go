@@ -91,6 +91,12 @@ type sprintHistory struct {
 
 // Sprints reports every started sprint of a board, oldest first.
 func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]SprintReport, error) {
+	return s.sprints(ctx, site, board, 0)
+}
+
+// sprints reports a board's started sprints, or with lastClosed > 0 only
+// its last closed ones (their carry-over then ignores later sprints).
+func (s *Service) sprints(ctx context.Context, site string, board uint64, lastClosed int) ([]SprintReport, error) {
 	siteCond, siteArgs := "1", []any{}
 	if site != "" {
 		siteCond, siteArgs = "site = ?", []any{site}
@@ -100,6 +106,15 @@ func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]Spr
 		WHERE ` + siteCond + ` AND board_id = ? AND state != 'future' AND start_at IS NOT NULL ORDER BY start_at, sprint_id`
 	if err := s.DB.Select(ctx, &sprints, q, append(siteArgs, board)...); err != nil {
 		return nil, fmt.Errorf("sprints: %w", err)
+	}
+	if lastClosed > 0 {
+		var closed []sprintRow
+		for _, sp := range sprints {
+			if sp.State == "closed" {
+				closed = append(closed, sp)
+			}
+		}
+		sprints = closed[max(0, len(closed)-lastClosed):]
 	}
 	if len(sprints) == 0 {
 		return []SprintReport{}, nil
