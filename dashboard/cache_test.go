@@ -114,3 +114,35 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// With tokens configured, a response recomputed after a change is stored
+// for the role that asked: a viewer's next request is a hit.
+func TestPrewarmKeepsTheRoleThatAsked(t *testing.T) {
+	st := openDB(t, "dashboard_prewarm")
+	if _, err := st.RefreshDerived(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, ViewerTokens: []string{"v"}, AdminTokens: []string{"a"},
+		Versioner: st, CacheBytes: 8 << 20})
+	const path = "/api/v1/satisfaction?product=SHOP&from=2025-01-01&to=2026-01-01"
+	if status, body, h := do(t, srv.App, "GET", path, "v", ""); status != 200 || h.Get("X-Evident-Cache") != "miss" {
+		t.Fatalf("first viewer request: %d %s %q", status, body, h.Get("X-Evident-Cache"))
+	}
+	if err := st.InsertSatisfaction(t.Context(), []evident.SatisfactionResponse{{ResponseID: "p-1", Product: "SHOP", Scale: "nps", Score: 10,
+		RespondedAt: time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC), RespondentHash: "h", Source: "test", Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, prom, _ := do(t, srv.App, "GET", "/metrics", "a", "")
+		if strings.Contains(prom, "evident_cache_prewarmed_total 1\n") {
+			break
+		}
+	}
+	status, body, h := do(t, srv.App, "GET", path, "v", "")
+	if status != 200 || h.Get("X-Evident-Cache") != "hit" || !strings.Contains(body, `"responses":1`) {
+		t.Fatalf("viewer after the change: %d %q %s", status, h.Get("X-Evident-Cache"), body)
+	}
+	if _, _, h := do(t, srv.App, "GET", path, "a", ""); h.Get("X-Evident-Cache") != "miss" {
+		t.Fatalf("an admin shares the viewer's entry: %q", h.Get("X-Evident-Cache"))
+	}
+}
