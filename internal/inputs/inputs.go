@@ -73,76 +73,93 @@ func (s *stage[T]) flush(ctx context.Context) error {
 	return err
 }
 
-// ImportSatisfaction imports survey answers (CSV with the header
-// responded_at,scale,score,product,respondent,comment, or JSON records with
-// those keys). Rows already imported are recognised by content.
-func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+// fileImport says how one kind of file is staged: the table it lands in,
+// how a record becomes a row, and what makes two rows duplicates.
+type fileImport[T any] struct {
+	target, orderBy string // the real table, and the staging table's ORDER BY
+	kind            string // "survey file", for messages
+	columns         []string
+	parse           func(record, *Problems) (T, bool)
+	// mark stores the source and, while staged, the row's line in version
+	// (to name duplicates).
+	mark            func(row *T, source string, line int)
+	dupKey, dupWhat string
+}
+
+// importFile stages every row of a file in a table of its own, rejects the
+// whole file on any bad or duplicate row, and hands the staged table to
+// commit, which moves the rows into the real table. The staging table is
+// dropped in every case.
+func importFile[T any](ctx context.Context, s *Service, r io.Reader, format, source string, fi fileImport[T],
+	commit func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error)) (dashboard.ImportResult, error) {
 	var res dashboard.ImportResult
-	table := "import_satisfaction_" + randomID()
-	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS satisfaction_responses ENGINE = MergeTree ORDER BY response_id"); err != nil {
+	table := "import_" + fi.target + "_" + randomID()
+	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS "+fi.target+" ENGINE = MergeTree ORDER BY "+fi.orderBy); err != nil {
 		return res, fmt.Errorf("staging table: %w", err)
 	}
 	defer s.drop(table)
 	var ps Problems
-	stg := &stage[evident.SatisfactionResponse]{st: s.Store, table: table}
-	err := rows(r, format, SatisfactionColumns, nil, &ps, func(rec record) error {
-		row, ok := parseSatisfaction(rec, s.Salt, &ps)
+	stg := &stage[T]{st: s.Store, table: table}
+	err := rows(r, format, fi.columns, nil, &ps, func(rec record) error {
+		row, ok := fi.parse(rec, &ps)
 		if !ok || ps.Total > 0 {
 			return nil
 		}
-		// While staged, version holds the row's line, to name duplicates.
-		row.Source, row.Version = source, uint64(rec.line)
+		fi.mark(&row, source, rec.line)
 		res.Rows++
 		return stg.add(ctx, row)
 	})
 	if err != nil {
 		return res, err
 	}
-	if err := ps.Err("survey file"); err != nil {
+	if err := ps.Err(fi.kind); err != nil {
 		return res, err
 	}
 	if err := stg.flush(ctx); err != nil {
 		return res, err
 	}
-	if err := s.duplicates(ctx, table, "response_id", "the same answer (time, scale, score, product, respondent, comment)"); err != nil {
+	if err := s.duplicates(ctx, table, fi.dupKey, fi.dupWhat); err != nil {
 		return res, err
 	}
-	return s.commitSatisfaction(ctx, table, res)
+	return commit(table, res)
+}
+
+// ImportSatisfaction imports survey answers (CSV with the header
+// responded_at,scale,score,product,respondent,comment, or JSON records with
+// those keys). Rows already imported are recognised by content.
+func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+	return importFile(ctx, s, r, format, source, fileImport[evident.SatisfactionResponse]{
+		target: "satisfaction_responses", orderBy: "response_id", kind: "survey file", columns: SatisfactionColumns,
+		parse: func(rec record, ps *Problems) (evident.SatisfactionResponse, bool) {
+			return parseSatisfaction(rec, s.Salt, ps)
+		},
+		mark: func(row *evident.SatisfactionResponse, source string, line int) {
+			row.Source, row.Version = source, uint64(line)
+		},
+		dupKey: "response_id", dupWhat: "the same answer (time, scale, score, product, respondent, comment)",
+	}, func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
+		return s.commitSatisfaction(ctx, table, res)
+	})
 }
 
 // ImportValue imports value records (CSV with the header
 // product,measure,period_start,period_end,value,unit, or JSON).
 func (s *Service) ImportValue(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
-	var res dashboard.ImportResult
-	table := "import_value_" + randomID()
-	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS value_records ENGINE = MergeTree ORDER BY (product, measure, period_start, period_end)"); err != nil {
-		return res, fmt.Errorf("staging table: %w", err)
-	}
-	defer s.drop(table)
-	var ps Problems
-	stg := &stage[evident.ValueRecord]{st: s.Store, table: table}
-	err := rows(r, format, ValueColumns, nil, &ps, func(rec record) error {
-		row, ok := parseValue(rec, &ps)
-		if !ok || ps.Total > 0 {
-			return nil
-		}
-		row.Source, row.Version = source, uint64(rec.line)
-		res.Rows++
-		return stg.add(ctx, row)
+	return importFile(ctx, s, r, format, source, fileImport[evident.ValueRecord]{
+		target: "value_records", orderBy: "(product, measure, period_start, period_end)", kind: "value file", columns: ValueColumns,
+		parse: parseValue,
+		mark: func(row *evident.ValueRecord, source string, line int) {
+			row.Source, row.Version = source, uint64(line)
+		},
+		dupKey: "(product, measure, period_start, period_end)", dupWhat: "a second value for the same product, measure and period",
+	}, func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
+		return s.commitValue(ctx, table, res)
 	})
-	if err != nil {
-		return res, err
-	}
-	if err := ps.Err("value file"); err != nil {
-		return res, err
-	}
-	if err := stg.flush(ctx); err != nil {
-		return res, err
-	}
-	key := "(product, measure, period_start, period_end)"
-	if err := s.duplicates(ctx, table, key, "a second value for the same product, measure and period"); err != nil {
-		return res, err
-	}
+}
+
+// commitValue moves staged value records into the real table, skipping
+// those already there with the same value.
+func (s *Service) commitValue(ctx context.Context, table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
 	// Unchanged rows keep their old version: re-importing the same file writes nothing new.
 	var unchanged uint64
 	if err := s.Store.QueryRow(ctx, `SELECT count() FROM `+table+` WHERE (product, measure, period_start, period_end, value, unit) IN
