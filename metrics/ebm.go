@@ -71,9 +71,7 @@ func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (l
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
-	inner := `SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
-		toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
-		` + p.sqlStart() + `(assumeNotNull(done_at)) AS p FROM ` + from + ` WHERE ` + cond
+	inner := doneRows(from, cond, p.sqlStart()+"(assumeNotNull(done_at)) AS p")
 	var rows []struct {
 		Period time.Time `ch:"p"`
 		N      uint64    `ch:"n"`
@@ -83,16 +81,11 @@ func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (l
 	}
 	err = parallel(
 		func() error {
-			q := `SELECT count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
-				countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q
-				FROM (` + inner + `)`
-			var n, cn uint64
-			var leadSum, cycSum int64
-			var leadQ, cycQ []int64
-			if err := s.DB.QueryRow(ctx, q, all, &n, &leadSum, &leadQ, &cn, &cycSum, &cycQ); err != nil {
+			var lc leadCycle
+			if err := s.DB.QueryRow(ctx, "SELECT "+leadCycleAggregates+" FROM ("+inner+")", all, lc.dest()...); err != nil {
 				return fmt.Errorf("lead and cycle time: %w", err)
 			}
-			lead, cycle = statsFromQuantiles(n, leadSum, leadQ), statsFromQuantiles(cn, cycSum, cycQ)
+			lead, cycle = lc.stats()
 			return nil
 		},
 		func() error {

@@ -243,21 +243,15 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 
 // flowPass reads the issues done in the period once.
 func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, args []any, out *Flow) error {
-	q := `SELECT count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
-		countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q,
+	q := `SELECT ` + leadCycleAggregates + `,
 		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist
-		FROM (SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
-			toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
-			toMonday(assumeNotNull(done_at)) AS wk FROM ` + from + ` WHERE ` + cond + `)`
-	var n, cn uint64
-	var leadSum, cycSum int64
-	var leadQ, cycQ []int64
+		FROM (` + doneRows(from, cond, "toMonday(assumeNotNull(done_at)) AS wk") + `)`
+	var lc leadCycle
 	var weeks, hist []any
-	if err := s.DB.QueryRow(ctx, q, args, &n, &leadSum, &leadQ, &cn, &cycSum, &cycQ, &weeks, &hist); err != nil {
+	if err := s.DB.QueryRow(ctx, q, args, append(lc.dest(), &weeks, &hist)...); err != nil {
 		return fmt.Errorf("flow: %w", err)
 	}
-	out.LeadTime = statsFromQuantiles(n, leadSum, leadQ)
-	out.CycleTime = statsFromQuantiles(cn, cycSum, cycQ)
+	out.LeadTime, out.CycleTime = lc.stats()
 	counts := map[string]int{}
 	if len(weeks) == 2 {
 		ws, _ := weeks[0].([]time.Time)
@@ -283,6 +277,35 @@ func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, arg
 		}
 	}
 	return nil
+}
+
+// doneRows is a subquery of the issues done in [from, to) (cond) with their
+// lead and cycle time in seconds and whether they were started (cycle
+// time counts only then), and one more column, extra.
+func doneRows(from, cond, extra string) string {
+	return `SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
+		toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
+		` + extra + ` FROM ` + from + ` WHERE ` + cond
+}
+
+// leadCycleAggregates are the statistics of lead and cycle time over
+// doneRows, in the order leadCycle.dest scans them.
+const leadCycleAggregates = `count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
+	countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q`
+
+// leadCycle receives leadCycleAggregates.
+type leadCycle struct {
+	n, cn           uint64
+	leadSum, cycSum int64
+	leadQ, cycQ     []int64
+}
+
+func (l *leadCycle) dest() []any {
+	return []any{&l.n, &l.leadSum, &l.leadQ, &l.cn, &l.cycSum, &l.cycQ}
+}
+
+func (l *leadCycle) stats() (lead, cycle Stats) {
+	return statsFromQuantiles(l.n, l.leadSum, l.leadQ), statsFromQuantiles(l.cn, l.cycSum, l.cycQ)
 }
 
 // parallel runs queries at once and returns the first error.
