@@ -625,15 +625,7 @@ func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.
 		go func(c int) {
 			defer wg.Done()
 			for i := c * 7; time.Now().Before(stopAt); i++ {
-				req, _ := http.NewRequestWithContext(ctx, "GET", base+urls[i%len(urls)], nil)
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				ok := err == nil && resp.StatusCode == 200
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				ms := float64(time.Since(t0).Microseconds()) / 1000
+				ms, ok := timedGet(ctx, client, base+urls[i%len(urls)], false)
 				mu.Lock()
 				if ok {
 					lat = append(lat, ms)
@@ -649,13 +641,9 @@ func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.
 	lt.Seconds = round(time.Since(start).Seconds())
 	lt.RSSEndMiB = round(rss(cmd.Process.Pid))
 	lt.RSSPeakMiB = max(lt.RSSPeakMiB, round(peakRSS(cmd.Process.Pid)))
-	sort.Float64s(lat)
 	lt.Requests = len(lat) + lt.Errors
 	lt.PerSecond = round(float64(lt.Requests) / lt.Seconds)
-	if len(lat) > 0 {
-		lt.P50ms, lt.P95ms, lt.P99ms = round(metrics.NearestRank(lat, 50)), round(metrics.NearestRank(lat, 95)), round(metrics.NearestRank(lat, 99))
-		lt.MaxMs = round(lat[len(lat)-1])
-	}
+	lt.P50ms, lt.P95ms, lt.P99ms, lt.MaxMs = percentiles(lat)
 	return lt, nil
 }
 
@@ -681,23 +669,10 @@ func (o *Options) hammer(ctx context.Context, base, path string, n int, ttfb boo
 				if time.Now().After(deadline) {
 					continue
 				}
-				var first time.Time
-				req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}))
-				start := time.Now()
-				resp, err := client.Do(req)
-				ok := err == nil && resp.StatusCode == 200
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				d := time.Since(start)
-				if ttfb && !first.IsZero() {
-					d = first.Sub(start)
-				}
+				ms, ok := timedGet(ctx, client, base+path, ttfb)
 				mu.Lock()
 				if ok {
-					lat = append(lat, float64(d.Microseconds())/1000)
+					lat = append(lat, ms)
 				} else {
 					errs++
 				}
@@ -706,12 +681,41 @@ func (o *Options) hammer(ctx context.Context, base, path string, n int, ttfb boo
 		}()
 	}
 	wg.Wait()
-	sort.Float64s(lat)
 	f := LatencyFigure{Path: path, Requests: len(lat) + errs, Errors: errs}
-	if len(lat) > 0 {
-		f.P50ms, f.P95ms, f.P99ms = round(metrics.NearestRank(lat, 50)), round(metrics.NearestRank(lat, 95)), round(metrics.NearestRank(lat, 99))
-	}
+	f.P50ms, f.P95ms, f.P99ms, _ = percentiles(lat)
 	return f
+}
+
+// timedGet fetches url and reads the whole answer; ms is the time to the
+// answer's end, or to its first byte with ttfb; ok means a 200.
+func timedGet(ctx context.Context, client *http.Client, url string, ttfb bool) (ms float64, ok bool) {
+	var first time.Time
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if ttfb {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}))
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	ok = err == nil && resp.StatusCode == 200
+	if err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	d := time.Since(start)
+	if ttfb && !first.IsZero() {
+		d = first.Sub(start)
+	}
+	return float64(d.Microseconds()) / 1000, ok
+}
+
+// percentiles sorts latencies and returns their nearest-rank p50, p95,
+// p99 and maximum (zeros when there are none).
+func percentiles(lat []float64) (p50, p95, p99, maxMs float64) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Float64s(lat)
+	return round(metrics.NearestRank(lat, 50)), round(metrics.NearestRank(lat, 95)), round(metrics.NearestRank(lat, 99)), round(lat[len(lat)-1])
 }
 
 // rss reads a live process's resident memory in MiB.
