@@ -14,9 +14,6 @@ import (
 // subquery first and prunes the other generations' partitions.
 const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
 
-// derivedTables are the read model's tables, one partition per generation.
-var derivedTables = []string{"issues_current", "cfd_daily", "status_stays", "status_usage", "refinement_days", "sprint_members"}
-
 // Stays is the SQL of an issue's stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
 // (the first at creation) to leaving it; the stay in the current status is
@@ -221,7 +218,11 @@ func (s *Store) dropGenerationsBefore(ctx context.Context, gen uint64) error {
 	}
 	q := `SELECT DISTINCT table, partition FROM system.parts
 		WHERE database = currentDatabase() AND active AND has(?, table)`
-	if err := s.Select(ctx, &parts, q, derivedTables); err != nil {
+	tables := make([]string, len(buildSteps)) // each step fills one table
+	for i, st := range buildSteps {
+		tables[i] = st.name
+	}
+	if err := s.Select(ctx, &parts, q, tables); err != nil {
 		return fmt.Errorf("list generations: %w", err)
 	}
 	for _, p := range parts {
