@@ -149,8 +149,12 @@ type run struct {
 func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, error) {
 	cfg.Defaults()
 	started := s.Now().UTC()
-	r := &run{s: s, cfg: cfg, version: uint64(started.UnixNano()), started: started, seen: map[uint64]bool{},
-		runID: strconv.FormatInt(started.UnixNano(), 36)}
+	// Row versions and the run id come from the wall clock, which only
+	// grows; the checkpoint is the started time of the clock the Syncer
+	// was handed (Jira's "now", which a test or the demo may set).
+	wall := time.Now().UnixNano()
+	r := &run{s: s, cfg: cfg, version: uint64(wall), started: started, seen: map[uint64]bool{},
+		runID: strconv.FormatInt(wall, 36)}
 	r.sum = Summary{Site: cfg.Name, Mode: mode}
 	var err error
 	if mode == Rebuild {

@@ -481,7 +481,7 @@ func (s *Server) retroPage(c *fiber.Ctx) error {
 	}
 	data := retroData{Sprint: reports[idx], Previous: reports[max(0, idx-5):idx], Board: f.Board}
 	sp := data.Sprint
-	end := time.Now().UTC()
+	end := s.cfg.Now().UTC()
 	if sp.CompleteAt != nil {
 		end = *sp.CompleteAt
 	} else if sp.EndAt != nil && sp.EndAt.Before(end) {

@@ -33,6 +33,43 @@ type demoState struct {
 	Now    time.Time `json:"now"`
 }
 
+// maxDemoAge is how old a demo's anchor may be and still be reused: older
+// data would end days before today on every chart, so the demo starts
+// afresh instead.
+const maxDemoAge = 7 * 24 * time.Hour
+
+// demoAnchor decides the demo's "now": the last run's when its data can be
+// reused (same seed and size, at most maxDemoAge old, not after now), else
+// now. fresh says the data directory must be emptied first.
+func demoAnchor(b []byte, seed uint64, issues int, now time.Time) (st demoState, fresh bool, why string) {
+	st = demoState{Seed: seed, Issues: issues, Now: now.UTC().Truncate(time.Second)}
+	var old demoState
+	switch {
+	case b == nil:
+		return st, true, ""
+	case json.Unmarshal(b, &old) != nil:
+		return st, true, "its state file is unreadable"
+	case old.Seed != seed || old.Issues != issues:
+		return st, true, fmt.Sprintf("it was made with --seed %d --issues %d", old.Seed, old.Issues)
+	case old.Now.After(now):
+		return st, true, fmt.Sprintf("it is dated %s, after now", old.Now.Format(time.RFC3339))
+	case now.Sub(old.Now) > maxDemoAge:
+		return st, true, fmt.Sprintf("it is from %s, more than a week ago", old.Now.Format("2006-01-02"))
+	}
+	return old, false, ""
+}
+
+// parseNow reads --now: an RFC 3339 time or a date (midnight UTC).
+func parseNow(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, evident.Errorf(evident.EINVALID, "--now %q: want an RFC 3339 time (2028-02-29T23:30:00Z) or a date (2028-02-29)", s)
+}
+
 func (m *Main) runDemo(ctx context.Context, args []string) error {
 	fs, _ := m.flagSet("demo", "Run Evident on its built-in demo: a private ClickHouse in --dir, the Jira simulator, a real sync and the dashboard")
 	dir := fs.String("dir", ".evident", "directory of the demo's data (ClickHouse files and state), reused by the next run")
@@ -40,8 +77,17 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	issues := fs.Int("issues", 6000, "issues the simulator generates (about two years of three products)")
 	seed := fs.Uint64("seed", 7, "seed of the generated data")
 	install := fs.Bool("install", true, "on Debian/Ubuntu as root, install clickhouse-server with apt-get when no ClickHouse is found")
+	nowFlag := fs.String("now", "", "pretend the current time is this (RFC 3339 or YYYY-MM-DD) and let it run from there: the demo on any date")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *nowFlag != "" {
+		at, err := parseNow(*nowFlag)
+		if err != nil {
+			return err
+		}
+		began := time.Now()
+		m.Now = func() time.Time { return at.Add(time.Since(began)) }
 	}
 	log, _ := m.newLogger("text", slog.LevelWarn)
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
@@ -53,15 +99,18 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		}
 	}
 
-	// State: reuse the first run's anchor so the simulator serves the same data.
+	// The anchor is decided and written before anything else, so that a
+	// run that fails or is stopped halfway is retried on the same data
+	// (imports are idempotent by content).
 	statePath := filepath.Join(*dir, "demo.json")
-	st := demoState{Seed: *seed, Issues: *issues, Now: time.Now().UTC().Truncate(time.Second)}
-	fresh := true
-	if b, err := os.ReadFile(statePath); err == nil {
-		var old demoState
-		if json.Unmarshal(b, &old) == nil && old.Seed == *seed && old.Issues == *issues {
-			st, fresh = old, false
-		}
+	prev, err := os.ReadFile(statePath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	st, fresh, why := demoAnchor(prev, *seed, *issues, m.Now())
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(statePath, b, 0o644); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(m.Stdout, "Starting a private ClickHouse in %s …\n", filepath.Join(*dir, "clickhouse"))
@@ -73,6 +122,15 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "Stopping ClickHouse …")
 		srv.Stop()
 	}()
+	if fresh {
+		// Whatever the directory holds belongs to another anchor.
+		if why != "" {
+			fmt.Fprintf(m.Stdout, "Starting the demo data afresh: the last run's data cannot be reused (%s).\n", why)
+		}
+		if err := dropDatabase(ctx, srv.DSN("default"), "evident"); err != nil {
+			return err
+		}
+	}
 	store, err := schema.Open(ctx, srv.DSN("evident"))
 	if err != nil {
 		return err
@@ -93,7 +151,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer simSrv.Close()
-	fmt.Fprintf(m.Stdout, "Jira simulator with %d issues in 3 products at %s\n", st.Issues, simURL)
+	fmt.Fprintf(m.Stdout, "Jira simulator with %d issues in 3 products at %s, as of %s\n", st.Issues, simURL, st.Now.Format("2006-01-02 15:04 MST"))
 
 	site := collector.SiteConfig{Name: "demo", URL: simURL, Email: "demo@evident.local", APIToken: token,
 		Projects: []string{"SHOP", "APP", "OPS"}, RequestsPerSecond: 2000, Burst: 200, Concurrency: 4,
@@ -113,10 +171,6 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	if err := m.seedEvidence(ctx, store, st); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(st)
-	if err := os.WriteFile(statePath, b, 0o644); err != nil {
-		return err
-	}
 
 	c.Listen = *listen
 	if ln, err := net.Listen("tcp", c.Listen); err != nil {
@@ -129,12 +183,26 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	return m.serve(ctx, store, c, log, nil)
 }
 
+// dropDatabase empties the demo's database, for a fresh start.
+func dropDatabase(ctx context.Context, dsn, name string) error {
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+		return fmt.Errorf("empty the demo database: %w", err)
+	}
+	return nil
+}
+
 // seedEvidence imports the demo's surveys and value records (idempotent)
 // and creates its goals once.
 func (m *Main) seedEvidence(ctx context.Context, store *schema.Store, st demoState) error {
 	products := []demo.Product{{Key: "SHOP", Name: "Webshop"}, {Key: "APP", Name: "Mobile App"}, {Key: "OPS", Name: "Platform Operations"}}
 	from := st.Now.AddDate(-2, 0, 0)
 	in := inputs.New(store, "evident-demo")
+	in.Now = m.Now
 	if _, err := in.ImportSatisfaction(ctx, strings.NewReader(demo.SatisfactionCSV(st.Seed, products, from, st.Now)), "csv", "demo"); err != nil {
 		return fmt.Errorf("demo surveys: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/evident-ebm/evident"
 )
@@ -31,11 +32,15 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Now is the clock of everything the program dates: the collector's
+	// checkpoints, imports' plausibility, the dashboard's "today". The demo
+	// replaces it to run on any date (--now).
+	Now func() time.Time
 }
 
 // NewMain returns a Main on the process's streams and environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
 }
 
 // command is one subcommand of evident.
@@ -62,6 +67,9 @@ func commands() map[string]command {
 
 // Run runs the command line and returns the exit code.
 func (m *Main) Run(ctx context.Context, args []string) int {
+	if m.Now == nil {
+		m.Now = time.Now
+	}
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		m.usage(cmds)

@@ -66,7 +66,9 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 		log.Info("read model built", "issues", g.Issues, "transitions", g.Transitions, "seconds", g.Took.Seconds())
 	}
 	ms := metrics.New(st)
+	ms.Now = m.Now
 	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
+	in.Now = m.Now
 	jiraURL := ""
 	if len(c.Sites) == 1 {
 		jiraURL = c.Sites[0].URL
@@ -77,7 +79,7 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 			wait[key] = append(wait[key], ps.WaitStatuses...)
 		}
 	}
-	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log,
+	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log, Now: m.Now,
 		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait,
 		Versioner: st, CacheBytes: c.CacheMB << 20})
 	ln, err := net.Listen("tcp", c.Listen)
@@ -113,6 +115,7 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 // logged and retried at the next tick.
 func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *slog.Logger, srv *dashboard.Server) {
 	s := collector.NewSyncer(st, log)
+	s.Now = m.Now
 	t := time.NewTicker(c.SyncInterval)
 	defer t.Stop()
 	for {
@@ -126,7 +129,7 @@ func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *sl
 				continue
 			}
 			log.Info("scheduled sync", "summary", summaryLine(sum))
-			snapshotBacklogs(ctx, st, site, log)
+			snapshotBacklogs(ctx, st, site, log, m.Now())
 		}
 		srv.InvalidateCatalog()
 		select {

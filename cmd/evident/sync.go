@@ -133,6 +133,7 @@ func (m *Main) syncSites(ctx context.Context, st *schema.Store, c Config, mode c
 	}
 	pp := &progressPrinter{w: m.Stdout, tty: isTerminal(m.Stdout), log: log}
 	s := collector.NewSyncer(st, log)
+	s.Now = m.Now
 	s.Progress = pp.update
 	var failed []string
 	for _, site := range c.Sites {
@@ -149,7 +150,7 @@ func (m *Main) syncSites(ctx context.Context, st *schema.Store, c Config, mode c
 		sum, err := s.Sync(ctx, site, mode)
 		lock.release()
 		if err == nil && mode != collector.Rebuild {
-			snapshotBacklogs(ctx, st, site, log)
+			snapshotBacklogs(ctx, st, site, log, m.Now())
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -204,14 +205,15 @@ func tuneGC(getenv func(string) string) {
 // snapshotBacklogs stores today's DEEP shares of each project's backlog
 // after a sync: the only way to chart them over time (Jira's changelog does
 // not say where an item ranked). A failure is logged, not fatal.
-func snapshotBacklogs(ctx context.Context, st *schema.Store, site collector.SiteConfig, log *slog.Logger) {
+func snapshotBacklogs(ctx context.Context, st *schema.Store, site collector.SiteConfig, log *slog.Logger, now time.Time) {
 	ms := metrics.New(st)
+	ms.Now = func() time.Time { return now }
 	cat, err := ms.Catalog(ctx)
 	if err != nil {
 		log.Warn("backlog snapshot skipped", "site", site.Name, "err", err.Error())
 		return
 	}
-	now := time.Now().UTC()
+	now = now.UTC()
 	var rows []metrics.BacklogSnapshot
 	for _, key := range site.Projects {
 		var board uint64

@@ -21,7 +21,8 @@ type Product struct {
 
 // SatisfactionCSV returns survey answers for each product: NPS and CSAT
 // every week, employee NPS every month, drifting upward for the first
-// product after an experiment starts.
+// product after an experiment starts. No answer is dated after to: the
+// demo's data never lies in the future of its "now".
 func SatisfactionCSV(seed uint64, products []Product, from, to time.Time) string {
 	r := rand.New(rand.NewPCG(seed, 0x5A7))
 	var b strings.Builder
@@ -54,7 +55,11 @@ func SatisfactionCSV(seed uint64, products []Product, from, to time.Time) string
 		for m := monthStart(from); m.Before(to); m = m.AddDate(0, 1, 0) {
 			for k := 0; k < 8; k++ {
 				score := clamp(int(math.Round(7+r.NormFloat64()*1.8)), 0, 10)
-				fmt.Fprintf(&b, "%s,enps,%d,%s,employee%d-%s,\n", m.Add(time.Duration(k+1)*24*time.Hour).Format(time.RFC3339), score, p.Key, k, m.Format("200601"))
+				at := m.Add(time.Duration(k+1) * 24 * time.Hour)
+				if at.After(to) {
+					continue
+				}
+				fmt.Fprintf(&b, "%s,enps,%d,%s,employee%d-%s,\n", at.Format(time.RFC3339), score, p.Key, k, m.Format("200601"))
 			}
 		}
 	}
@@ -69,7 +74,8 @@ func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// ValueCSV returns monthly business measures of each product.
+// ValueCSV returns monthly business measures of each product, for every
+// month that has ended by to (a month still running has no figures yet).
 func ValueCSV(seed uint64, products []Product, from, to time.Time) string {
 	r := rand.New(rand.NewPCG(seed, 0x7A1))
 	var b strings.Builder
@@ -78,7 +84,7 @@ func ValueCSV(seed uint64, products []Product, from, to time.Time) string {
 		revenue := 180000.0 * float64(i+1)
 		employees := 9.0 + float64(3*i)
 		share := 4.0 + float64(i)
-		for m := monthStart(from); m.Before(to); m = m.AddDate(0, 1, 0) {
+		for m := monthStart(from); !m.AddDate(0, 1, 0).After(to); m = m.AddDate(0, 1, 0) {
 			end := m.AddDate(0, 1, -1)
 			revenue *= 1 + 0.012 + r.NormFloat64()*0.02
 			cost := revenue * (0.55 + r.Float64()*0.1)

@@ -3,6 +3,7 @@ package inputs
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzSatisfactionFile: any file is either accepted row by row or rejected
@@ -23,7 +24,7 @@ func FuzzSatisfactionFile(f *testing.F) {
 			if rec.line < 1 {
 				t.Fatalf("record with line %d", rec.line)
 			}
-			parseSatisfaction(rec, "salt", &ps)
+			parseSatisfaction(rec, "salt", time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), &ps)
 			return nil
 		})
 		if err != nil {

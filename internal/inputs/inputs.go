@@ -21,7 +21,11 @@ type Service struct {
 	// Salt is mixed into the hash of a respondent, so that the stored
 	// hash cannot be looked up against a list of e-mail addresses.
 	Salt string
-	Now  func() time.Time
+	// Now is "today" for validation (an answer dated after it is refused)
+	// and for the creation time of goals; tests and the demo hand in their
+	// own. Row versions always come from the wall clock, so that a clock
+	// set in the past can never make a newer write lose to an older one.
+	Now func() time.Time
 }
 
 // New returns a Service.
@@ -128,10 +132,11 @@ func importFile[T any](ctx context.Context, s *Service, r io.Reader, format, sou
 // responded_at,scale,score,product,respondent,comment, or JSON records with
 // those keys). Rows already imported are recognised by content.
 func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+	now := s.Now()
 	return importFile(ctx, s, r, format, source, fileImport[evident.SatisfactionResponse]{
 		target: "satisfaction_responses", orderBy: "response_id", kind: "survey file", columns: SatisfactionColumns,
 		parse: func(rec record, ps *Problems) (evident.SatisfactionResponse, bool) {
-			return parseSatisfaction(rec, s.Salt, ps)
+			return parseSatisfaction(rec, s.Salt, now, ps)
 		},
 		mark: func(row *evident.SatisfactionResponse, source string, line int) {
 			row.Source, row.Version = source, uint64(line)
@@ -204,7 +209,11 @@ func (s *Service) duplicates(ctx context.Context, table, keyExpr string, what st
 	return ps.Err("file")
 }
 
-func (s *Service) version() string { return fmt.Sprintf("toUInt64(%d)", s.Now().UnixNano()) }
+func (s *Service) version() string { return fmt.Sprintf("toUInt64(%d)", versionNow()) }
+
+// versionNow is the version of a row written now: the wall clock in
+// nanoseconds, whatever clock the service was handed.
+func versionNow() uint64 { return uint64(time.Now().UnixNano()) }
 
 // commitSatisfaction moves the staged answers into the real table,
 // skipping those already there, and says how many were new.
@@ -315,7 +324,7 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	if g.BaselineDate.IsZero() {
 		g.BaselineDate = g.CreatedAt.Truncate(24 * time.Hour)
 	}
-	g.Version = uint64(s.Now().UnixNano())
+	g.Version = versionNow()
 	g.Deleted = 0
 	return g, schema.InsertInto(ctx, s.Store, "goals", []evident.Goal{g})
 }
@@ -336,7 +345,7 @@ func (s *Service) DeleteGoal(ctx context.Context, id string) error {
 	if children > 0 {
 		return evident.Errorf(evident.ECONFLICT, "goal %q has %d goal(s) under it: delete or move them first", id, children)
 	}
-	g.Deleted, g.Version = 1, uint64(s.Now().UnixNano())
+	g.Deleted, g.Version = 1, versionNow()
 	return schema.InsertInto(ctx, s.Store, "goals", []evident.Goal{g})
 }
 
@@ -397,7 +406,7 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 		}
 		e.CreatedAt = old.CreatedAt
 	}
-	e.Version, e.Deleted = uint64(s.Now().UnixNano()), 0
+	e.Version, e.Deleted = versionNow(), 0
 	return e, schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
 }
 
@@ -410,7 +419,7 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	if !ok {
 		return evident.Errorf(evident.ENOTFOUND, "no experiment %q", id)
 	}
-	e.Deleted, e.Version = 1, uint64(s.Now().UnixNano())
+	e.Deleted, e.Version = 1, versionNow()
 	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
 }
 

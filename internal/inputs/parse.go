@@ -331,15 +331,16 @@ var scaleRange = map[string][2]int{"nps": {0, 10}, "enps": {0, 10}, "csat": {1, 
 // SatisfactionColumns are the columns of a survey file.
 var SatisfactionColumns = []string{"responded_at", "scale", "score", "product", "respondent", "comment"}
 
-// parseSatisfaction validates one survey answer.
-func parseSatisfaction(rec record, salt string, ps *Problems) (evident.SatisfactionResponse, bool) {
+// parseSatisfaction validates one survey answer; an answer dated more than
+// two days after now (time zones) is refused.
+func parseSatisfaction(rec record, salt string, now time.Time, ps *Problems) (evident.SatisfactionResponse, bool) {
 	f := rec.fields
 	before := ps.Total
 	var r evident.SatisfactionResponse
 	t, err := parseTime(f["responded_at"])
 	if err != nil {
 		ps.Add(rec.line, "responded_at", "%v", err)
-	} else if t.Year() < 1990 || t.After(time.Now().Add(48*time.Hour)) {
+	} else if t.Year() < 1990 || t.After(now.Add(48*time.Hour)) {
 		ps.Add(rec.line, "responded_at", "%s is not a plausible answer date", f["responded_at"])
 	}
 	r.RespondedAt = t
