@@ -21,7 +21,7 @@ func BenchmarkExtract(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := Extract(raw, m); err != nil {
+		if _, err := Extract(raw, m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -178,7 +178,6 @@ func redactURL(u *url.URL) string {
 type jiraClient struct {
 	*jira.Client
 	transport *politeTransport
-	cloud     bool
 	site      SiteConfig
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -25,6 +26,10 @@ type Mapping struct {
 	Fields  FieldIDs
 	// StatusCategory maps status ids to category keys, from /rest/api/2/status.
 	StatusCategory map[string]string
+	// CategoryByName maps a status name to its category when every listed
+	// status of that name is in the same one: the category of a status
+	// deleted from the site but still in changelogs.
+	CategoryByName map[string]string
 	// Projects holds per-project overrides by project key.
 	Projects map[string]ProjectSettings
 }
@@ -42,15 +47,6 @@ type FieldIDs struct {
 	Acceptance      string `json:",omitempty"` // a field holding acceptance criteria, if the site has one
 }
 
-// Problem is one thing wrong with an issue's data that Extract stepped over.
-type Problem struct {
-	IssueKey string
-	Field    string
-	Message  string
-}
-
-func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.IssueKey, p.Field, p.Message) }
-
 // Rows are what one raw issue becomes.
 type Rows struct {
 	Raw          evident.RawIssue
@@ -59,9 +55,35 @@ type Rows struct {
 	SprintChange []evident.SprintChange
 	FieldChanges []evident.FieldChange
 	Backlog      evident.BacklogFacts
+	// Timeline is the status history every measure reads, consistent
+	// whatever the changelog says; Findings say where Jira's data had to be
+	// read around (each names the issue key).
+	Timeline evident.Timeline
+	Findings []evident.Finding
 	// ChangelogIncomplete says the JSON held fewer histories than the
 	// changelog's total: the rest must be fetched before the rows are right.
 	ChangelogIncomplete bool
+}
+
+// StoredTimeline is the row of Rows.Timeline and Rows.Findings.
+func (r Rows) StoredTimeline() evident.IssueTimeline {
+	return evident.StoredTimeline(r.Issue.Site, r.Issue.IssueID, r.Timeline, r.Findings, r.Issue.Version)
+}
+
+// SkipError says an issue cannot be stored at all: its JSON is not an issue
+// with a numeric id, or nothing dates it within the years Evident stores.
+type SkipError struct {
+	Key    string
+	ID     uint64
+	Reason string
+}
+
+func (e *SkipError) Error() string {
+	key := e.Key
+	if key == "" {
+		key = "without a key"
+	}
+	return fmt.Sprintf("issue %s skipped: %s", key, e.Reason)
 }
 
 // rawIssue is the part of Jira's issue JSON Extract reads.
@@ -132,26 +154,35 @@ func ContentHash(b []byte) uint64 {
 type extractor struct {
 	m        Mapping
 	key      string
-	problems []Problem
+	findings []evident.Finding
 	settings ProjectSettings
 }
 
-func (x *extractor) problem(field, format string, args ...any) {
-	x.problems = append(x.problems, Problem{IssueKey: x.key, Field: field, Message: fmt.Sprintf(format, args...)})
+// find records a data quality finding of the issue (at most one per check
+// and field: the first occurrence is the one a person looks up).
+func (x *extractor) find(check, field, format string, args ...any) {
+	for _, f := range x.findings {
+		if f.Check == check && f.Field == field {
+			return
+		}
+	}
+	x.findings = append(x.findings, evident.Finding{IssueKey: x.key, Check: check, Field: field, Note: fmt.Sprintf(format, args...)})
 }
 
 // Extract turns one issue's JSON (with its complete changelog) into rows.
 // It never fails on a field: what cannot be read is left empty and reported
-// as a Problem naming the issue key and field. It fails only when the JSON
-// is not an issue at all (no id).
-func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
+// as a Finding naming the issue key, the check and the field; timestamps
+// that disagree are clamped as docs/metrics.md says. It fails, with a
+// *SkipError, only when the issue cannot be stored at all: the JSON is not
+// an issue with a numeric id, or nothing dates it within 1970–2105.
+func Extract(raw []byte, m Mapping) (Rows, error) {
 	var ri rawIssue
 	if err := json.Unmarshal(raw, &ri); err != nil {
-		return Rows{}, nil, fmt.Errorf("issue JSON: %w", err)
+		return Rows{}, &SkipError{Reason: fmt.Sprintf("not an issue's JSON: %v", err)}
 	}
 	id, err := strconv.ParseUint(ri.ID, 10, 64)
 	if err != nil {
-		return Rows{}, nil, fmt.Errorf("issue %q: id %q is not a number", ri.Key, ri.ID)
+		return Rows{}, &SkipError{Key: ri.Key, Reason: fmt.Sprintf("its id %q is not a number", ri.ID)}
 	}
 	x := &extractor{m: m, key: ri.Key}
 	f := ri.Fields
@@ -166,13 +197,16 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 		}
 	}
 	x.settings = m.Projects[is.ProjectKey]
-	var named struct{ Name string }
-	if x.decode(f, "issuetype", &named) {
-		is.IssueType = named.Name
+	var issueType struct {
+		Name    string
+		Subtask bool
+	}
+	if x.decode(f, "issuetype", &issueType) {
+		is.IssueType = issueType.Name
 	}
 	is.WorkCategory = x.workCategory(is.IssueType)
 	x.decode(f, "summary", &is.Summary)
-	named.Name = ""
+	var named struct{ Name string }
 	if x.decode(f, "priority", &named) {
 		is.Priority = named.Name
 	}
@@ -198,15 +232,28 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 	if is.FixVersions == nil {
 		is.FixVersions = []string{}
 	}
-	var parent struct{ Key string }
+	var parent struct {
+		Key    string
+		Fields struct {
+			IssueType *struct {
+				Name           string
+				HierarchyLevel int
+			} `json:"issuetype"`
+		}
+	}
 	if x.decode(f, "parent", &parent) {
 		is.ParentKey = parent.Key
 	}
 	if m.Fields.EpicLink != "" {
 		x.decode(f, m.Fields.EpicLink, &is.EpicKey)
 	}
-	if is.EpicKey == "" && is.ParentKey != "" {
-		is.EpicKey = is.ParentKey // team-managed projects link epics as parents
+	if is.EpicKey == "" && is.ParentKey != "" && !issueType.Subtask {
+		// Team-managed projects link epics as parents; a sub-task's parent
+		// is the story it splits, and a parent Jira says is no epic is none.
+		pt := parent.Fields.IssueType
+		if pt == nil || pt.HierarchyLevel >= 1 || strings.EqualFold(pt.Name, "epic") {
+			is.EpicKey = is.ParentKey
+		}
 	}
 	if m.Fields.Rank != "" {
 		x.decode(f, m.Fields.Rank, &is.Rank)
@@ -259,14 +306,20 @@ func Extract(raw []byte, m Mapping) (Rows, []Problem, error) {
 			is.CreatedAt = histories[0].at
 		case !is.UpdatedAt.IsZero():
 			is.CreatedAt = is.UpdatedAt
+		default:
+			return Rows{}, &SkipError{Key: ri.Key, ID: id, Reason: "no readable creation date, update date or changelog date within 1970-01-02 to 2105-12-31"}
 		}
 	}
+	if is.UpdatedAt.IsZero() {
+		is.UpdatedAt = is.CreatedAt
+	}
 	rows := Rows{ChangelogIncomplete: ri.Changelog != nil && ri.Changelog.Total > len(ri.Changelog.Histories), Backlog: backlog}
-	x.replay(&is, histories, status.ID, &rows)
+	x.replay(&is, histories, &rows)
 	rows.Issue = is
 	rows.Raw = evident.RawIssue{Site: m.Site, IssueID: id, IssueKey: ri.Key, ProjectKey: is.ProjectKey, UpdatedAt: is.UpdatedAt,
 		JSON: string(raw), ContentHash: ContentHash(raw), Version: m.Version}
-	return rows, x.problems, nil
+	rows.Findings = x.findings
+	return rows, nil
 }
 
 func (x *extractor) decode(f map[string]json.RawMessage, field string, v any) bool {
@@ -275,7 +328,7 @@ func (x *extractor) decode(f map[string]json.RawMessage, field string, v any) bo
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		x.problem(field, "cannot read %s: %v", abbreviate(b), typeError(err))
+		x.find(evident.CheckFieldUnreadable, field, "cannot read %s: %v", abbreviate(b), typeError(err))
 		return false
 	}
 	return true
@@ -328,7 +381,7 @@ func (x *extractor) number(f map[string]json.RawMessage, field string) *float64 
 			return &v
 		}
 	}
-	x.problem(field, "want a number, got %s", abbreviate(b))
+	x.find(evident.CheckFieldUnreadable, field, "want a number, got %s", abbreviate(b))
 	return nil
 }
 
@@ -339,7 +392,12 @@ func (x *extractor) time(f map[string]json.RawMessage, field string) time.Time {
 	}
 	t, err := ParseJiraTime(s)
 	if err != nil {
-		x.problem(field, "%v", err)
+		x.find(evident.CheckFieldUnreadable, field, "%v", err)
+		return time.Time{}
+	}
+	if !evident.StorableTime(t) {
+		x.find(evident.CheckDateOutOfRange, field, "%s is outside 1970-01-02 to 2105-12-31; left empty", s)
+		return time.Time{}
 	}
 	return t
 }
@@ -363,7 +421,7 @@ func (x *extractor) category(id, name, fromIssue string) string {
 	case "":
 		return ""
 	default:
-		x.problem("status", "status %q (id %s) has unknown category %q; counted as new", name, id, c)
+		x.find(evident.CheckCategoryUnknown, "status", "status %q (id %s) has the category %q; counted as new", name, id, c)
 		return evident.CategoryNew
 	}
 }
@@ -432,7 +490,7 @@ func ParseSprintField(b json.RawMessage) ([]uint64, error) {
 func (x *extractor) sprintIDs(b json.RawMessage) []uint64 {
 	ids, err := ParseSprintField(b)
 	if err != nil {
-		x.problem(x.m.Fields.Sprint, "%v", err)
+		x.find(evident.CheckFieldUnreadable, x.m.Fields.Sprint, "%v", err)
 	}
 	return ids
 }
@@ -460,24 +518,29 @@ type history struct {
 	items []rawItem
 }
 
-// histories sorts the changelog by time, ties by history id.
+// histories sorts the changelog by time, ties by history id, leaving out
+// the histories that have no readable id or date.
 func (x *extractor) histories(cl *rawChangelog) []history {
 	if cl == nil {
 		return nil
 	}
 	if cl.Total > len(cl.Histories) {
-		x.problem("changelog", "only %d of %d histories present", len(cl.Histories), cl.Total)
+		x.find(evident.CheckChangelogIncomplete, "changelog", "only %d of %d histories present", len(cl.Histories), cl.Total)
 	}
 	out := make([]history, 0, len(cl.Histories))
 	for _, h := range cl.Histories {
 		id, err := strconv.ParseUint(h.ID, 10, 64)
 		if err != nil {
-			x.problem("changelog", "history id %q is not a number; history skipped", h.ID)
+			x.find(evident.CheckHistoryUnreadable, "changelog", "history id %q is not a number; history left out", h.ID)
 			continue
 		}
 		at, err := ParseJiraTime(h.Created)
 		if err != nil {
-			x.problem("changelog", "history %s: %v; history skipped", h.ID, err)
+			x.find(evident.CheckHistoryUnreadable, "changelog", "history %s: %v; history left out", h.ID, err)
+			continue
+		}
+		if !evident.StorableTime(at) {
+			x.find(evident.CheckDateOutOfRange, "changelog", "history %s is dated %s, outside 1970-01-02 to 2105-12-31; history left out", h.ID, h.Created)
 			continue
 		}
 		out = append(out, history{id: id, at: at, items: h.Items})
@@ -510,23 +573,36 @@ func (x *extractor) isStart(id, name, category string) bool {
 	return false
 }
 
-// replay walks the status and sprint history and derives started_at and
-// done_at as docs/metrics.md defines them.
-func (x *extractor) replay(is *evident.Issue, hs []history, currentStatusID string, rows *Rows) {
-	// The category of a status in the changelog: /status by id, else the
-	// category the issue carries when it is the current status.
-	cat := func(id, name string) string {
-		if id == currentStatusID && id != "" {
-			return is.StatusCategory
-		}
-		if c := x.category(id, name, ""); c != "" {
-			return c
-		}
-		x.problem("status", "status %q (id %s) in the changelog is unknown to /rest/api/2/status; counted as new", name, id)
-		return evident.CategoryNew
+// statusOf names a status of the changelog with its category: the
+// issue's own category for its current status; else the project's override
+// or /status by id; else, for a status the site no longer lists, the
+// category of a listed status of the same name, or new.
+func (x *extractor) statusOf(is *evident.Issue, id, name string) evident.StatusRef {
+	ref := evident.StatusRef{ID: id, Name: name}
+	switch {
+	case id == is.StatusID && id != "":
+		ref.Category = is.StatusCategory
+	default:
+		ref.Category = x.category(id, name, "")
 	}
-	var firstStatus *rawItem
-	var firstSprint *rawItem
+	if ref.Category == "" {
+		if c, ok := x.m.CategoryByName[name]; ok {
+			ref.Category = c
+			x.find(evident.CheckStatusUnknown, "status", "status %q (id %s) is not listed by /rest/api/2/status; counted as %s like the listed status of that name", name, id, c)
+		} else {
+			ref.Category = evident.CategoryNew
+			x.find(evident.CheckStatusUnknown, "status", "status %q (id %s) is not listed by /rest/api/2/status; counted as new", name, id)
+		}
+	}
+	return ref
+}
+
+// replay walks the status and sprint history in time order, builds the
+// issue's timeline and derives started_at and done_at as docs/metrics.md
+// defines them, clamping timestamps that disagree.
+func (x *extractor) replay(is *evident.Issue, hs []history, rows *Rows) {
+	created := is.CreatedAt
+	var firstStatus, firstSprint *rawItem
 	for _, h := range hs {
 		for k := range h.items {
 			it := h.items[k]
@@ -538,18 +614,18 @@ func (x *extractor) replay(is *evident.Issue, hs []history, currentStatusID stri
 			}
 		}
 	}
-	// Status at creation.
-	curID, curName, curCat := is.StatusID, is.StatusName, is.StatusCategory
+	// The status at creation: the "from" of the first status change, or the
+	// current status when there is none.
+	tl := evident.Timeline{Created: created, Initial: evident.StatusRef{ID: is.StatusID, Name: is.StatusName, Category: is.StatusCategory}}
 	if firstStatus != nil {
-		curID, curName = str(firstStatus.From), str(firstStatus.FromString)
-		curCat = cat(curID, curName)
+		tl.Initial = x.statusOf(is, str(firstStatus.From), str(firstStatus.FromString))
 	}
+	cur := tl.Initial
 	var started, done *time.Time
-	created := is.CreatedAt
-	if x.isStart(curID, curName, curCat) {
+	if x.isStart(cur.ID, cur.Name, cur.Category) {
 		started = &created
 	}
-	if curCat == evident.CategoryDone {
+	if cur.Category == evident.CategoryDone {
 		done = &created
 	}
 	// Sprints at creation: the "from" of the first Sprint change, or the
@@ -558,7 +634,7 @@ func (x *extractor) replay(is *evident.Issue, hs []history, currentStatusID stri
 	if firstSprint != nil {
 		ids, err := parseIDList(str(firstSprint.From))
 		if err != nil {
-			x.problem("Sprint", "%v", err)
+			x.find(evident.CheckFieldUnreadable, "Sprint", "%v", err)
 		}
 		initialSprints = ids
 	} else {
@@ -568,71 +644,101 @@ func (x *extractor) replay(is *evident.Issue, hs []history, currentStatusID stri
 		rows.SprintChange = append(rows.SprintChange, evident.SprintChange{Site: is.Site, IssueID: is.IssueID, HistoryID: 0, SprintID: id,
 			IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: created, Added: 1, Version: is.Version})
 	}
-	statusChanges := 0
 	for _, h := range hs {
+		at := h.at
+		if at.Before(created) {
+			x.find(evident.CheckChangeBeforeCreated, "changelog", "history %d is dated %s, before the issue was created (%s); counted at the creation",
+				h.id, at.Format(time.RFC3339), created.Format(time.RFC3339))
+			at = created
+		}
 		for k, it := range h.items {
 			switch {
 			case it.Field == "status":
-				statusChanges++
-				toID, toName := str(it.To), str(it.ToString)
-				toCat := cat(toID, toName)
+				from := evident.StatusRef{ID: str(it.From), Name: str(it.FromString)}
+				if from.ID != cur.ID && (from.ID != "" || from.Name != cur.Name) {
+					x.find(evident.CheckChangelogGap, "changelog", "history %d moves from %q but the issue was in %q; counted from %q", h.id, from.Name, cur.Name, cur.Name)
+				}
+				to := x.statusOf(is, str(it.To), str(it.ToString))
+				tl.Changes = append(tl.Changes, evident.StatusChange{At: at, HistoryID: h.id, From: cur, To: to})
 				rows.Transitions = append(rows.Transitions, evident.Transition{Site: is.Site, IssueID: is.IssueID, HistoryID: h.id, ItemIndex: uint16(k),
-					IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: h.at,
-					FromStatusID: str(it.From), ToStatusID: toID, FromStatus: str(it.FromString), ToStatus: toName,
-					FromCategory: curCat, ToCategory: toCat, Version: is.Version})
-				at := h.at
-				if started == nil && x.isStart(toID, toName, toCat) {
+					IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: at,
+					FromStatusID: cur.ID, ToStatusID: to.ID, FromStatus: cur.Name, ToStatus: to.Name,
+					FromCategory: cur.Category, ToCategory: to.Category, Version: is.Version})
+				if started == nil && x.isStart(to.ID, to.Name, to.Category) {
 					started = &at
 				}
-				if toCat == evident.CategoryDone && curCat != evident.CategoryDone {
+				if to.Category == evident.CategoryDone && cur.Category != evident.CategoryDone {
 					done = &at
 				}
-				curID, curName, curCat = toID, toName, toCat
+				cur = to
 			case x.isSprintItem(it):
 				from, err1 := parseIDList(str(it.From))
 				to, err2 := parseIDList(str(it.To))
 				if err1 != nil || err2 != nil {
-					x.problem("Sprint", "history %d: sprint ids %q → %q unreadable", h.id, str(it.From), str(it.To))
+					x.find(evident.CheckFieldUnreadable, "Sprint", "history %d: sprint ids %q → %q unreadable", h.id, str(it.From), str(it.To))
 				}
 				for _, id := range diff(to, from) {
 					rows.SprintChange = append(rows.SprintChange, evident.SprintChange{Site: is.Site, IssueID: is.IssueID, HistoryID: h.id, SprintID: id,
-						IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: h.at, Added: 1, Version: is.Version})
+						IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: at, Added: 1, Version: is.Version})
 				}
 				for _, id := range diff(from, to) {
 					rows.SprintChange = append(rows.SprintChange, evident.SprintChange{Site: is.Site, IssueID: is.IssueID, HistoryID: h.id, SprintID: id,
-						IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: h.at, Added: 0, Version: is.Version})
+						IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: at, Added: 0, Version: is.Version})
 				}
 			default:
 				rows.FieldChanges = append(rows.FieldChanges, evident.FieldChange{Site: is.Site, IssueID: is.IssueID, HistoryID: h.id, ItemIndex: uint16(k),
-					IssueKey: is.IssueKey, ChangedAt: h.at, Field: it.Field, FieldID: it.FieldID,
+					IssueKey: is.IssueKey, ChangedAt: at, Field: it.Field, FieldID: it.FieldID,
 					FromValue: str(it.From), FromString: str(it.FromString), ToValue: str(it.To), ToString: str(it.ToString), Version: is.Version})
 			}
 		}
 	}
-	is.StartedAt = started
+	// The changelog must end where the issue is: when it does not, the
+	// issue's own status counts, from the last change on.
+	if n := len(tl.Changes); n > 0 && is.StatusID != "" && cur.ID != is.StatusID {
+		last := tl.Changes[n-1]
+		x.find(evident.CheckChangelogDisagrees, "status", "the changelog ends in %q but the issue is in %q", cur.Name, is.StatusName)
+		own := evident.StatusRef{ID: is.StatusID, Name: is.StatusName, Category: is.StatusCategory}
+		tl.Changes = append(tl.Changes, evident.StatusChange{At: last.At, HistoryID: last.HistoryID, From: cur, To: own})
+		// Item index 65535 marks the change Evident added (no item has it).
+		rows.Transitions = append(rows.Transitions, evident.Transition{Site: is.Site, IssueID: is.IssueID, HistoryID: last.HistoryID, ItemIndex: math.MaxUint16,
+			IssueKey: is.IssueKey, ProjectKey: is.ProjectKey, ChangedAt: last.At, FromStatusID: cur.ID, ToStatusID: own.ID, FromStatus: cur.Name, ToStatus: own.Name,
+			FromCategory: cur.Category, ToCategory: own.Category, Version: is.Version})
+		if started == nil && x.isStart(own.ID, own.Name, own.Category) {
+			at := last.At
+			started = &at
+		}
+		if own.Category == evident.CategoryDone && cur.Category != evident.CategoryDone {
+			at := last.At
+			done = &at
+		}
+		cur = own
+	}
+	if is.ResolvedAt != nil && is.ResolvedAt.Before(created) {
+		x.find(evident.CheckResolvedBeforeCreated, "resolutiondate", "resolved %s, before it was created (%s)", is.ResolvedAt.Format(time.RFC3339), created.Format(time.RFC3339))
+	}
 	switch {
 	case is.StatusCategory != evident.CategoryDone:
-		is.DoneAt = nil
-	case statusChanges == 0:
-		// Done without any status change on record: Jira's resolution date.
+		done = nil
 		if is.ResolvedAt != nil {
+			x.find(evident.CheckResolvedNotDone, "resolution", "resolved %s but in %q (%s)", is.ResolvedAt.Format("2006-01-02"), is.StatusName, is.StatusCategory)
+		}
+	case len(tl.Changes) == 0:
+		// Done without any status change on record (created done, imported):
+		// Jira's resolution date, never before the creation.
+		done = &created
+		if is.ResolvedAt != nil && is.ResolvedAt.After(created) {
 			t := *is.ResolvedAt
-			is.DoneAt = &t
-		} else {
-			is.DoneAt = &created
+			done = &t
 		}
-	default:
-		if curCat != evident.CategoryDone {
-			// The changelog's last status disagrees with the issue's own:
-			// trust the issue, date completion at the last change.
-			x.problem("status", "changelog ends in %q but the issue is done", curName)
-			if n := len(rows.Transitions); n > 0 {
-				t := rows.Transitions[n-1].ChangedAt
-				done = &t
-			}
-		}
-		is.DoneAt = done
 	}
+	if started != nil && done != nil && started.After(*done) {
+		x.find(evident.CheckDoneBeforeStarted, "status", "started %s, after it was done (%s); counted as started when done",
+			started.Format(time.RFC3339), done.Format(time.RFC3339))
+		t := *done
+		started = &t
+	}
+	is.StartedAt, is.DoneAt = started, done
+	rows.Timeline = tl
 }
 
 func diff(a, b []uint64) []uint64 {

@@ -2,13 +2,55 @@ package collector
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	jira "github.com/andygrunwald/go-jira"
+
+	"github.com/evident-ebm/evident"
 )
+
+// checkTimeline asserts what every timeline Extract builds must hold: no
+// change before the creation, times never going back, each change starting
+// where the one before ended and the last ending in the issue's status, no
+// negative stay, no negative lead or cycle time.
+func checkTimeline(t *testing.T, rows Rows) {
+	t.Helper()
+	tl, is := rows.Timeline, rows.Issue
+	if !tl.Created.Equal(is.CreatedAt) {
+		t.Errorf("timeline created %s, issue %s", tl.Created, is.CreatedAt)
+	}
+	prev, cur := tl.Created, tl.Initial
+	for i, c := range tl.Changes {
+		if c.At.Before(prev) {
+			t.Errorf("change %d at %s goes back before %s", i, c.At, prev)
+		}
+		if c.From != cur {
+			t.Errorf("change %d from %+v, the issue was in %+v", i, c.From, cur)
+		}
+		prev, cur = c.At, c.To
+	}
+	if len(tl.Changes) > 0 && is.StatusID != "" && cur.ID != is.StatusID {
+		t.Errorf("timeline ends in %+v, the issue is in %s", cur, is.StatusID)
+	}
+	for _, st := range tl.Stays() {
+		if st.Seconds < 0 {
+			t.Errorf("negative stay %+v", st)
+		}
+	}
+	if is.DoneAt != nil && is.DoneAt.Before(is.CreatedAt) {
+		t.Errorf("lead time negative: created %s done %s", is.CreatedAt, *is.DoneAt)
+	}
+	if is.DoneAt != nil && is.StartedAt != nil && is.DoneAt.Before(*is.StartedAt) {
+		t.Errorf("cycle time negative: started %s done %s", *is.StartedAt, *is.DoneAt)
+	}
+	if len(rows.Transitions) != len(tl.Changes) {
+		t.Errorf("%d transitions for %d timeline changes", len(rows.Transitions), len(tl.Changes))
+	}
+}
 
 // Statuses of the fixtures: two named "Waiting" in different categories,
 // and a done-category "Ready for Release" before "Released".
@@ -20,6 +62,7 @@ var testStatuses = map[string]string{
 var statusNames = map[string]string{
 	"10000": "Backlog", "3": "In Progress", "10002": "In Review", "10003": "Ready for Release", "10004": "Released",
 	"10005": "Done", "10007": "Waiting", "10008": "Waiting", "10001": "Selected for Development", "999": "Gone",
+	"998": "In Progress", // deleted from the site, named like a listed status
 }
 
 func testMapping() Mapping {
@@ -80,7 +123,7 @@ func TestExtractDerivesStartAndDone(t *testing.T) {
 		raw           []byte
 		mapping       func(*Mapping)
 		started, done *time.Time
-		problems      int
+		findings      []string // the checks it must raise, in order
 	}{
 		{
 			name: "a reopened issue counts once, at its final completion",
@@ -155,7 +198,53 @@ func TestExtractDerivesStartAndDone(t *testing.T) {
 		{
 			name:    "a status the site no longer has is counted as new and reported",
 			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|999>3"), h("2@2024-03-04T10:00:00.000+0100|3>10005")),
-			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"), problems: 1,
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"), findings: []string{evident.CheckStatusUnknown},
+		},
+		{
+			name: "a deleted status takes the category of a listed status of its name",
+			raw:  issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|10000>998"), h("2@2024-03-04T10:00:00.000+0100|998>10005")),
+			mapping: func(m *Mapping) {
+				m.CategoryByName = map[string]string{"In Progress": "indeterminate"}
+			},
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"), findings: []string{evident.CheckStatusUnknown},
+		},
+		{
+			name:    "created done, resolved before created: done at creation, lead time 0",
+			raw:     issueJSON("10005", `"resolutiondate":"2024-02-20T09:00:00.000+0000"`),
+			started: nil, done: ts(created), findings: []string{evident.CheckResolvedBeforeCreated},
+		},
+		{
+			name:    "changes dated before the creation count at the creation",
+			raw:     issueJSON("10005", "", h("1@2024-02-01T10:00:00.000+0100|10000>3"), h("2@2024-02-02T10:00:00.000+0100|3>10005")),
+			started: ts(created), done: ts(created), findings: []string{evident.CheckChangeBeforeCreated},
+		},
+		{
+			name:    "a change from a status the issue was not in counts from where it was",
+			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|10000>3"), h("2@2024-03-04T10:00:00.000+0100|10002>10005")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-04T10:00:00.000+0100"), findings: []string{evident.CheckChangelogGap},
+		},
+		{
+			name:    "a changelog that ends elsewhere than the issue: the issue's own status from the last change",
+			raw:     issueJSON("10005", "", h("1@2024-03-02T10:00:00.000+0100|10000>3")),
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-02T10:00:00.000+0100"), findings: []string{evident.CheckChangelogDisagrees},
+		},
+		{
+			name:    "a resolution on an open issue is reported and ignored",
+			raw:     issueJSON("10000", `"resolutiondate":"2024-03-07T09:00:00.000+0000"`),
+			started: nil, done: nil, findings: []string{evident.CheckResolvedNotDone},
+		},
+		{
+			name: "a start status configured after done: started clamped to done",
+			raw:  issueJSON("10004", "", h("1@2024-03-02T10:00:00.000+0100|10000>10003"), h("2@2024-03-05T10:00:00.000+0100|10003>10004")),
+			mapping: func(m *Mapping) {
+				m.Projects = map[string]ProjectSettings{"EV": {StartStatuses: []string{"Released"}}}
+			},
+			started: ts("2024-03-02T10:00:00.000+0100"), done: ts("2024-03-02T10:00:00.000+0100"), findings: []string{evident.CheckDoneBeforeStarted},
+		},
+		{
+			name:    "a history dated in 1900 is left out: the issue starts where the next one moves from",
+			raw:     issueJSON("10005", "", h("1@1900-03-02T10:00:00.000+0100|10000>3"), h("2@2024-03-04T10:00:00.000+0100|3>10005")),
+			started: ts(created), done: ts("2024-03-04T10:00:00.000+0100"), findings: []string{evident.CheckDateOutOfRange},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -163,16 +252,24 @@ func TestExtractDerivesStartAndDone(t *testing.T) {
 			if c.mapping != nil {
 				c.mapping(&m)
 			}
-			rows, problems, err := Extract(c.raw, m)
+			rows, err := Extract(c.raw, m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !eqTime(rows.Issue.StartedAt, c.started) || !eqTime(rows.Issue.DoneAt, c.done) {
 				t.Errorf("started %s done %s, want %s and %s", fmtT(rows.Issue.StartedAt), fmtT(rows.Issue.DoneAt), fmtT(c.started), fmtT(c.done))
 			}
-			if len(problems) != c.problems {
-				t.Errorf("problems %v, want %d", problems, c.problems)
+			var got []string
+			for _, f := range rows.Findings {
+				got = append(got, f.Check)
+				if f.IssueKey != "EV-1" || f.Note == "" {
+					t.Errorf("finding without the issue key or a note: %+v", f)
+				}
 			}
+			if strings.Join(got, ",") != strings.Join(c.findings, ",") {
+				t.Errorf("findings %v, want %v", rows.Findings, c.findings)
+			}
+			checkTimeline(t, rows)
 		})
 	}
 }
@@ -182,9 +279,9 @@ func TestExtractFields(t *testing.T) {
 		"customfield_10016":5,"customfield_10030":"120","customfield_10014":"EV-9","customfield_10019":"0|i0001:","description":"x",
 		"customfield_10020":[{"id":7,"name":"S7","state":"closed"},{"id":8,"name":"S8","state":"active"}],"resolutiondate":"2024-03-04T10:00:00.000+0100"`,
 		h("1@2024-03-04T10:00:00.000+0100|10000>10005"))
-	rows, problems, err := Extract(raw, testMapping())
-	if err != nil || len(problems) != 0 {
-		t.Fatal(err, problems)
+	rows, err := Extract(raw, testMapping())
+	if err != nil || len(rows.Findings) != 0 {
+		t.Fatal(err, rows.Findings)
 	}
 	is := rows.Issue
 	if is.IssueID != 42 || is.IssueKey != "EV-1" || is.ProjectKey != "EV" || is.IssueType != "Story" || is.WorkCategory != "feature" ||
@@ -223,9 +320,9 @@ func TestExtractSprintChanges(t *testing.T) {
 		sprintH("10", "2024-03-02T10:00:00.000+0100", "101", "101, 102"),
 		sprintH("11", "2024-03-03T10:00:00.000+0100", "101, 102", "102"),
 		h("12@2024-03-04T10:00:00.000+0100|10000>10005"))
-	rows, problems, err := Extract(raw, testMapping())
-	if err != nil || len(problems) != 0 {
-		t.Fatal(err, problems)
+	rows, err := Extract(raw, testMapping())
+	if err != nil || len(rows.Findings) != 0 {
+		t.Fatal(err, rows.Findings)
 	}
 	var got []string
 	for _, s := range rows.SprintChange {
@@ -241,7 +338,7 @@ func TestExtractSprintChanges(t *testing.T) {
 func TestExtractSprintItemsWithoutFieldID(t *testing.T) {
 	// Data Center changelog items carry no fieldId: matched by name.
 	raw := issueJSON("3", "", `{"id":"9","created":"2024-03-02T10:00:00.000+0100","items":[{"field":"Sprint","fieldtype":"custom","from":"","fromString":"","to":"266","toString":"S"}]}`)
-	rows, _, err := Extract(raw, testMapping())
+	rows, err := Extract(raw, testMapping())
 	if err != nil || len(rows.SprintChange) != 1 || rows.SprintChange[0].SprintID != 266 {
 		t.Fatalf("%+v %v", rows.SprintChange, err)
 	}
@@ -251,10 +348,11 @@ func TestExtractBadFieldsAreReportedNotFatal(t *testing.T) {
 	raw := []byte(`{"id":"43","key":"EV-2","fields":{"summary":12,"labels":"oops","customfield_10016":"abc","created":"yesterday",
 		"updated":"2024-03-20T10:00:00.000+0100","status":{"id":"3","name":"In Progress","statusCategory":{"key":"sideways"}},"customfield_10020":"x"},
 		"changelog":{"startAt":0,"maxResults":1,"total":1,"histories":[{"id":"x","created":"2024-03-02T10:00:00.000+0100","items":[]}]}}`)
-	rows, problems, err := Extract(raw, testMapping())
+	rows, err := Extract(raw, testMapping())
 	if err != nil {
 		t.Fatal(err)
 	}
+	problems := rows.Findings
 	fields := map[string]bool{}
 	for _, p := range problems {
 		fields[p.Field] = true
@@ -270,24 +368,44 @@ func TestExtractBadFieldsAreReportedNotFatal(t *testing.T) {
 	if rows.Issue.IssueKey != "EV-2" || rows.Issue.StoryPoints != nil || rows.Issue.CreatedAt.IsZero() {
 		t.Errorf("issue not kept with what could be read: %+v", rows.Issue)
 	}
-	if _, _, err := Extract([]byte(`{"key":"EV-3"}`), testMapping()); err == nil {
-		t.Error("an issue without an id must be an error")
-	}
-	if _, _, err := Extract([]byte(`{"id":"4`), testMapping()); err == nil {
-		t.Error("malformed JSON must be an error")
+	for _, c := range []struct{ name, raw, key, reason string }{
+		{"no id", `{"key":"EV-3"}`, "EV-3", "is not a number"},
+		{"malformed JSON", `{"id":"4`, "", "not an issue's JSON"},
+		{"no date at all", `{"id":"44","key":"EV-4","fields":{}}`, "EV-4", "no readable creation date"},
+		{"created in 1900", `{"id":"45","key":"EV-5","fields":{"created":"1900-01-01T00:00:00.000+0000"}}`, "EV-5", "no readable creation date"},
+	} {
+		_, err := Extract([]byte(c.raw), testMapping())
+		var se *SkipError
+		if !errors.As(err, &se) || se.Key != c.key || !strings.Contains(se.Reason, c.reason) {
+			t.Errorf("%s: %v, want a skip of %q saying %q", c.name, err, c.key, c.reason)
+		}
 	}
 }
 
 func TestExtractMissingFields(t *testing.T) {
-	rows, problems, err := Extract([]byte(`{"id":"44","key":"EV-4","fields":{}}`), testMapping())
+	rows, err := Extract([]byte(`{"id":"44","key":"EV-4","fields":{"created":"2024-03-01T10:00:00.000+0100"}}`), testMapping())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows.Issue.ProjectKey != "EV" || rows.Issue.StartedAt != nil || rows.Issue.DoneAt != nil || len(problems) != 0 {
-		t.Fatalf("%+v %v", rows.Issue, problems)
+	if rows.Issue.ProjectKey != "EV" || rows.Issue.StartedAt != nil || rows.Issue.DoneAt != nil || len(rows.Findings) != 0 {
+		t.Fatalf("%+v %v", rows.Issue, rows.Findings)
 	}
 }
 
+func TestExtractParentIsTheEpicOnlyWhenItIsOne(t *testing.T) {
+	for _, c := range []struct{ name, fields, epic string }{
+		{"a team-managed story under an epic", `"parent":{"key":"EV-9","fields":{"issuetype":{"name":"Epic","hierarchyLevel":1}}}`, "EV-9"},
+		{"a parent without its type (older data)", `"parent":{"key":"EV-9"}`, "EV-9"},
+		{"a sub-task under a story", `"issuetype":{"name":"Sub-task","subtask":true},"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, ""},
+		{"a story whose parent is a story", `"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, ""},
+		{"the epic link field wins", `"customfield_10014":"EV-3","parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story"}}}`, "EV-3"},
+	} {
+		rows, err := Extract(issueJSON("10000", c.fields), testMapping())
+		if err != nil || rows.Issue.EpicKey != c.epic {
+			t.Errorf("%s: epic %q (%v), want %q", c.name, rows.Issue.EpicKey, err, c.epic)
+		}
+	}
+}
 func TestDiscoverFieldsByNameAndSchema(t *testing.T) {
 	var fields []jira.Field
 	add := func(id, name, typ, custom string) {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +18,16 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(`[]`))
 	m := testMapping()
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		rows, problems, err := Extract(raw, m)
+		rows, err := Extract(raw, m)
 		if err != nil {
+			var se *SkipError
+			if !errors.As(err, &se) {
+				t.Fatalf("an error that is not a skip: %v", err)
+			}
 			return
 		}
-		for _, p := range problems {
+		checkTimeline(t, rows)
+		for _, p := range rows.Findings {
 			if p.IssueKey != rows.Issue.IssueKey {
 				t.Fatalf("problem %v names %q, the issue is %q", p, p.IssueKey, rows.Issue.IssueKey)
 			}

@@ -37,6 +37,14 @@ type Store interface {
 	InsertSyncRuns(ctx context.Context, rows []evident.SyncRun) error
 	InsertSyncProblems(ctx context.Context, rows []evident.SyncProblem) error
 	InsertSatisfaction(ctx context.Context, rows []evident.SatisfactionResponse) error
+	InsertTimelines(ctx context.Context, rows []evident.IssueTimeline) error
+	InsertSkippedIssues(ctx context.Context, rows []evident.SkippedIssue) error
+	// SkippedIssues returns the keys of a site's issues skipped and not
+	// stored since.
+	SkippedIssues(ctx context.Context, site string) ([]string, error)
+	// LacksTimelines says a site has stored issues but no timelines: data
+	// of a version before timelines were stored, to re-extract.
+	LacksTimelines(ctx context.Context, site string) (bool, error)
 	SaveCheckpoint(ctx context.Context, site, scope string, at time.Time) error
 	Checkpoint(ctx context.Context, site, scope string) (time.Time, bool, error)
 	StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error)
@@ -98,7 +106,9 @@ type Summary struct {
 	Deleted        int
 	Requests       int64
 	Retries        int64
-	Problems       int
+	Problems       int // things about the site (sprints, versions) stepped over
+	Findings       int // issues stored with data quality findings
+	Skipped        int // issues that could not be stored at all
 	Duration       time.Duration
 	ProjectsSynced []string
 	// ReadModel is how long rebuilding the read model took (0: it was
@@ -121,6 +131,7 @@ type siteMeta struct {
 	loc      *time.Location
 	fields   FieldIDs
 	statuses map[string]string
+	named    []evident.Status // /rest/api/2/status with names
 	projects map[string]jira.Project
 }
 
@@ -136,11 +147,16 @@ type run struct {
 	runID    string
 	sum      Summary
 	problems []evident.SyncProblem
-	seen     map[uint64]bool
-	reported map[string]bool
-	desks    map[string]bool      // projects that are service desks
-	resolved map[string]time.Time // done issues of desks fetched in this run: key → done_at
-	mu       sync.Mutex
+	// skipped are the issues this run could not store; wasSkipped the keys
+	// skipped by earlier runs, unskipped those of them this run stored.
+	skipped    []evident.SkippedIssue
+	wasSkipped map[string]bool
+	unskipped  []string
+	seen       map[uint64]bool
+	reported   map[string]bool
+	desks      map[string]bool      // projects that are service desks
+	resolved   map[string]time.Time // done issues of desks fetched in this run: key → done_at
+	mu         sync.Mutex
 }
 
 // Sync runs one sync of a site. Configuration, credentials, URL and project
@@ -157,10 +173,29 @@ func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, 
 		runID: strconv.FormatInt(wall, 36)}
 	r.sum = Summary{Site: cfg.Name, Mode: mode}
 	var err error
-	if mode == Rebuild {
-		err = r.rebuild(ctx)
-	} else {
-		err = r.sync(ctx, mode)
+	var keys []string
+	if keys, err = s.Store.SkippedIssues(ctx, cfg.Name); err == nil {
+		r.wasSkipped = map[string]bool{}
+		for _, k := range keys {
+			r.wasSkipped[k] = true
+		}
+		var lacks bool
+		lacks, err = s.Store.LacksTimelines(ctx, cfg.Name)
+		switch {
+		case err != nil:
+		case mode == Rebuild:
+			err = r.rebuild(ctx)
+		case lacks:
+			// Stored by a version that kept no timelines: re-extract
+			// everything from the raw JSON first, then sync as asked.
+			s.Log.Info("re-extracting the stored issues of an earlier version", "site", cfg.Name)
+			if err = r.rebuild(ctx); err == nil {
+				r.sum.Fetched, r.sum.Changed = 0, 0
+				err = r.sync(ctx, mode)
+			}
+		default:
+			err = r.sync(ctx, mode)
+		}
 	}
 	if err == nil {
 		// Also after a run that changed nothing: an earlier run may have
@@ -199,6 +234,14 @@ func (r *run) record(runErr error) {
 			r.s.Log.Error("record sync problems", "err", err)
 		}
 	}
+	skips := append([]evident.SkippedIssue(nil), r.skipped...)
+	for _, key := range r.unskipped {
+		skips = append(skips, evident.SkippedIssue{Site: r.cfg.Name, IssueKey: key, Reason: "stored", SeenAt: r.started.Truncate(time.Second), Skipped: 0, Version: r.version + 1})
+	}
+	if err := r.s.Store.InsertSkippedIssues(ctx, skips); err != nil {
+		r.s.Log.Error("record skipped issues", "err", err)
+	}
+	r.sum.Skipped = len(r.skipped)
 	err := r.s.Store.InsertSyncRuns(ctx, []evident.SyncRun{{Site: r.cfg.Name, RunID: r.runID, StartedAt: r.started.Truncate(time.Second),
 		FinishedAt: r.s.Now().UTC().Truncate(time.Second), Mode: string(r.sum.Mode), Status: status, Error: msg,
 		IssuesFetched: uint64(r.sum.Fetched), IssuesNew: uint64(r.sum.New), IssuesChanged: uint64(r.sum.Changed), IssuesDeleted: uint64(r.sum.Deleted),
@@ -288,7 +331,6 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	r.meta.deploy = info.DeploymentType
 	r.meta.cloud = info.DeploymentType == "Cloud"
-	r.c.cloud = r.meta.cloud
 	r.sum.Deployment = info.DeploymentType
 	var me struct {
 		TimeZone string `json:"timeZone"`
@@ -328,6 +370,7 @@ func (r *run) preflight(ctx context.Context) error {
 	r.meta.statuses = map[string]string{}
 	for _, st := range statuses {
 		r.meta.statuses[st.ID] = st.StatusCategory.Key
+		r.meta.named = append(r.meta.named, evident.Status{Site: r.cfg.Name, StatusID: st.ID, Name: st.Name, Category: st.StatusCategory.Key})
 	}
 	if r.meta.cloud {
 		// Validate the JQL once through go-jira's enhanced search.
@@ -335,7 +378,8 @@ func (r *run) preflight(ctx context.Context) error {
 			return r.c.explain("rest/api/2/search/jql", resp, err)
 		}
 	}
-	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: r.meta.fields, StatusCategory: r.meta.statuses, Projects: r.cfg.ProjectSettings}
+	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: r.meta.fields, StatusCategory: r.meta.statuses,
+		CategoryByName: categoryByName(r.meta.named), Projects: r.cfg.ProjectSettings}
 	return nil
 }
 
@@ -400,17 +444,10 @@ func (r *run) storeMetadata(ctx context.Context) error {
 	if err := r.s.Store.InsertProjects(ctx, projects); err != nil {
 		return err
 	}
-	var statuses []evident.Status
-	for id, cat := range r.meta.statuses {
-		statuses = append(statuses, evident.Status{Site: r.cfg.Name, StatusID: id, Category: cat, Name: "", Version: r.version})
-	}
-	// Names matter on the data-health page; fetch them with the categories.
-	var named []jira.Status
-	if err := r.c.get(ctx, "rest/api/2/status", &named); err == nil {
-		statuses = statuses[:0]
-		for _, st := range named {
-			statuses = append(statuses, evident.Status{Site: r.cfg.Name, StatusID: st.ID, Name: st.Name, Category: st.StatusCategory.Key, Version: r.version})
-		}
+	statuses := make([]evident.Status, len(r.meta.named))
+	for i, st := range r.meta.named {
+		st.Version = r.version
+		statuses[i] = st
 	}
 	return r.s.Store.InsertStatuses(ctx, statuses)
 }
@@ -827,23 +864,23 @@ func (r *run) issues(ctx context.Context, project string, since time.Time) error
 
 // extractPage turns a page of issues into rows, decoding each issue once;
 // the few whose inline changelog was capped get their full history fetched
-// (concurrently) and are extracted again.
+// (concurrently) and are extracted again. An issue that cannot be stored is
+// skipped and recorded, never a reason to fail the others.
 func (r *run) extractPage(ctx context.Context, issues []json.RawMessage) ([]Rows, error) {
 	out := make([]Rows, 0, len(issues))
 	var capped []int
-	var problems [][]Problem
 	for _, raw := range issues {
-		rows, ps, err := Extract(raw, r.mapping)
+		rows, err := Extract(raw, r.mapping)
 		if err != nil {
-			r.problem("", "issue", err.Error())
+			r.skip(err)
 			continue
 		}
 		if rows.ChangelogIncomplete {
 			capped = append(capped, len(out))
 		}
 		out = append(out, rows)
-		problems = append(problems, ps)
 	}
+	skipped := make([]error, len(capped))
 	err := r.fanOut(ctx, len(capped), func(ctx context.Context, n int) error {
 		k := capped[n]
 		key := out[k].Issue.IssueKey
@@ -855,22 +892,50 @@ func (r *run) extractPage(ctx context.Context, issues []json.RawMessage) ([]Rows
 		if err != nil {
 			return fmt.Errorf("changelog of %s: %w", key, err)
 		}
-		rows, ps, err := Extract(merged, r.mapping)
+		rows, err := Extract(merged, r.mapping)
 		if err != nil {
-			return fmt.Errorf("changelog of %s: %w", key, err)
+			skipped[n] = err
+			return nil
 		}
-		out[k], problems[k] = rows, ps // each k is written by one call only
+		out[k] = rows // each k is written by one call only
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, ps := range problems {
-		for _, p := range ps {
-			r.problem(p.IssueKey, p.Field, p.Message)
+	kept := out[:0]
+	for i, rw := range out {
+		if n := indexOf(capped, i); n >= 0 && skipped[n] != nil {
+			r.skip(skipped[n])
+			continue
+		}
+		kept = append(kept, rw)
+	}
+	return kept, nil
+}
+
+func indexOf(xs []int, v int) int {
+	for i, x := range xs {
+		if x == v {
+			return i
 		}
 	}
-	return out, nil
+	return -1
+}
+
+// skip records an issue Extract could not store, with its key and reason.
+func (r *run) skip(err error) {
+	se := &SkipError{Reason: err.Error()}
+	errors.As(err, &se)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := se.Key
+	if key == "" {
+		key = fmt.Sprintf("(no key, #%d)", len(r.skipped)+1)
+	}
+	r.skipped = append(r.skipped, evident.SkippedIssue{Site: r.cfg.Name, IssueKey: key, IssueID: se.ID, Reason: se.Reason,
+		SeenAt: r.s.Now().UTC().Truncate(time.Second), Skipped: 1, Version: r.version})
+	r.s.Log.Warn("jira issue skipped", "site", r.cfg.Name, "issue", key, "reason", se.Reason)
 }
 
 // fullChangelog returns every history of an issue: Cloud's paged changelog
@@ -926,9 +991,7 @@ type batch struct {
 func (b *batch) add(r Rows) { b.rows = append(b.rows, r) }
 func (b *batch) len() int   { return len(b.rows) }
 
-// flush writes the issues whose JSON changed since it was last stored. The
-// raw JSON is written last: it marks an issue as completely stored, so a
-// run killed halfway rewrites the issue next time instead of skipping it.
+// flush writes the issues whose JSON changed since it was last stored.
 func (r *run) flush(ctx context.Context, b *batch) error {
 	if len(b.rows) == 0 {
 		return nil
@@ -941,12 +1004,7 @@ func (r *run) flush(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	var raws []evident.RawIssue
-	var issues []evident.Issue
-	var trans []evident.Transition
-	var sprints []evident.SprintChange
-	var fields []evident.FieldChange
-	var backlog []evident.BacklogFacts
+	var t tables
 	for _, rw := range b.rows {
 		h, ok := stored[rw.Issue.IssueID]
 		switch {
@@ -958,34 +1016,79 @@ func (r *run) flush(ctx context.Context, b *batch) error {
 			r.sum.Unchanged++
 			continue
 		}
-		raws = append(raws, rw.Raw)
-		issues = append(issues, rw.Issue)
-		trans = append(trans, rw.Transitions...)
-		sprints = append(sprints, rw.SprintChange...)
-		fields = append(fields, rw.FieldChanges...)
-		backlog = append(backlog, rw.Backlog)
+		t.add(rw)
+		r.stored(rw)
 	}
 	b.rows = b.rows[:0]
-	return r.write(ctx, issues, trans, sprints, fields, raws, backlog)
+	return t.write(ctx, r.s.Store)
 }
 
-func (r *run) write(ctx context.Context, issues []evident.Issue, trans []evident.Transition, sprints []evident.SprintChange, fields []evident.FieldChange, raws []evident.RawIssue, backlog []evident.BacklogFacts) error {
-	if err := r.s.Store.InsertIssues(ctx, issues); err != nil {
+// stored notes what the run learns from an issue it writes: its findings,
+// and that it is no longer skipped.
+func (r *run) stored(rw Rows) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(rw.Findings) > 0 {
+		r.sum.Findings++
+	}
+	if r.wasSkipped[rw.Issue.IssueKey] {
+		r.unskipped = append(r.unskipped, rw.Issue.IssueKey)
+	}
+}
+
+// WriteRows stores the rows of issues as a sync does, each in its tables.
+func WriteRows(ctx context.Context, st Store, rows []Rows) error {
+	var t tables
+	for _, rw := range rows {
+		t.add(rw)
+	}
+	return t.write(ctx, st)
+}
+
+// tables sorts the rows of many issues into the tables they are stored in.
+type tables struct {
+	issues    []evident.Issue
+	trans     []evident.Transition
+	sprints   []evident.SprintChange
+	fields    []evident.FieldChange
+	backlog   []evident.BacklogFacts
+	timelines []evident.IssueTimeline
+	raws      []evident.RawIssue
+}
+
+func (t *tables) add(rw Rows) {
+	t.issues = append(t.issues, rw.Issue)
+	t.trans = append(t.trans, rw.Transitions...)
+	t.sprints = append(t.sprints, rw.SprintChange...)
+	t.fields = append(t.fields, rw.FieldChanges...)
+	t.backlog = append(t.backlog, rw.Backlog)
+	t.timelines = append(t.timelines, rw.StoredTimeline())
+	t.raws = append(t.raws, rw.Raw)
+}
+
+// write stores the rows. The raw JSON is written last: it marks an issue as
+// completely stored, so a run killed halfway rewrites the issue next time
+// instead of skipping it as unchanged.
+func (t *tables) write(ctx context.Context, st Store) error {
+	if err := st.InsertIssues(ctx, t.issues); err != nil {
 		return err
 	}
-	if err := r.s.Store.InsertBacklogFacts(ctx, backlog); err != nil {
+	if err := st.InsertBacklogFacts(ctx, t.backlog); err != nil {
 		return err
 	}
-	if err := r.s.Store.InsertTransitions(ctx, trans); err != nil {
+	if err := st.InsertTransitions(ctx, t.trans); err != nil {
 		return err
 	}
-	if err := r.s.Store.InsertSprintChanges(ctx, sprints); err != nil {
+	if err := st.InsertSprintChanges(ctx, t.sprints); err != nil {
 		return err
 	}
-	if err := r.s.Store.InsertFieldChanges(ctx, fields); err != nil {
+	if err := st.InsertFieldChanges(ctx, t.fields); err != nil {
 		return err
 	}
-	return r.s.Store.InsertRawIssues(ctx, raws)
+	if err := st.InsertTimelines(ctx, t.timelines); err != nil {
+		return err
+	}
+	return st.InsertRawIssues(ctx, t.raws)
 }
 
 // markDeleted marks stored issues of the configured projects that this full
@@ -1026,47 +1129,47 @@ func (r *run) rebuild(ctx context.Context) error {
 	for _, s := range statuses {
 		cats[s.StatusID] = s.Category
 	}
-	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: fields, StatusCategory: cats, Projects: r.cfg.ProjectSettings}
-	var b []Rows
-	flush := func() error {
-		var issues []evident.Issue
-		var trans []evident.Transition
-		var sprints []evident.SprintChange
-		var fcs []evident.FieldChange
-		var raws []evident.RawIssue
-		var backlog []evident.BacklogFacts
-		for _, rw := range b {
-			backlog = append(backlog, rw.Backlog)
-			issues = append(issues, rw.Issue)
-			trans = append(trans, rw.Transitions...)
-			sprints = append(sprints, rw.SprintChange...)
-			fcs = append(fcs, rw.FieldChanges...)
-			raws = append(raws, rw.Raw)
-		}
-		b = b[:0]
-		return r.write(ctx, issues, trans, sprints, fcs, raws, backlog)
-	}
+	r.mapping = Mapping{Site: r.cfg.Name, Version: r.version, Fields: fields, StatusCategory: cats, CategoryByName: categoryByName(statuses),
+		Projects: r.cfg.ProjectSettings}
+	var t tables
+	n := 0
 	err = r.s.Store.EachRawIssue(ctx, r.cfg.Name, func(raw evident.RawIssue) error {
-		rows, problems, err := Extract([]byte(raw.JSON), r.mapping)
+		rows, err := Extract([]byte(raw.JSON), r.mapping)
 		if err != nil {
-			r.problem(raw.IssueKey, "issue", err.Error())
+			r.skip(err)
 			return nil
-		}
-		for _, p := range problems {
-			r.problem(p.IssueKey, p.Field, p.Message)
 		}
 		r.sum.Fetched++
 		r.sum.Changed++
-		b = append(b, rows)
-		if len(b) >= r.s.FlushIssues {
-			return flush()
+		t.add(rows)
+		r.stored(rows)
+		if n++; n >= r.s.FlushIssues {
+			err, t, n = t.write(ctx, r.s.Store), tables{}, 0
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return flush()
+	return t.write(ctx, r.s.Store)
+}
+
+// categoryByName maps each status name to its category when all listed
+// statuses of that name share one.
+func categoryByName(statuses []evident.Status) map[string]string {
+	out := map[string]string{}
+	ambiguous := map[string]bool{}
+	for _, st := range statuses {
+		if c, ok := out[st.Name]; ok && c != st.Category {
+			ambiguous[st.Name] = true
+		}
+		out[st.Name] = st.Category
+	}
+	for name := range ambiguous {
+		delete(out, name)
+	}
+	return out
 }
 
 // findServiceDesks learns which configured projects are Jira Service

@@ -141,7 +141,13 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s not stored", want.Key)
 				}
-				if got.StatusID != want.Status.ID || got.StatusCategory != want.Status.Category || !got.CreatedAt.Equal(want.Created.Truncate(time.Second)) ||
+				wantCreated := want.Created.Truncate(time.Second)
+				if want.Shape == jirasim.ShapeCreatedOutOfRange {
+					// A creation date ClickHouse cannot hold: the earliest
+					// storable date Jira gives for the issue is its update.
+					wantCreated = want.Updated.Truncate(time.Second)
+				}
+				if got.StatusID != want.Status.ID || got.StatusCategory != want.Status.Category || !got.CreatedAt.Equal(wantCreated) ||
 					got.IssueType != want.Type || got.ProjectKey != want.Project.Key {
 					t.Fatalf("%s stored as %+v, Jira holds %+v", want.Key, got, want)
 				}
@@ -196,7 +202,7 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 			e.store.QueryRow(ctx, "SELECT count() FROM releases FINAL", nil, &releases)
 			g := e.sim.Generator()
 			wantSprints := len(g.Sprints(1)) + len(g.Sprints(2))
-			if int(sprints) != wantSprints || boards != 3 || releases == 0 {
+			if int(sprints) != wantSprints || boards != 4 || releases == 0 {
 				t.Fatalf("sprints %d (want %d), boards %d, releases %d", sprints, wantSprints, boards, releases)
 			}
 			if sum.Requests == 0 || sum.Requests > 200 {

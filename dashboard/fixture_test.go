@@ -236,11 +236,7 @@ func parseFixture(t *testing.T, path string) *fixture {
 
 func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	ctx := context.Background()
-	var issues []evident.Issue
-	var trans []evident.Transition
-	var sprints []evident.SprintChange
-	var fcs []evident.FieldChange
-	var backlog []evident.BacklogFacts
+	var extracted []collector.Rows
 	for i, is := range fx.issues {
 		created := mustTime(t, 0, is.created)
 		st := fixtureStatuses[is.status]
@@ -294,26 +290,18 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		fj, _ := json.Marshal(f)
 		raw := fmt.Sprintf(`{"id":"%d","key":%q,"fields":%s,"changelog":{"startAt":0,"maxResults":%d,"total":%d,"histories":[%s]}}`,
 			1000+i, is.key, fj, len(is.histories), len(is.histories), strings.Join(is.histories, ","))
-		rows, problems, err := collector.Extract([]byte(raw), fixtureMapping)
-		if err != nil || len(problems) > 0 {
-			t.Fatalf("fixture issue %s: %v %v", is.key, err, problems)
+		rows, err := collector.Extract([]byte(raw), fixtureMapping)
+		if err != nil || len(rows.Findings) > 0 {
+			t.Fatalf("fixture issue %s: %v %v", is.key, err, rows.Findings)
 		}
-		issues = append(issues, rows.Issue)
-		trans = append(trans, rows.Transitions...)
-		sprints = append(sprints, rows.SprintChange...)
-		fcs = append(fcs, rows.FieldChanges...)
-		backlog = append(backlog, rows.Backlog)
+		extracted = append(extracted, rows)
 	}
 	check := func(err error) {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	check(st.InsertIssues(ctx, issues))
-	check(st.InsertTransitions(ctx, trans))
-	check(st.InsertSprintChanges(ctx, sprints))
-	check(st.InsertFieldChanges(ctx, fcs))
-	check(st.InsertBacklogFacts(ctx, backlog))
+	check(collector.WriteRows(ctx, st, extracted))
 	check(st.InsertProjects(ctx, fx.rows.projects))
 	check(st.InsertBoards(ctx, fx.rows.boards))
 	check(st.InsertSprints(ctx, fx.rows.sprints))

@@ -509,7 +509,19 @@ func validate(schemas map[string]any, schema any, v any, at string) []string {
 	if all, ok := s["allOf"].([]any); ok {
 		var out []string
 		for _, sub := range all {
-			out = append(out, validate(schemas, sub, v, at)...)
+			for _, p := range validate(schemas, sub, v, at) {
+				if !strings.Contains(p, "is not in the document") { // checked below against every part
+					out = append(out, p)
+				}
+			}
+		}
+		if x, ok := v.(map[string]any); ok {
+			props := propertiesOf(schemas, s)
+			for k := range x {
+				if !props[k] {
+					out = append(out, fmt.Sprintf("%s: property %s is not in the document", at, k))
+				}
+			}
 		}
 		return out
 	}
@@ -578,6 +590,12 @@ func validate(schemas map[string]any, schema any, v any, at string) []string {
 			for k, val := range x {
 				out = append(out, validate(schemas, ap, val, at+"."+k)...)
 			}
+		} else if props != nil {
+			for k := range x {
+				if _, ok := props[k]; !ok {
+					out = append(out, fmt.Sprintf("%s: property %s is not in the document", at, k))
+				}
+			}
 		}
 	case []any:
 		if items, ok := s["items"]; ok && len(x) > 0 {
@@ -585,6 +603,30 @@ func validate(schemas map[string]any, schema any, v any, at string) []string {
 		}
 	}
 	return out
+}
+
+// propertiesOf is every property a schema declares, through $ref and allOf.
+func propertiesOf(schemas map[string]any, schema any) map[string]bool {
+	s := schema.(map[string]any)
+	if ref, ok := s["$ref"].(string); ok {
+		return propertiesOf(schemas, schemas[refRe.FindStringSubmatch(ref)[1]])
+	}
+	out := map[string]bool{}
+	for _, sub := range asAny(s["allOf"]) {
+		for k := range propertiesOf(schemas, sub) {
+			out[k] = true
+		}
+	}
+	props, _ := s["properties"].(map[string]any)
+	for k := range props {
+		out[k] = true
+	}
+	return out
+}
+
+func asAny(v any) []any {
+	arr, _ := v.([]any)
+	return arr
 }
 
 func asStrings(v any) []string {

@@ -3,8 +3,10 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -14,6 +16,39 @@ type DataHealth struct {
 	Problems         []ProblemRow    `json:"problems"`
 	ProblemCount     int             `json:"problem_count"`
 	UnmappedStatuses []UnmappedState `json:"unmapped_statuses"`
+	// Quality is every data quality check with the issues that failed it;
+	// IssuesChecked is how many issues the checks ran on.
+	Quality       []QualityCheck `json:"quality"`
+	IssuesChecked uint64         `json:"issues_checked"`
+	// Skipped are the issues that could not be stored at all.
+	Skipped      []SkippedRow `json:"skipped"`
+	SkippedCount int          `json:"skipped_count"`
+}
+
+// QualityCheck is a data quality check, how many issues failed it, and
+// the first MaxQualityExamples of them.
+type QualityCheck struct {
+	evident.Check
+	Issues   uint64         `json:"issues"`
+	Examples []QualityIssue `json:"examples"`
+}
+
+// QualityIssue is an issue that failed a check, and what exactly.
+type QualityIssue struct {
+	Site string `json:"site"`
+	Key  string `json:"key"`
+	Note string `json:"note"`
+}
+
+// MaxQualityExamples is how many issues a check names.
+const MaxQualityExamples = 20
+
+// SkippedRow is an issue the collector could not store, and why.
+type SkippedRow struct {
+	Site   string    `json:"site" ch:"site"`
+	Key    string    `json:"key" ch:"issue_key"`
+	Reason string    `json:"reason" ch:"reason"`
+	SeenAt time.Time `json:"seen_at" ch:"seen_at"`
 }
 
 // SiteHealth is the state of one site.
@@ -141,6 +176,9 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	if err := s.DB.Select(ctx, &out.UnmappedStatuses, q); err != nil {
 		return out, fmt.Errorf("unmapped statuses: %w", err)
 	}
+	if err := s.quality(ctx, &out); err != nil {
+		return out, err
+	}
 	if out.Problems == nil {
 		out.Problems = []ProblemRow{}
 	}
@@ -148,6 +186,76 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 		out.UnmappedStatuses = []UnmappedState{}
 	}
 	return out, nil
+}
+
+// quality fills the data quality section: per check, how many issues of
+// the read model failed it and the first of them; and the skipped issues.
+func (s *Service) quality(ctx context.Context, out *DataHealth) error {
+	var counts []struct {
+		Check string `ch:"check"`
+		N     uint64 `ch:"n"`
+	}
+	var examples []struct {
+		Check string `ch:"check"`
+		Site  string `ch:"site"`
+		Key   string `ch:"issue_key"`
+		Note  string `ch:"note"`
+	}
+	err := parallel(
+		func() error {
+			q := "SELECT f AS check, count() AS n FROM issues_current ARRAY JOIN findings AS f WHERE gen = " + schema.CurrentGen + " GROUP BY f"
+			if err := s.DB.Select(ctx, &counts, q); err != nil {
+				return fmt.Errorf("quality counts: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			q := `SELECT f AS check, site, issue_key, note FROM issues_current ARRAY JOIN findings AS f, finding_notes AS note
+				WHERE gen = ` + schema.CurrentGen + ` ORDER BY f, site, issue_key LIMIT ` + strconv.Itoa(MaxQualityExamples) + ` BY f`
+			if err := s.DB.Select(ctx, &examples, q); err != nil {
+				return fmt.Errorf("quality examples: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			return s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &out.IssuesChecked)
+		},
+		func() error {
+			var n uint64
+			if err := s.DB.QueryRow(ctx, "SELECT count() FROM skipped_issues FINAL WHERE skipped = 1", nil, &n); err != nil {
+				return fmt.Errorf("skipped issues: %w", err)
+			}
+			out.SkippedCount = int(n)
+			out.Skipped = []SkippedRow{}
+			q := "SELECT site, issue_key, reason, seen_at FROM skipped_issues FINAL WHERE skipped = 1 ORDER BY seen_at DESC, site, issue_key LIMIT 100"
+			if err := s.DB.Select(ctx, &out.Skipped, q); err != nil {
+				return fmt.Errorf("skipped issues: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return err
+	}
+	out.Quality = make([]QualityCheck, 0, len(evident.Checks))
+	for _, c := range evident.Checks {
+		qc := QualityCheck{Check: c, Examples: []QualityIssue{}}
+		for _, n := range counts {
+			if n.Check == c.Code {
+				qc.Issues = n.N
+			}
+		}
+		for _, e := range examples {
+			if e.Check == c.Code {
+				qc.Examples = append(qc.Examples, QualityIssue{Site: e.Site, Key: e.Key, Note: e.Note})
+			}
+		}
+		out.Quality = append(out.Quality, qc)
+	}
+	for i := range out.Skipped {
+		out.Skipped[i].SeenAt = out.Skipped[i].SeenAt.UTC()
+	}
+	return nil
 }
 
 // Catalog lists what can be filtered on: sites, projects and boards.

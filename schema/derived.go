@@ -14,15 +14,31 @@ import (
 // subquery first and prunes the other generations' partitions.
 const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
 
-// Stays is the SQL of an issue's stays in its statuses, on a row of
+// Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
 // (the first at creation) to leaving it; the stay in the current status is
-// open and left out.
+// open and left out. It is evident.Timeline.Stays in SQL (the differential
+// test holds them equal): the k-th stay runs from the k-th of [created_at]
+// ++ history_at to the k-th change, in the k-th status of [initial] ++ the
+// statuses changed to. Every array is cut to the number of changes, so an
+// issue without any has no stays (arrayMap needs equal sizes).
 const Stays = `arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
-	arrayConcat([initial_status], arrayPopBack(history_to_status)),
-	arrayConcat([initial_category], arrayPopBack(history_to_category)),
-	arrayConcat([created_at], arrayPopBack(history_at)),
+	arraySlice(arrayConcat([initial_status], history_to_status), 1, length(history_at)),
+	arraySlice(arrayConcat([initial_category], history_to_category), 1, length(history_at)),
+	arraySlice(arrayConcat([created_at], history_at), 1, length(history_at)),
 	history_at)`
+
+// FlowEvents is the SQL of an issue's contributions to the cumulative flow,
+// on a row of issues_current: (kind, day, state, delta) tuples, +1 into the
+// initial state on the day of creation, then −1 out of and +1 into a state
+// on the day of each change, by category and by status. It is
+// evident.Timeline.FlowEvents in SQL.
+const FlowEvents = `arrayConcat(
+	[('category', toDate(created_at), initial_category, toInt64(1)), ('status', toDate(created_at), initial_status, toInt64(1))],
+	arrayMap((at, c) -> ('category', toDate(at), c, toInt64(-1)), history_at, history_from_category),
+	arrayMap((at, c) -> ('category', toDate(at), c, toInt64(1)), history_at, history_to_category),
+	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(-1)), history_at, history_from_status),
+	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(1)), history_at, history_to_status))`
 
 // Generation is one build of the read model.
 type Generation struct {
@@ -55,38 +71,30 @@ const DefaultReadModelChunk = 250000
 // buildSteps fill one generation (bound as every ?) of the read model, in
 // order: each step reads what the ones before it wrote.
 var buildSteps = []struct{ name, sql string }{
-	// The status an issue was created in is the "from" of its first
-	// transition; without transitions, its current status. The backlog
-	// evidence (WSJF inputs, acceptance criteria) comes along.
+	// Live issues with the timeline and findings the collector stored for
+	// them, and the backlog evidence (WSJF inputs, acceptance criteria).
+	// An issue stored before timelines were (none joined: tl_version 0)
+	// counts as created in its current status, until the collector
+	// re-extracts it.
 	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category,
 		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
-		time_criticality, risk_reduction, job_size, has_acceptance)
-	SELECT toUInt64(?), ` + issueColumns + `, if(n = 0, status_name, tupleElement(tr[1], 4)), if(n = 0, status_category, tupleElement(tr[1], 7)),
-		arrayMap(x -> tupleElement(x, 1), tr), arrayMap(x -> tupleElement(x, 2), tr), arrayMap(x -> tupleElement(x, 4), tr),
-		arrayMap(x -> tupleElement(x, 5), tr), arrayMap(x -> tupleElement(x, 6), tr), arrayMap(x -> tupleElement(x, 7), tr),
-		arrayMap(x -> tupleElement(x, 8), tr), time_criticality, risk_reduction, job_size, has_acceptance
+		time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes)
+	SELECT toUInt64(?), ` + issueColumns + `, if(tl_version = 0, status_name, initial_status), if(tl_version = 0, status_category, initial_category),
+		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
+		time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes
 	FROM (SELECT ` + issueColumns + `, time_criticality, risk_reduction, job_size, has_acceptance
 		FROM (SELECT * FROM issues FINAL WHERE deleted = 0 AND ` + issueRange + `)
 		ALL LEFT JOIN (SELECT site, issue_id, time_criticality, risk_reduction, job_size, has_acceptance FROM issue_backlog FINAL
 			WHERE ` + issueRange + `) USING (site, issue_id))
-	ALL LEFT JOIN (SELECT site, issue_id, count() AS n,
-		arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2), tupleElement(x, 3)),
-			groupArray((changed_at, history_id, item_index, from_status, to_status, to_status_id, from_category, to_category))) AS tr
-		FROM status_transitions FINAL WHERE ` + issueRange + ` GROUP BY site, issue_id) USING (site, issue_id)`},
-	// +1 into the initial state on the day of creation, then -1 out of and
-	// +1 into a state on the day of each transition, by category and by status.
+	ALL LEFT JOIN (SELECT site, issue_id, version AS tl_version, initial_status, initial_category, history_at, history_id, history_from_status,
+			history_to_status, history_to_status_id, history_from_category, history_to_category, findings, finding_notes
+		FROM issue_timelines FINAL WHERE ` + issueRange + `) USING (site, issue_id)`},
+	// The cumulative flow as daily changes per state (FlowEvents summed).
 	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
-	SELECT toUInt64(?), site, project_key, issue_type, work_category, kind, day, state, sum(delta) FROM (
-		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, toDate(created_at) AS day,
-			tupleElement(e, 2) AS state, toInt64(1) AS delta
-		FROM issues_current ARRAY JOIN [('category', initial_category), ('status', initial_status)] AS e WHERE gen = ?
-		UNION ALL
-		SELECT site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, day, tupleElement(e, 2) AS state, tupleElement(e, 3) AS delta
-		FROM (SELECT site, project_key, issue_type, work_category, toDate(at) AS day, fs, ts, fc, tc FROM issues_current
-			ARRAY JOIN history_at AS at, history_from_status AS fs, history_to_status AS ts, history_from_category AS fc, history_to_category AS tc
-			WHERE gen = ?)
-		ARRAY JOIN [('category', fc, toInt64(-1)), ('category', tc, toInt64(1)), ('status', fs, toInt64(-1)), ('status', ts, toInt64(1))] AS e
-	) GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, tupleElement(e, 2) AS day,
+		tupleElement(e, 3) AS state, sum(tupleElement(e, 4))
+	FROM issues_current ARRAY JOIN ` + FlowEvents + ` AS e WHERE gen = ?
+	GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
 	// Stays of done issues by the day they were done.
 	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_type, work_category, day, status, category, visits, seconds_total, seconds)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, day, st, cat, count(), sum(secs), groupArray(secs) FROM (

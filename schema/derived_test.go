@@ -58,7 +58,28 @@ func storeDerivedFixture(t *testing.T) (*schema.Store, []evident.Issue) {
 	if err := st.InsertTransitions(t.Context(), trans); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.InsertTimelines(t.Context(), fixtureTimelines(issues, trans)); err != nil {
+		t.Fatal(err)
+	}
 	return st, issues
+}
+
+// fixtureTimelines are the timelines the collector stores with the
+// fixture's issues: each created in To Do, then its transitions.
+func fixtureTimelines(issues []evident.Issue, trans []evident.Transition) []evident.IssueTimeline {
+	var out []evident.IssueTimeline
+	for _, is := range issues {
+		tl := evident.Timeline{Created: is.CreatedAt, Initial: evident.StatusRef{ID: "1", Name: "To Do", Category: "new"}}
+		for _, tr := range trans {
+			if tr.IssueID == is.IssueID {
+				tl.Changes = append(tl.Changes, evident.StatusChange{At: tr.ChangedAt, HistoryID: tr.HistoryID,
+					From: evident.StatusRef{ID: tr.FromStatusID, Name: tr.FromStatus, Category: tr.FromCategory},
+					To:   evident.StatusRef{ID: tr.ToStatusID, Name: tr.ToStatus, Category: tr.ToCategory}})
+			}
+		}
+		out = append(out, evident.StoredTimeline(is.Site, is.IssueID, tl, nil, is.Version))
+	}
+	return out
 }
 
 func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -200,7 +202,7 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) ([]MigrationRe
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := conn.Exec(ctx, useDatabase(stmt, opts.Database)); err != nil {
+			if err := conn.Exec(ctx, useDatabase(stmt, opts.Database)); err != nil && !columnExists(stmt, err) {
 				return results, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -212,12 +214,25 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) ([]MigrationRe
 	return results, nil
 }
 
-var createTable = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([a-z_]+)`)
+var (
+	createTable = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([a-z_]+)`)
+	alterTable  = regexp.MustCompile(`^ALTER TABLE ([a-z_]+)`)
+)
 
-// useDatabase qualifies the table a CREATE TABLE names with the database,
-// so that migrations do not depend on the connection's default database.
+// useDatabase qualifies the table a CREATE or ALTER TABLE names with the
+// database, so that migrations do not depend on the connection's default
+// database.
 func useDatabase(stmt, db string) string {
-	return createTable.ReplaceAllString(stmt, "CREATE TABLE IF NOT EXISTS "+quoteIdent(db)+".$1")
+	stmt = createTable.ReplaceAllString(stmt, "CREATE TABLE IF NOT EXISTS "+quoteIdent(db)+".$1")
+	return alterTable.ReplaceAllString(stmt, "ALTER TABLE "+quoteIdent(db)+".$1")
+}
+
+// columnExists says an ADD COLUMN failed only because the column is there:
+// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, and a migration cut
+// short, or run by two processes at once, meets its own column (code 44).
+func columnExists(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) && ex.Code == 44 && strings.Contains(ex.Message, "already exists")
 }
 
 func recordMigration(ctx context.Context, conn driver.Conn, db string, m Migration) error {

@@ -247,6 +247,46 @@ func (s *Store) InsertFieldChanges(ctx context.Context, rows []evident.FieldChan
 	return insert(ctx, s, "field_changes", rows)
 }
 
+// InsertTimelines stores issues' timelines with their findings.
+func (s *Store) InsertTimelines(ctx context.Context, rows []evident.IssueTimeline) error {
+	return insert(ctx, s, "issue_timelines", rows)
+}
+
+// InsertSkippedIssues records issues the collector could not store (and,
+// with Skipped = 0, that it stored them after all).
+func (s *Store) InsertSkippedIssues(ctx context.Context, rows []evident.SkippedIssue) error {
+	return insert(ctx, s, "skipped_issues", rows)
+}
+
+// SkippedIssues returns the keys of a site's issues that are skipped now.
+func (s *Store) SkippedIssues(ctx context.Context, site string) ([]string, error) {
+	var rows []struct {
+		Key string `ch:"issue_key"`
+	}
+	if err := s.Select(ctx, &rows, "SELECT issue_key FROM skipped_issues FINAL WHERE site = ? AND skipped = 1", site); err != nil {
+		return nil, fmt.Errorf("read skipped issues: %w", err)
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Key
+	}
+	return out, nil
+}
+
+// LacksTimelines says a site has stored issues but not one timeline: data
+// stored by a version before timelines, whose issues must be re-extracted
+// from their raw JSON. (A run writes an issue's timeline before its raw
+// JSON, so a run cut short never leaves a stored issue without one.)
+func (s *Store) LacksTimelines(ctx context.Context, site string) (bool, error) {
+	var issues, timelines uint64
+	q := `SELECT (SELECT count() FROM (SELECT 1 FROM raw_issues WHERE site = ? LIMIT 1)),
+		(SELECT count() FROM (SELECT 1 FROM issue_timelines WHERE site = ? LIMIT 1))`
+	if err := s.QueryRow(ctx, q, []any{site, site}, &issues, &timelines); err != nil {
+		return false, fmt.Errorf("read timelines: %w", err)
+	}
+	return issues > 0 && timelines == 0, nil
+}
+
 // InsertBoards stores boards.
 func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
 	return insert(ctx, s, "boards", rows)
@@ -325,6 +365,7 @@ var validTable = map[string]bool{
 	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
 	"sprints": true, "releases": true, "sync_checkpoints": true,
 	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true, "issue_backlog": true, "backlog_snapshots": true,
+	"issue_timelines": true, "skipped_issues": true,
 }
 
 // StoredHashes returns, for the given issue ids of a site, the content hash

@@ -91,12 +91,17 @@ func TestConfigLayers(t *testing.T) {
 func TestMigrateCommand(t *testing.T) {
 	dsn := chtest.DSN(t)
 	env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn}
+	migs, err := schema.Migrations(schema.Options{Database: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(migs)
 	code, out, stderr := run(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "0001_jira: applied") || !strings.Contains(out, "6 migration(s) applied") {
+	if code != 0 || !strings.Contains(out, "0001_jira: applied") || !strings.Contains(out, fmt.Sprintf("%d migration(s) applied", n)) {
 		t.Fatalf("first migrate: exit %d\n%s\n%s", code, out, stderr)
 	}
 	code, out, _ = run(t, env, "migrate")
-	if code != 0 || !strings.Contains(out, "0 migration(s) applied, 6 already present") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("0 migration(s) applied, %d already present", n)) {
 		t.Fatalf("second migrate: exit %d\n%s", code, out)
 	}
 	code, _, stderr = run(t, map[string]string{"EVIDENT_CLICKHOUSE_DSN": "clickhouse://default:pw-secret@127.0.0.1:1/x?dial_timeout=1s"}, "migrate")

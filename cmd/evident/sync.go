@@ -184,6 +184,9 @@ func summaryLine(s collector.Summary) string {
 	}
 	line := fmt.Sprintf("site %s (%s, %s): %d issues fetched (%d new, %d changed, %d unchanged, %d deleted) in %s, %.0f issues/s; %d requests (%.0f per 1,000 issues), %d retries, %d problems",
 		s.Site, s.Deployment, s.Mode, s.Fetched, s.New, s.Changed, s.Unchanged, s.Deleted, s.Duration.Round(time.Millisecond), rate, s.Requests, per1000, s.Retries, s.Problems)
+	if s.Findings > 0 || s.Skipped > 0 {
+		line += fmt.Sprintf("; %d issues stored with data findings, %d skipped (named on the data-health page)", s.Findings, s.Skipped)
+	}
 	if s.ReadModel > 0 {
 		line += fmt.Sprintf("; read model rebuilt in %s", s.ReadModel.Round(time.Millisecond))
 	}

@@ -18,6 +18,33 @@ func (s *Sim) boardJSON(p *Project) map[string]any {
 			"projectKey": p.Key, "projectTypeKey": "software", "name": p.Name + " (" + p.Key + ")"}}
 }
 
+// crossBoardID is a kanban board over the first two scrum projects (a
+// delivery team watching two teams' work), so their issues are on two
+// boards, as on real sites. It exists when there are two scrum projects.
+const crossBoardID = 99
+
+// crossBoard returns the cross-project board as a pseudo project (its key
+// is the first project's, its JQL spans both) and the keys it spans.
+func (g *Generator) crossBoard() (*Project, []string) {
+	var keys []string
+	for _, p := range g.projects {
+		if !p.Kanban && len(keys) < 2 {
+			keys = append(keys, p.Key)
+		}
+	}
+	if len(keys) < 2 {
+		return nil, nil
+	}
+	first := g.projects[0]
+	return &Project{ID: first.ID, Key: first.Key, Name: "Delivery", BoardID: crossBoardID, Kanban: true}, keys
+}
+
+func (s *Sim) crossBoardJSON(p *Project, keys []string) map[string]any {
+	b := s.boardJSON(p)
+	b["name"] = "Delivery (" + strings.Join(keys, ", ") + ")"
+	return b
+}
+
 func (s *Sim) boardByID(w http.ResponseWriter, r *http.Request) *Project {
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err == nil {
@@ -25,6 +52,9 @@ func (s *Sim) boardByID(w http.ResponseWriter, r *http.Request) *Project {
 			if p.BoardID == id {
 				return p
 			}
+		}
+		if cb, _ := s.gen.crossBoard(); cb != nil && id == cb.BoardID {
+			return cb
 		}
 	}
 	writeError(w, 404, fmt.Sprintf("The requested board cannot be viewed because it either does not exist or you do not have permission to view it."))
@@ -66,6 +96,14 @@ func (s *Sim) boards(w http.ResponseWriter, r *http.Request) {
 		}
 		all = append(all, b)
 	}
+	if cb, keys := s.gen.crossBoard(); cb != nil && (typ == "" || typ == "kanban") {
+		for _, k := range keys {
+			if p := s.projectByKey(k); filter == "" || strings.EqualFold(filter, k) || filter == strconv.Itoa(p.ID) {
+				all = append(all, s.crossBoardJSON(cb, keys))
+				break
+			}
+		}
+	}
 	if filter != "" && s.projectByKey(filter) == nil {
 		writeError(w, 400, fmt.Sprintf("No project could be found with key or id '%s'.", filter))
 		return
@@ -81,6 +119,10 @@ func (s *Sim) boards(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) board(w http.ResponseWriter, r *http.Request) {
 	s.stats.agile.Add(1)
 	if p := s.boardByID(w, r); p != nil {
+		if cb, keys := s.gen.crossBoard(); cb != nil && p.BoardID == cb.BoardID {
+			writeJSON(w, 200, s.crossBoardJSON(cb, keys))
+			return
+		}
 		writeJSON(w, 200, s.boardJSON(p))
 	}
 }
@@ -158,6 +200,9 @@ func (s *Sim) boardIssues(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jql := "project = " + p.Key
+	if cb, keys := s.gen.crossBoard(); cb != nil && p.BoardID == cb.BoardID {
+		jql = "project in (" + strings.Join(keys, ", ") + ")"
+	}
 	q, _ := parseJQL(jql, s.gen.loc)
 	s.agileIssues(w, r, s.match(jql, q))
 }

@@ -22,6 +22,9 @@ type Config struct {
 	Span     time.Duration // how far back issues go; default two years
 	TimeZone string        // the site's time zone; default Europe/Berlin
 	Cloud    bool          // field ids and value formats of Jira Cloud, else Data Center
+	// NoShapes leaves out the real-world shapes (shapes.go) that about one
+	// issue in nine takes otherwise.
+	NoShapes bool
 }
 
 // DefaultNow is the fixed "now" of generated data unless configured.
@@ -297,6 +300,13 @@ type event struct {
 	points   *float64 // a story points change
 	label    string   // a label edit (for long changelogs)
 	rank     bool     // a rank change
+	// move is the move from the legacy project (with status, the status
+	// the issue gets in its new workflow).
+	move       bool
+	resolution string // a resolution set without a status change
+	typeFrom   string // an issue type change, from this type
+	// keepResolution: a move out of done that leaves the resolution set.
+	keepResolution bool
 }
 
 // Issue generates issue i (0-based) as it stands at the site's now,
@@ -314,6 +324,14 @@ func (g *Generator) Issue(i int) *Issue {
 		is.Type = weighted(r, opsTypeWeights)
 	default:
 		is.Type = weighted(r, typeWeights)
+	}
+	is.Shape = g.shapeOf(i)
+	if is.Shape == ShapeSubtask {
+		if key, typ, ok := g.subtaskParent(i); ok && is.Type != "Epic" {
+			is.Type, is.ParentKey, is.ParentType = "Sub-task", key, typ
+		} else {
+			is.Shape = ""
+		}
 	}
 	is.Summary = pick(r, summaryParts)
 	switch {
@@ -341,7 +359,7 @@ func (g *Generator) Issue(i int) *Issue {
 	}
 	sort.Strings(is.Labels)
 	is.Components = []string{pick(r, components[p.Key])}
-	if is.Type != "Epic" {
+	if is.Type != "Epic" && is.Type != "Sub-task" {
 		epicNum := (num-1)/40*40 + 1
 		is.EpicKey = fmt.Sprintf("%s-%d", p.Key, epicNum)
 	}
@@ -370,7 +388,11 @@ func (g *Generator) Issue(i int) *Issue {
 	}
 	is.Rank = lexoRank(int64(i)*1000 + int64(r.IntN(len(g.projects)*40*1000)))
 
+	is.ResolutionName = "Done"
 	events := g.life(is, r)
+	if is.Shape != "" {
+		events = g.reshape(is, events, g.rngFor(i, 4))
+	}
 	g.buildHistories(is, events)
 	return is
 }
@@ -480,7 +502,7 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 		}
 		ev = append(ev, event{at: created.Add(wait / 3), points: &old})
 	}
-	if !p.Kanban && is.Type != "Epic" {
+	if !p.Kanban && is.Type != "Epic" && is.Type != "Sub-task" {
 		ev = append(ev, g.sprintEvents(is, r, startAt, created, ev)...)
 	}
 	if r.IntN(100) < 2 { // a long changelog: rank and label churn
@@ -613,12 +635,28 @@ func (g *Generator) buildHistories(is *Issue, events []event) {
 	for k, e := range events {
 		h := History{ID: is.ID*200 + int64(k), Created: e.at}
 		switch {
+		case e.move:
+			p := is.Project
+			h.Items = append(h.Items,
+				Item{Field: "project", FieldType: "jira", FieldID: "project", From: ptrS(strconv.Itoa(legacyProject.ID)), FromString: ptrS(legacyProject.Name),
+					To: ptrS(strconv.Itoa(p.ID)), ToString: ptrS(p.Name)},
+				Item{Field: "Key", FieldType: "jira", FieldID: "issuekey", FromString: ptrS(is.OldKey), ToString: ptrS(is.Key)},
+				Item{Field: "Workflow", FieldType: "jira", From: ptrS("10400"), FromString: ptrS("Legacy Support Workflow"),
+					To: ptrS(strconv.Itoa(10300 + p.ID - 10000)), ToString: ptrS(p.Name + " Workflow")},
+				Item{Field: "status", FieldType: "jira", FieldID: "status",
+					From: ptrS(status.ID), FromString: ptrS(status.Name), To: ptrS(e.status.ID), ToString: ptrS(e.status.Name)})
+			status = *e.status
+		case e.resolution != "":
+			h.Items = append(h.Items, Item{Field: "resolution", FieldType: "jira", FieldID: "resolution", To: ptrS("10001"), ToString: ptrS(e.resolution)})
+		case e.typeFrom != "":
+			h.Items = append(h.Items, Item{Field: "issuetype", FieldType: "jira", FieldID: "issuetype",
+				From: ptrS(typeIDs[e.typeFrom]), FromString: ptrS(e.typeFrom), To: ptrS(typeIDs[is.Type]), ToString: ptrS(is.Type)})
 		case e.status != nil:
 			h.Items = append(h.Items, Item{Field: "status", FieldType: "jira", FieldID: "status",
 				From: ptrS(status.ID), FromString: ptrS(status.Name), To: ptrS(e.status.ID), ToString: ptrS(e.status.Name)})
 			if e.status.Category == "done" && status.Category != "done" {
 				h.Items = append(h.Items, Item{Field: "resolution", FieldType: "jira", FieldID: "resolution", To: ptrS("10000"), ToString: ptrS("Done")})
-			} else if e.status.Category != "done" && status.Category == "done" {
+			} else if e.status.Category != "done" && status.Category == "done" && !e.keepResolution {
 				h.Items = append(h.Items, Item{Field: "resolution", FieldType: "jira", FieldID: "resolution", From: ptrS("10000"), FromString: ptrS("Done")})
 			}
 			status = *e.status

@@ -130,6 +130,14 @@ type Issue struct {
 	FixVersions []int
 	Histories   []History
 	Deleted     bool
+	// Shape is the real-world oddity the issue has (Shape*), "" for none.
+	Shape string
+	// OldKey is the key a moved issue had in the project it came from.
+	OldKey string
+	// ParentKey and ParentType name the issue a sub-task splits.
+	ParentKey, ParentType string
+	// ResolutionName is the resolution's name when resolved ("Done").
+	ResolutionName string
 
 	initial Status // the status the issue was created in
 }

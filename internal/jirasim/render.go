@@ -168,7 +168,21 @@ func (s *Sim) sprintValue(ids []int) any {
 	return out
 }
 
-var typeIDs = map[string]string{"Story": "10001", "Bug": "10004", "Task": "10002", "Tech Debt": "10010", "Incident": "10011", "Spike": "10012", "Epic": "10000"}
+var typeIDs = map[string]string{"Story": "10001", "Bug": "10004", "Task": "10002", "Tech Debt": "10010", "Incident": "10011", "Spike": "10012", "Epic": "10000",
+	"Sub-task": "10003"}
+
+// hierarchyLevel is Jira's level of an issue type: 1 epics, 0 standard
+// types, -1 sub-tasks.
+func hierarchyLevel(typ string) int {
+	switch typ {
+	case "Epic":
+		return 1
+	case "Sub-task":
+		return -1
+	}
+	return 0
+}
+
 var priorityIDs = map[string]string{"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
 
 func (s *Sim) statusJSON(st Status) map[string]any {
@@ -209,7 +223,16 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 		}
 		put("summary", func() any { return is.Summary })
 		put("issuetype", func() any {
-			return map[string]any{"self": s.base + "/rest/api/2/issuetype/" + typeIDs[is.Type], "id": typeIDs[is.Type], "name": is.Type, "subtask": false, "hierarchyLevel": map[bool]int{true: 1, false: 0}[is.Type == "Epic"]}
+			return map[string]any{"self": s.base + "/rest/api/2/issuetype/" + typeIDs[is.Type], "id": typeIDs[is.Type], "name": is.Type,
+				"subtask": is.Type == "Sub-task", "hierarchyLevel": hierarchyLevel(is.Type)}
+		})
+		put("parent", func() any {
+			if is.ParentKey == "" {
+				return nil
+			}
+			return map[string]any{"key": is.ParentKey, "self": s.base + "/rest/api/2/issue/" + is.ParentKey,
+				"fields": map[string]any{"summary": "Parent of " + is.Key, "issuetype": map[string]any{"id": typeIDs[is.ParentType], "name": is.ParentType,
+					"subtask": false, "hierarchyLevel": hierarchyLevel(is.ParentType)}}}
 		})
 		put("status", func() any { return s.statusJSON(is.Status) })
 		put("priority", func() any {
@@ -246,6 +269,9 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 		put("resolution", func() any {
 			if is.Resolution.IsZero() {
 				return nil
+			}
+			if is.ResolutionName != "Done" {
+				return map[string]any{"self": s.base + "/rest/api/2/resolution/10001", "id": "10001", "name": is.ResolutionName, "description": "This issue won't be actioned."}
 			}
 			return map[string]any{"self": s.base + "/rest/api/2/resolution/10000", "id": "10000", "name": "Done", "description": "Work has been completed on this issue."}
 		})

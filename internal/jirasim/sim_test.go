@@ -355,13 +355,32 @@ func TestDataCenterSearchPagesWithStartAtAndTotal(t *testing.T) {
 func TestAgileBoardsSprintsAndSprintIssues(t *testing.T) {
 	sim, c, _ := newSim(t, true, 2000, Faults{})
 	ctx := context.Background()
+	// APP's issues are on two boards: its scrum board and the delivery
+	// board over SHOP and APP.
 	boards, _, err := c.Board.GetAllBoardsWithContext(ctx, &jira.BoardListOptions{ProjectKeyOrID: "APP"})
-	if err != nil || len(boards.Values) != 1 || boards.Values[0].Type != "scrum" {
+	if err != nil || len(boards.Values) != 2 || boards.Values[0].Type != "scrum" || boards.Values[1].ID != crossBoardID || boards.Values[1].Type != "kanban" {
 		t.Fatalf("boards of APP: %+v, %v", boards, err)
 	}
 	all, _, err := c.Board.GetAllBoardsWithContext(ctx, nil)
-	if err != nil || len(all.Values) != 3 {
-		t.Fatalf("all boards: %v", err)
+	if err != nil || len(all.Values) != 4 {
+		t.Fatalf("all boards: %d, %v", len(all.Values), err)
+	}
+	var onCross struct {
+		Total  int `json:"total"`
+		Issues []struct {
+			Key string `json:"key"`
+		} `json:"issues"`
+	}
+	req, _ := c.NewRequestWithContext(ctx, "GET", "rest/agile/1.0/board/99/issue?fields=summary&maxResults=50", nil)
+	if _, err := c.Do(req, &onCross); err != nil {
+		t.Fatal(err)
+	}
+	projects := map[string]bool{}
+	for _, is := range onCross.Issues {
+		projects[strings.SplitN(is.Key, "-", 2)[0]] = true
+	}
+	if !projects["SHOP"] || !projects["APP"] || projects["OPS"] || onCross.Total < 1000 {
+		t.Fatalf("the delivery board holds %d issues of %v", onCross.Total, projects)
 	}
 	boardID := boards.Values[0].ID
 	var sprints []jira.Sprint
@@ -711,5 +730,112 @@ func TestResponsesMatchRealSamples(t *testing.T) {
 			}
 			shape(t, strings.TrimSuffix(c.sample, ".json"), real, sim, c.extra)
 		})
+	}
+}
+
+// TestRealWorldShapes: the generator gives about one issue in nine a shape
+// of real sites, at its rate and in the form real Jira writes it.
+func TestRealWorldShapes(t *testing.T) {
+	const n = 20000
+	g, err := NewGenerator(Config{Seed: 7, Issues: n, Cloud: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, st := range Statuses {
+		listed[st.ID] = true
+	}
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		is := g.Issue(i)
+		if is.Shape == "" {
+			continue
+		}
+		counts[is.Shape]++
+		var items []Item
+		for _, h := range is.Histories {
+			items = append(items, h.Items...)
+		}
+		has := func(field string, ok func(Item) bool) bool {
+			for _, it := range items {
+				if it.Field == field && ok(it) {
+					return true
+				}
+			}
+			return false
+		}
+		var lastStatus string
+		for _, it := range items {
+			if it.Field == "status" {
+				lastStatus = *it.To
+			}
+		}
+		if lastStatus != "" && !listed[lastStatus] {
+			t.Fatalf("%s (%s) is in the deleted status %s", is.Key, is.Shape, lastStatus)
+		}
+		bad := ""
+		switch is.Shape {
+		case ShapeCreatedDone:
+			if len(is.Histories) > 0 || is.Status.Category != "done" || is.Resolution.Before(is.Created) {
+				bad = "not created done without a changelog"
+			}
+		case ShapeResolvedBeforeCreated:
+			if len(is.Histories) > 0 || is.Status.Category != "done" || !is.Resolution.Before(is.Created) {
+				bad = "not resolved before its creation"
+			}
+		case ShapeChangelogBeforeCreated:
+			if !is.Histories[0].Created.Before(is.Created) {
+				bad = "its changelog starts after its creation"
+			}
+		case ShapeMoved:
+			first := is.Histories[0].Items
+			if len(first) != 4 || first[0].Field != "project" || first[1].Field != "Key" || *first[1].FromString != is.OldKey ||
+				*first[1].ToString != is.Key || first[2].Field != "Workflow" || *first[3].From != stTriage.ID {
+				bad = "no move history"
+			}
+		case ShapeDeletedStatus:
+			if !has("status", func(it Item) bool { return !listed[*it.To] }) {
+				bad = "no deleted status"
+			}
+		case ShapeResolvedOpen:
+			last := is.Histories[len(is.Histories)-1].Items
+			reopenedResolved := len(last) == 1 && last[0].Field == "status" && statusByID[*last[0].From].Category == "done"
+			wontDo := has("resolution", func(it Item) bool { return it.ToString != nil && *it.ToString == "Won't Do" })
+			if is.Status.Category == "done" || is.Resolution.IsZero() || !(reopenedResolved || wontDo) {
+				bad = "not resolved while open"
+			}
+		case ShapeTypeChanged:
+			if !has("issuetype", func(it Item) bool { return *it.ToString == is.Type && *it.FromString != is.Type }) {
+				bad = "no type change"
+			}
+		case ShapeSubtask:
+			parent := g.Issue(i - len(g.projects))
+			if is.Type != "Sub-task" || is.ParentKey != parent.Key || (parent.Type != "Story" && parent.Type != "Task") || len(is.Sprints) > 0 || is.EpicKey != "" {
+				bad = "not a sub-task of the story before it"
+			}
+		case ShapeBackwards:
+			if !has("status", func(it Item) bool {
+				from, to := statusByID[*it.From], statusByID[*it.To]
+				return (from.Category == "indeterminate" && to.Category == "new") || (from.ID == stReview.ID && to.ID == stInProgress.ID)
+			}) {
+				bad = "no backwards move"
+			}
+		case ShapeCreatedOutOfRange:
+			if is.Created.Year() != 20 || is.Updated.Year() < 2020 {
+				bad = "not created in the year 20"
+			}
+		}
+		if bad != "" {
+			t.Fatalf("%s (%s): %s: %+v", is.Key, is.Shape, bad, is)
+		}
+	}
+	t.Logf("shapes in %d issues: %v", n, counts)
+	for _, s := range shapeRates {
+		want := float64(s.per) * n / 100000
+		// Shapes that need something of the issue (a changelog, an open
+		// status, a parent, a review) apply to part of those drawn.
+		if got := float64(counts[s.shape]); got < want*0.2 || got > want*1.5 {
+			t.Errorf("%s: %v issues, want about %v", s.shape, got, want)
+		}
 	}
 }

@@ -432,3 +432,41 @@ CREATE TABLE IF NOT EXISTS sprint_members ON CLUSTER `prod` (
 PARTITION BY gen
 ORDER BY (site, sprint_id, issue_id);
 
+-- timelines
+CREATE TABLE IF NOT EXISTS issue_timelines ON CLUSTER `prod` (
+    site String,
+    issue_id UInt64,
+    initial_status_id String,
+    initial_status String,
+    initial_category String,
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_status Array(String),
+    history_to_status Array(String),
+    history_to_status_id Array(String),
+    history_from_category Array(String),
+    history_to_category Array(String),
+    findings Array(String),
+    finding_notes Array(String),
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.issue_timelines', '{replica}', version)
+ORDER BY (site, issue_id);
+
+-- timelines
+CREATE TABLE IF NOT EXISTS skipped_issues ON CLUSTER `prod` (
+    site String,
+    issue_key String,
+    issue_id UInt64,
+    reason String,
+    seen_at DateTime('UTC'),
+    skipped UInt8,
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.skipped_issues', '{replica}', version)
+ORDER BY (site, issue_key);
+
+-- timelines
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN findings Array(String);
+
+-- timelines
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN finding_notes Array(String);
+

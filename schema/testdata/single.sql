@@ -432,3 +432,41 @@ CREATE TABLE IF NOT EXISTS sprint_members  (
 PARTITION BY gen
 ORDER BY (site, sprint_id, issue_id);
 
+-- timelines
+CREATE TABLE IF NOT EXISTS issue_timelines  (
+    site String,
+    issue_id UInt64,
+    initial_status_id String,
+    initial_status String,
+    initial_category String,
+    history_at Array(DateTime('UTC')),
+    history_id Array(UInt64),
+    history_from_status Array(String),
+    history_to_status Array(String),
+    history_to_status_id Array(String),
+    history_from_category Array(String),
+    history_to_category Array(String),
+    findings Array(String),
+    finding_notes Array(String),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_id);
+
+-- timelines
+CREATE TABLE IF NOT EXISTS skipped_issues  (
+    site String,
+    issue_key String,
+    issue_id UInt64,
+    reason String,
+    seen_at DateTime('UTC'),
+    skipped UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, issue_key);
+
+-- timelines
+ALTER TABLE issues_current  ADD COLUMN findings Array(String);
+
+-- timelines
+ALTER TABLE issues_current  ADD COLUMN finding_notes Array(String);
+

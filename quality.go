@@ -1,0 +1,91 @@
+package evident
+
+import "time"
+
+// Finding is one data quality check an issue's Jira data failed, noticed
+// while the collector turned the issue into rows.
+type Finding struct {
+	IssueKey string
+	Check    string // one of the Check* codes
+	Field    string // the field or part of the issue it concerns
+	Note     string // what exactly, for a person to check in Jira
+}
+
+// The data quality checks. docs/metrics.md ("When Jira's data disagrees")
+// defines each and what the measures do about it.
+const (
+	CheckResolvedBeforeCreated = "resolved_before_created"
+	CheckChangeBeforeCreated   = "change_before_created"
+	CheckDoneBeforeStarted     = "done_before_started"
+	CheckChangelogGap          = "changelog_gap"
+	CheckChangelogDisagrees    = "changelog_disagrees"
+	CheckChangelogIncomplete   = "changelog_incomplete"
+	CheckHistoryUnreadable     = "history_unreadable"
+	CheckStatusUnknown         = "status_unknown"
+	CheckCategoryUnknown       = "category_unknown"
+	CheckResolvedNotDone       = "resolved_not_done"
+	CheckFieldUnreadable       = "field_unreadable"
+	CheckDateOutOfRange        = "date_out_of_range"
+)
+
+// Check describes a data quality check: what it finds and what Evident does
+// about it.
+type Check struct {
+	Code   string `json:"check"`
+	Title  string `json:"title"`
+	Effect string `json:"effect"`
+}
+
+// Checks lists every data quality check in the order the data-health page
+// shows them: those that change a measure first.
+var Checks = []Check{
+	{CheckResolvedBeforeCreated, "Resolved before it was created", "Done at its creation: lead time 0 (it would be negative)."},
+	{CheckChangeBeforeCreated, "Status changes dated before the issue was created", "The changes count at the creation time."},
+	{CheckDoneBeforeStarted, "Done before it was started", "Started when done: cycle time 0 (it would be negative)."},
+	{CheckChangelogGap, "A status change from a status the issue was not in", "The change counts from the status the issue was in."},
+	{CheckChangelogDisagrees, "The changelog ends in another status than the issue's", "The issue's own status counts, from its last change."},
+	{CheckChangelogIncomplete, "Jira returned only part of the changelog", "Measures use the part returned."},
+	{CheckHistoryUnreadable, "Changelog entries without a readable id or date", "Those entries are left out."},
+	{CheckStatusUnknown, "Statuses Jira no longer lists (deleted) in the changelog", "Their category is that of a listed status of the same name, else To Do."},
+	{CheckCategoryUnknown, "A status category other than To Do, In Progress, Done", "Counted as To Do."},
+	{CheckResolvedNotDone, "A resolution is set but the status is not done", "Flow measures go by the status and ignore the resolution."},
+	{CheckFieldUnreadable, "A field Evident reads could not be read", "The field is left empty."},
+	{CheckDateOutOfRange, "A date before 1970-01-02 or after 2105", "The date is left out (a changelog entry) or empty (a field)."},
+}
+
+// CheckByCode returns a check's description.
+func CheckByCode(code string) (Check, bool) {
+	for _, c := range Checks {
+		if c.Code == code {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// SkippedIssue is an issue the collector could not store at all (no
+// readable id, or no date to place it in time): it is in no measure, and
+// the data-health page names it with the reason. Skipped = 0 records that
+// a later sync stored it after all.
+type SkippedIssue struct {
+	Site     string    `ch:"site"`
+	IssueKey string    `ch:"issue_key"`
+	IssueID  uint64    `ch:"issue_id"`
+	Reason   string    `ch:"reason"`
+	SeenAt   time.Time `ch:"seen_at"`
+	Skipped  uint8     `ch:"skipped"`
+	Version  uint64    `ch:"version"`
+}
+
+// The dates ClickHouse's DateTime can hold (and Jira data can plausibly
+// carry): a date outside is a data error, never stored wrapped around. The
+// first day is left out: ClickHouse shows time 0 as a zero date.
+var (
+	MinStoredTime = time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)
+	MaxStoredTime = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// StorableTime says whether t lies within the dates Evident stores.
+func StorableTime(t time.Time) bool {
+	return !t.Before(MinStoredTime) && !t.After(MaxStoredTime)
+}
