@@ -201,8 +201,8 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		it := &items[i]
 		it.Position = i + 1
 		it.Created, it.Updated = it.Created.UTC(), it.Updated.UTC()
-		it.AgeDays = round(now.Sub(it.Created).Hours() / 24)
-		it.UntouchedDays = round(now.Sub(it.Updated).Hours() / 24)
+		it.AgeDays = daysSince(now, it.Created)
+		it.UntouchedDays = daysSince(now, it.Updated)
 		it.Detailed = it.HasDesc == 1 && it.HasAccept == 1 && it.Type != "Epic"
 		if it.Value != nil && it.TimeCrit != nil && it.RiskRed != nil && it.JobSize != nil && *it.JobSize > 0 {
 			w := round((*it.Value + *it.TimeCrit + *it.RiskRed) / *it.JobSize)

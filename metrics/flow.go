@@ -167,7 +167,7 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			limit := strconv.Itoa(MaxCyclePoints)
 			started := cond + ` AND started_at IS NOT NULL`
 			q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
-				(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at))) / 86400 AS cycle_days
+				(` + schema.CycleSeconds + `) / 86400 AS cycle_days
 				FROM ` + from + ` WHERE ` + started + `
 				AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM ` + from + ` WHERE ` + started + `), toUInt64(` + strconv.Itoa(MaxCyclePoints*11/10) + `))) = 0
 				ORDER BY cityHash64(site, issue_id) LIMIT ` + limit
@@ -209,7 +209,7 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 		func() error {
 			from, args := f.issues()
 			cond, cargs := doneIn(f)
-			q := "SELECT toInt64(sum(toUInt32(assumeNotNull(done_at)) - toUInt32(assumeNotNull(started_at)))) FROM " + from + " WHERE " + cond + " AND started_at IS NOT NULL"
+			q := "SELECT toInt64(sum(" + schema.CycleSeconds + ")) FROM " + from + " WHERE " + cond + " AND started_at IS NOT NULL"
 			if err := s.DB.QueryRow(ctx, q, append(append([]any{}, args...), cargs...), &cycle); err != nil {
 				return fmt.Errorf("cycle time: %w", err)
 			}
@@ -283,8 +283,7 @@ func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, arg
 // lead and cycle time in seconds and whether they were started (cycle
 // time counts only then), and one more column, extra.
 func doneRows(from, cond, extra string) string {
-	return `SELECT toInt64(toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)) AS lead, started_at IS NOT NULL AS started,
-		toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0)))) AS cyc,
+	return `SELECT ` + schema.LeadSeconds + ` AS lead, started_at IS NOT NULL AS started, ` + schema.CycleSeconds + ` AS cyc,
 		` + extra + ` FROM ` + from + ` WHERE ` + cond
 }
 
@@ -369,7 +368,7 @@ func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
 	now := s.Now().UTC()
 	for i := range items {
 		items[i].StartedAt = items[i].StartedAt.UTC()
-		items[i].AgeDays = round(now.Sub(items[i].StartedAt).Seconds() / 86400)
+		items[i].AgeDays = daysSince(now, items[i].StartedAt)
 	}
 	if items == nil {
 		items = []AgingItem{}
@@ -390,9 +389,9 @@ type CFD struct {
 // day and dimension (cfd_daily); a filter on labels or keys replays the
 // transitions of the matching issues instead.
 func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD, error) {
-	kind, initCol := "category", "initial_category"
+	kind := "category"
 	if by == "status" {
-		kind, initCol = "status", "initial_status"
+		kind = "status"
 	}
 	var q string
 	var qargs []any
@@ -402,17 +401,13 @@ func (s *Service) CumulativeFlow(ctx context.Context, f Filter, by string) (CFD,
 			` AND kind = ? AND day < toDate(?) GROUP BY d, state ORDER BY d`
 		qargs = append(args, kind, day(f.To))
 	} else {
-		// Deltas: +1 into the initial state at creation, then -1/+1 per
-		// transition; everything before from folds into the baseline.
+		// The matching issues' own contributions (schema.FlowEvents, as
+		// cfd_daily sums them for everyone).
 		from, args := f.issues()
-		q = `SELECT d, state, sum(delta) AS delta FROM (
-			SELECT toDate(created_at) AS d, ` + initCol + ` AS state, toInt64(1) AS delta FROM ` + from + ` WHERE toDate(created_at) < toDate(?)
-			UNION ALL
-			SELECT d, tupleElement(e, 1) AS state, tupleElement(e, 2) AS delta FROM (
-				SELECT toDate(at) AS d, f, t FROM ` + from + ` ARRAY JOIN history_at AS at, history_from_` + kind + ` AS f, history_to_` + kind + ` AS t)
-			ARRAY JOIN [(f, toInt64(-1)), (t, toInt64(1))] AS e WHERE d < toDate(?)
-		) GROUP BY d, state ORDER BY d`
-		qargs = append(append(append(append([]any{}, args...), day(f.To)), args...), day(f.To))
+		q = `SELECT tupleElement(e, 2) AS d, tupleElement(e, 3) AS state, sum(tupleElement(e, 4)) AS delta
+			FROM ` + from + ` ARRAY JOIN ` + schema.FlowEvents + ` AS e
+			WHERE tupleElement(e, 1) = ? AND d < toDate(?) GROUP BY d, state ORDER BY d`
+		qargs = append(append([]any{}, args...), kind, day(f.To))
 	}
 	var rows []struct {
 		Day   time.Time `ch:"d"`

@@ -187,6 +187,13 @@ func statsFromQuantiles(n uint64, sum int64, qs []int64) Stats {
 // round keeps 4 decimals of a day (about 9 seconds): enough, and stable in JSON.
 func round(v float64) float64 { return math.Round(v*10000) / 10000 }
 
+// daysSince is the age in days at now of something that began at since,
+// never negative: a start after now (a clock handed in, a skewed Jira
+// clock) counts as no age at all.
+func daysSince(now, since time.Time) float64 {
+	return round(max(0, now.Sub(since).Seconds()) / 86400)
+}
+
 // Count is a measure that is a count over a period.
 type Count struct {
 	Period string `json:"period"`

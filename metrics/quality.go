@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // Quality is the Ability-to-Innovate side of the work: defects, incidents,
@@ -81,7 +83,7 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 			return nil
 		},
 		func() (err error) {
-			out.TimeToRepair, err = s.stats(ctx, "toUInt32(assumeNotNull(done_at)) - toUInt32(created_at)", from, all, cond+" AND work_category = 'incident'")
+			out.TimeToRepair, err = s.stats(ctx, schema.LeadSeconds, from, all, cond+" AND work_category = 'incident'")
 			return
 		},
 		func() error {

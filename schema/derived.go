@@ -40,6 +40,16 @@ const FlowEvents = `arrayConcat(
 	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(-1)), history_at, history_from_status),
 	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(1)), history_at, history_to_status))`
 
+// LeadSeconds and CycleSeconds are a done issue's lead and cycle time in
+// seconds on a row of issues_current (docs/metrics.md): from creation, or
+// from the start of work, to done. Cycle time means something only when
+// started_at is set. The collector's clamps keep both from being negative;
+// Go computes them as DoneAt − CreatedAt and DoneAt − StartedAt.
+const (
+	LeadSeconds  = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(created_at))`
+	CycleSeconds = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0))))`
+)
+
 // Generation is one build of the read model.
 type Generation struct {
 	Gen     uint64        `json:"gen"`
