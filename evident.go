@@ -67,7 +67,7 @@ type RawIssue struct {
 	Version     uint64 `ch:"version"`
 }
 
-// Issue is one Jira issue with the timestamps METRICS.md derives from its
+// Issue is one Jira issue with the timestamps docs/metrics.md derives from its
 // changelog. Times are UTC with second precision.
 type Issue struct {
 	Site           string     `ch:"site"`

@@ -53,16 +53,6 @@ var Checks = []Check{
 	{CheckDateOutOfRange, "A date before 1970-01-02 or after 2105", "The date is left out (a changelog entry) or empty (a field)."},
 }
 
-// CheckByCode returns a check's description.
-func CheckByCode(code string) (Check, bool) {
-	for _, c := range Checks {
-		if c.Code == code {
-			return c, true
-		}
-	}
-	return Check{}, false
-}
-
 // SkippedIssue is an issue the collector could not store at all (no
 // readable id, or no date to place it in time): it is in no measure, and
 // the data-health page names it with the reason. Skipped = 0 records that

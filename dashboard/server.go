@@ -135,9 +135,6 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// AuthEnabled reports whether tokens are configured.
-func (s *Server) AuthEnabled() bool { return s.auth }
-
 func (s *Server) routes() {
 	a := s.App
 	a.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })

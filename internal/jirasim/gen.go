@@ -104,12 +104,6 @@ func NewGenerator(cfg Config) (*Generator, error) {
 	return g, nil
 }
 
-// Config returns the generator's configuration with defaults filled in.
-func (g *Generator) Config() Config { return g.cfg }
-
-// Projects returns the generated projects.
-func (g *Generator) Projects() []*Project { return g.projects }
-
 // Len is the number of generated issues.
 func (g *Generator) Len() int { return g.cfg.Issues }
 

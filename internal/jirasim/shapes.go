@@ -82,9 +82,6 @@ func (g *Generator) shapeOf(i int) string {
 	return ""
 }
 
-// ShapeOf says which real-world shape issue i takes, "" for none.
-func (g *Generator) ShapeOf(i int) string { return g.Issue(i).Shape }
-
 // subtaskParent returns the key and type of the issue a sub-task i splits:
 // the project's issue before it, when that is a story or a task that is
 // no sub-task itself; ok is false when there is none.
