@@ -16,34 +16,43 @@ import (
 	"github.com/evident-ebm/evident/metrics"
 )
 
-// catalogCache keeps the catalog for a short while: every request checks
-// its project and board against it.
+// catalogCache keeps the catalog, which every request checks its project
+// and board against, for the data version it was read on (the response
+// cache's, read at most once a second); with the response cache off, for
+// catalogTTL. A write through this server drops it at once.
 type catalogCache struct {
 	mu  sync.Mutex
 	at  time.Time
+	ver string
 	cat metrics.Catalog
 }
 
 var catalogTTL = 15 * time.Second
 
 func (s *Server) catalog(ctx context.Context) (metrics.Catalog, error) {
+	ver := ""
+	if s.cache != nil {
+		if v, err := s.cache.version(ctx); err == nil {
+			ver = v
+		}
+	}
 	cc := &s.catalogCache
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if time.Since(cc.at) < catalogTTL {
+	if !cc.at.IsZero() && (ver != "" && ver == cc.ver || ver == "" && time.Since(cc.at) < catalogTTL) {
 		return cc.cat, nil
 	}
 	cat, err := s.cfg.Measures.Catalog(ctx)
 	if err != nil {
 		return cat, err
 	}
-	cc.cat, cc.at = cat, time.Now()
+	cc.cat, cc.at, cc.ver = cat, time.Now(), ver
 	return cat, nil
 }
 
-// InvalidateCatalog makes the next request read the catalog again (after a
-// sync or an import).
-func (s *Server) InvalidateCatalog() {
+// invalidateCatalog makes the next request read the catalog again (after
+// an import through this server).
+func (s *Server) invalidateCatalog() {
 	s.catalogCache.mu.Lock()
 	s.catalogCache.at = time.Time{}
 	s.catalogCache.mu.Unlock()

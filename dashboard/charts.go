@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"html/template"
+	"strconv"
 	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
@@ -60,4 +61,13 @@ func base(id, height string) []charts.GlobalOpts {
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
 		charts.WithAnimation(false),
 	}
+}
+
+func f2s(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func p2s(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return f2s(*v)
 }

@@ -103,7 +103,7 @@ func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format str
 		if err != nil {
 			return err
 		}
-		s.InvalidateCatalog()
+		s.invalidateCatalog()
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 }

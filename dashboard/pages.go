@@ -267,11 +267,7 @@ func (s *Server) pageError(c *fiber.Ctx, v view, err error) error {
 	}
 	v.Error = evident.ErrorMessage(err)
 	v.Charts = nil
-	status := 400
-	if code == evident.ENOTFOUND {
-		status = 404
-	}
-	c.Status(status)
+	c.Status(statusOf[code])
 	var buf bytes.Buffer
 	if rerr := pages["error"].ExecuteTemplate(&buf, "layout.html", v); rerr != nil {
 		return rerr

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,25 +21,6 @@ import (
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
 )
-
-// Measures is what the dashboard needs from the metrics.
-type Measures interface {
-	Issues(ctx context.Context, f metrics.Filter, limit, offset int) (metrics.IssuePage, error)
-	Flow(ctx context.Context, f metrics.Filter) (metrics.Flow, error)
-	StatusTimes(ctx context.Context, f metrics.Filter) (metrics.StatusTimes, error)
-	CumulativeFlow(ctx context.Context, f metrics.Filter, by string) (metrics.CFD, error)
-	Sprints(ctx context.Context, site string, board uint64) ([]metrics.SprintReport, error)
-	Releases(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.Releases, error)
-	Quality(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.Quality, error)
-	ValueDelivered(ctx context.Context, f metrics.Filter, p metrics.Period) (metrics.ValueDelivered, error)
-	Satisfaction(ctx context.Context, product string, from, to time.Time, p metrics.Period) (metrics.Satisfaction, error)
-	ValueRecords(ctx context.Context, product string, from, to time.Time) ([]metrics.RecordSeries, error)
-	EBM(ctx context.Context, f metrics.Filter, product string, p metrics.Period) (metrics.EBM, error)
-	Forecast(ctx context.Context, f metrics.Filter, req metrics.ForecastRequest) (metrics.Forecast, error)
-	Health(ctx context.Context) (metrics.DataHealth, error)
-	Backlog(ctx context.Context, f metrics.Filter, board uint64, req metrics.BacklogRequest, p metrics.Period) (metrics.Backlog, error)
-	Catalog(ctx context.Context) (metrics.Catalog, error)
-}
 
 // Pinger reports whether storage answers, for /readyz.
 type Pinger interface {
@@ -59,7 +39,7 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	Measures Measures
+	Measures *metrics.Service
 	Pinger   Pinger
 	Inputs   Inputs // may be nil: the input routes then answer 503
 	Log      *slog.Logger
@@ -166,15 +146,18 @@ func (s *Server) routes() {
 	s.pageRoutes()
 }
 
+// statusOf is the HTTP status of each error code, for the API and the pages.
+var statusOf = map[string]int{
+	evident.EINVALID: 400, evident.EUNAUTHORIZED: 401, evident.EFORBIDDEN: 403, evident.ENOTFOUND: 404,
+	evident.ECONFLICT: 409, evident.EUNAVAILABLE: 503, evident.EINTERNAL: 500,
+}
+
 // handleError maps an error to a status: evident.Error codes to theirs,
 // Fiber's own errors to theirs, anything else to 500, logged without
 // internals reaching the user.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	code := evident.ErrorCode(err)
-	status := map[string]int{
-		evident.EINVALID: 400, evident.EUNAUTHORIZED: 401, evident.EFORBIDDEN: 403, evident.ENOTFOUND: 404,
-		evident.ECONFLICT: 409, evident.EUNAVAILABLE: 503, evident.EINTERNAL: 500,
-	}[code]
+	status := statusOf[code]
 	msg := evident.ErrorMessage(err)
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
@@ -184,9 +167,6 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			code = evident.EINTERNAL
 		}
 	}
-	if status == 500 && unavailable(err) {
-		status, code, msg = 503, evident.EUNAVAILABLE, "The database is not answering; try again in a moment."
-	}
 	if status >= 500 {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err.Error())
 	}
@@ -194,18 +174,6 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "message": msg}})
 	}
 	return s.renderError(c, status, msg)
-}
-
-// unavailable reports errors that mean ClickHouse is away.
-func unavailable(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	m := err.Error()
-	return strings.Contains(m, "connection refused") || strings.Contains(m, "broken pipe") || strings.Contains(m, "EOF") ||
-		strings.Contains(m, "acquire conn timeout") || strings.Contains(m, "connection reset") ||
-		strings.Contains(m, "is closed") || strings.Contains(m, "use of closed network connection")
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {

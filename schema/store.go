@@ -2,12 +2,16 @@ package schema
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -116,7 +120,7 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (driver.Ro
 	rows, err := s.Conn.Query(ctx, query, args...)
 	if err != nil {
 		cancel()
-		return nil, func() {}, err
+		return nil, func() {}, classify(err)
 	}
 	return rows, cancel, nil
 }
@@ -126,21 +130,46 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (driver.Ro
 func (s *Store) Select(ctx context.Context, dest any, query string, args ...any) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return s.Conn.Select(ctx, dest, query, args...)
+	return classify(s.Conn.Select(ctx, dest, query, args...))
 }
 
 // QueryRow scans one row.
 func (s *Store) QueryRow(ctx context.Context, query string, args []any, dest ...any) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return s.Conn.QueryRow(ctx, query, args...).Scan(dest...)
+	return classify(s.Conn.QueryRow(ctx, query, args...).Scan(dest...))
 }
 
 // Exec runs a statement with the store's deadline.
 func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return s.Conn.Exec(ctx, query, args...)
+	return classify(s.Conn.Exec(ctx, query, args...))
+}
+
+// ErrUnavailable is in the chain of every error of a query that could not
+// reach ClickHouse (refused, reset, closed, timed out): a user sees its
+// message, the log the cause.
+var ErrUnavailable = evident.Errorf(evident.EUNAVAILABLE, "The database is not answering; try again in a moment.")
+
+// classify marks an error of ClickHouse being out of reach, recognised by
+// its type, as ErrUnavailable; an error the server answered with (a
+// *clickhouse.Exception) is a failed query, not an outage.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, clickhouse.ErrAcquireConnTimeout) || errors.Is(err, clickhouse.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 var columnCache sync.Map // reflect.Type → string

@@ -131,7 +131,6 @@ func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *sl
 			log.Info("scheduled sync", "summary", summaryLine(sum))
 			snapshotBacklogs(ctx, st, site, log, m.Now())
 		}
-		srv.InvalidateCatalog()
 		select {
 		case <-ctx.Done():
 			return

@@ -1,0 +1,158 @@
+package dashboard
+
+import (
+	"strconv"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/evident-ebm/evident/metrics"
+)
+
+type valueData struct {
+	Value   metrics.ValueDelivered
+	Sat     metrics.Satisfaction
+	Records []metrics.RecordSeries
+	Product string
+	Exps    []ExperimentResult
+	Goals   []GoalProgress
+}
+
+func (s *Server) valuePage(c *fiber.Ctx) error {
+	v, f, p, err := s.newView(c, "Value and satisfaction", "value")
+	if err != nil {
+		return s.pageError(c, v, err)
+	}
+	v.Filters.ShowPeriod = true
+	if c.Query("from") == "" {
+		f.From = f.To.AddDate(-1, 0, 0)
+		v.Filters.From = f.From.Format("2006-01-02")
+	}
+	prod := product(c, f)
+	data := valueData{Product: prod}
+	err = parallel(
+		func() (err error) { data.Value, err = s.cfg.Measures.ValueDelivered(c.UserContext(), f, p); return },
+		func() (err error) {
+			data.Sat, err = s.cfg.Measures.Satisfaction(c.UserContext(), prod, f.From, f.To, p)
+			return
+		},
+		func() (err error) {
+			data.Records, err = s.cfg.Measures.ValueRecords(c.UserContext(), prod, f.From, f.To)
+			return
+		},
+	)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Inputs != nil {
+		exps, err := s.cfg.Inputs.Experiments(c.UserContext(), prod)
+		if err != nil {
+			return err
+		}
+		for _, e := range exps {
+			r, err := s.measureExperiment(c.UserContext(), e)
+			if err != nil {
+				return err
+			}
+			data.Exps = append(data.Exps, r)
+		}
+		goals, err := s.cfg.Inputs.Goals(c.UserContext(), prod)
+		if err != nil {
+			return err
+		}
+		if len(goals) > 0 {
+			e, err := s.cfg.Measures.EBM(c.UserContext(), f, prod, p)
+			if err != nil {
+				return err
+			}
+			data.Goals = ProgressOf(goals, e.Current())
+		}
+	}
+	v.Data = data
+	v.Charts = []Chart{valueChart(data.Value), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
+	return s.render(c, "value", v)
+}
+
+func valueChart(val metrics.ValueDelivered) Chart {
+	ch := Chart{ID: "value_delivered", Title: "Value delivered",
+		Help:  "Sum of the business-value field over the issues done in each period.",
+		Table: Table{Head: []string{"period", "value", "done_issues"}}}
+	if val.Issues == 0 {
+		ch.Empty = "No issue was done in this period."
+		return ch
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(base(ch.ID, "300px")...)
+	var xs []string
+	var ys []opts.BarData
+	for _, t := range val.Trend {
+		xs = append(xs, t.Period)
+		ys = append(ys, opts.BarData{Value: t.Value})
+		ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, f2s(t.Value), strconv.Itoa(t.Issues)})
+	}
+	bar.SetXAxis(xs).AddSeries("value", ys)
+	ch.Element, ch.Script = snippet(bar)
+	return ch
+}
+
+func satisfactionChart(sat metrics.Satisfaction) Chart {
+	ch := Chart{ID: "satisfaction", Title: "NPS and CSAT",
+		Help:  "NPS = % promoters (9–10) − % detractors (0–6). CSAT = % of answers 4 or 5 on 1–5. Bars: responses per period.",
+		Table: Table{Head: []string{"period", "nps", "nps_responses", "csat", "csat_responses"}}}
+	if sat.NPS.Responses+sat.CSAT.Responses == 0 {
+		ch.Empty = "No survey responses in this period: import them with evident import satisfaction FILE."
+		return ch
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(base(ch.ID, "320px"), charts.WithYAxisOpts(opts.YAxis{Name: "score"}))...)
+	line.ExtendYAxis(opts.YAxis{Name: "responses", Type: "value"})
+	var xs []string
+	var nps, csat []opts.LineData
+	var n []opts.BarData
+	for _, t := range sat.Trend {
+		xs = append(xs, t.Period)
+		nv, cv := any("-"), any("-")
+		if t.NPS.Score != nil {
+			nv = *t.NPS.Score
+		}
+		if t.CSAT.Score != nil {
+			cv = *t.CSAT.Score
+		}
+		nps = append(nps, opts.LineData{Value: nv})
+		csat = append(csat, opts.LineData{Value: cv})
+		n = append(n, opts.BarData{Value: t.NPS.Responses + t.CSAT.Responses})
+		ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, p2s(t.NPS.Score), strconv.Itoa(t.NPS.Responses), p2s(t.CSAT.Score), strconv.Itoa(t.CSAT.Responses)})
+	}
+	line.SetXAxis(xs).AddSeries("NPS", nps, charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true)})).
+		AddSeries("CSAT %", csat, charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true)}))
+	bar := charts.NewBar()
+	bar.SetXAxis(xs).AddSeries("responses", n, charts.WithBarChartOpts(opts.BarChart{YAxisIndex: 1}), charts.WithItemStyleOpts(opts.ItemStyle{Opacity: opts.Float(0.3)}))
+	line.Overlap(bar)
+	ch.Element, ch.Script = snippet(line)
+	return ch
+}
+
+func valueEffortChart(val metrics.ValueDelivered) Chart {
+	ch := Chart{ID: "value_effort", Title: "Value vs effort",
+		Help:  "Done issues with both a business value and story points.",
+		Table: Table{Head: []string{"key", "summary", "points", "value"}}}
+	if len(val.ValueEffort) == 0 {
+		ch.Empty = "No done issue has both a business value and an estimate."
+		return ch
+	}
+	sc := charts.NewScatter()
+	sc.SetGlobalOptions(append(base(ch.ID, "320px"),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "points"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "value"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
+			Formatter: opts.FuncOpts(`function (p) { if (!p.data || !p.data.value) { return ''; } var e = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }; return e(p.data.value[2]) + '<br>' + e(p.data.value[3]) + '<br>' + e(p.data.value[0]) + ' points, value ' + e(p.data.value[1]); }`)}))...)
+	var pts []opts.ScatterData
+	for _, it := range val.ValueEffort {
+		pts = append(pts, opts.ScatterData{Value: []any{it.Points, it.Value, it.Key, it.Summary}, SymbolSize: 9})
+		ch.Table.Rows = append(ch.Table.Rows, []string{it.Key, it.Summary, f2s(it.Points), f2s(it.Value)})
+	}
+	sc.AddSeries("issues", pts)
+	ch.Element, ch.Script = snippet(sc)
+	return ch
+}

@@ -1,0 +1,92 @@
+package metrics
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/evident-ebm/evident"
+)
+
+// Retrospective is what a team reviews of one sprint: its report, the
+// reports of up to five sprints before it, the five items of the sprint
+// done slowest (cycle time), and the items that stayed in progress longer
+// than the 85th percentile of the cycle time done in the 90 days before
+// the sprint's end.
+type Retrospective struct {
+	Sprint   SprintReport   `json:"sprint"`
+	Previous []SprintReport `json:"previous"`
+	Slowest  []IssueRow     `json:"slowest"`
+	Aged     []IssueRow     `json:"aged"`
+	P85      *float64       `json:"cycle_p85"`
+}
+
+// Retrospective reviews a started sprint of a board (f.Board; f's other
+// dimensions narrow the items). The sprint's end is its completion, else
+// its planned end, else now, whichever comes first.
+func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) (Retrospective, error) {
+	reports, err := s.Sprints(ctx, f.Site, f.Board)
+	if err != nil {
+		return Retrospective{}, err
+	}
+	idx := -1
+	for i, r := range reports {
+		if r.ID == sprintID {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return Retrospective{}, evident.Errorf(evident.ENOTFOUND, "sprint %d is not a started sprint of board %d", sprintID, f.Board)
+	}
+	out := Retrospective{Sprint: reports[idx], Previous: reports[max(0, idx-5):idx]}
+	sp := out.Sprint
+	end := s.Now().UTC()
+	if sp.CompleteAt != nil {
+		end = *sp.CompleteAt
+	} else if sp.EndAt != nil && sp.EndAt.Before(end) {
+		end = *sp.EndAt
+	}
+	keys := map[string]bool{}
+	for _, sc := range []SprintScope{sp.Committed, sp.Added, sp.Completed, sp.CarriedOver, sp.Removed} {
+		for _, k := range sc.Keys {
+			keys[k] = true
+		}
+	}
+	recent := f
+	recent.From, recent.To = end.AddDate(0, 0, -90), end.Add(time.Second)
+	items := f
+	items.From, items.To = time.Time{}, time.Time{}
+	items.Keys = make([]string, 0, len(keys))
+	for k := range keys {
+		items.Keys = append(items.Keys, k)
+	}
+	sort.Strings(items.Keys)
+	var flow Flow
+	var page IssuePage
+	err = parallel(
+		func() (err error) { flow, err = s.Flow(ctx, recent); return },
+		func() (err error) { page, err = s.Issues(ctx, items, 1000, 0); return },
+	)
+	if err != nil {
+		return out, err
+	}
+	out.P85 = flow.CycleTime.P85
+	var done []IssueRow
+	for _, is := range page.Issues {
+		if is.CycleTimeDays != nil && is.DoneAt != nil && !is.DoneAt.After(end) {
+			done = append(done, is)
+		}
+		if out.P85 != nil && is.StartedAt != nil && is.StartedAt.Before(end) {
+			stop := end
+			if is.DoneAt != nil && is.DoneAt.Before(end) {
+				stop = *is.DoneAt
+			}
+			if stop.Sub(*is.StartedAt).Hours()/24 > *out.P85 {
+				out.Aged = append(out.Aged, is)
+			}
+		}
+	}
+	sort.SliceStable(done, func(a, b int) bool { return *done[a].CycleTimeDays > *done[b].CycleTimeDays })
+	out.Slowest = done[:min(len(done), 5)]
+	return out, nil
+}
