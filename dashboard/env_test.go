@@ -38,6 +38,8 @@ var (
 	sharedErr  error
 )
 
+func TestMain(m *testing.M) { chtest.Main(m) }
+
 // openDB opens a fresh database on the test server that lives until the
 // test binary ends (shared by many tests).
 func openDB(t *testing.T, name string) *schema.Store {

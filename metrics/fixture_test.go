@@ -1,10 +1,11 @@
-package dashboard_test
+package metrics_test
 
 // Fixture tests in the spirit of Prometheus' promqltest: each file under
 // metrics/testdata/ holds a small dataset and the values expected from it,
 // computed by hand and explained in comments. The data goes through the
 // collector's extraction into a real ClickHouse and is read back through the
-// JSON API.
+// JSON API (in process, no network): an eval line is the API request a user
+// would make, so a fixture also pins how parameters reach the service.
 
 import (
 	"context"
@@ -29,8 +30,6 @@ import (
 	"github.com/evident-ebm/evident/metrics"
 	"github.com/evident-ebm/evident/schema"
 )
-
-func TestMain(m *testing.M) { chtest.Main(m) }
 
 var fixtureStatuses = map[string]struct{ id, cat string }{
 	"Backlog": {"10000", "new"}, "Selected for Development": {"10001", "new"}, "In Progress": {"3", "indeterminate"},
@@ -373,7 +372,7 @@ func matches(got any, want string) bool {
 }
 
 func TestMetricFixtures(t *testing.T) {
-	files, _ := filepath.Glob("../metrics/testdata/*.test")
+	files, _ := filepath.Glob("testdata/*.test")
 	if len(files) == 0 {
 		t.Fatal("no fixtures")
 	}
