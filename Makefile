@@ -59,5 +59,5 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./collector
 	$(GO) test -run XXX -fuzz '^FuzzParseSprintField$$' -fuzztime $(FUZZTIME) ./collector
 	$(GO) test -run XXX -fuzz '^FuzzJiraTime$$' -fuzztime $(FUZZTIME) ./collector
-	$(GO) test -run XXX -fuzz '^FuzzSatisfactionFile$$' -fuzztime $(FUZZTIME) ./internal/inputs
+	$(GO) test -run XXX -fuzz '^FuzzSatisfactionFile$$' -fuzztime $(FUZZTIME) ./inputs
 	$(GO) test -run XXX -fuzz '^FuzzQueryParameters$$' -fuzztime $(FUZZTIME) ./dashboard

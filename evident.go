@@ -22,6 +22,31 @@ const (
 	WorkOther    = "other"
 )
 
+// WorkCategories lists the work categories.
+var WorkCategories = []string{WorkFeature, WorkDefect, WorkIncident, WorkDebt, WorkOther}
+
+// The four Key Value Areas of Evidence-Based Management, as goals and
+// measures name them.
+const (
+	KVACurrentValue      = "current_value"
+	KVAUnrealizedValue   = "unrealized_value"
+	KVATimeToMarket      = "time_to_market"
+	KVAAbilityToInnovate = "ability_to_innovate"
+)
+
+// KVAs lists the Key Value Areas in EBM's order.
+var KVAs = []string{KVACurrentValue, KVAUnrealizedValue, KVATimeToMarket, KVAAbilityToInnovate}
+
+// OneOf says whether v is one of vs: a value checked against a vocabulary.
+func OneOf(v string, vs []string) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 // Site is one Jira instance Evident collects from.
 type Site struct {
 	Site           string `ch:"site"`
@@ -301,4 +326,12 @@ type BacklogFacts struct {
 	JobSize         *float64 `ch:"job_size"`
 	HasAcceptance   uint8    `ch:"has_acceptance"`
 	Version         uint64   `ch:"version"`
+}
+
+// ImportResult says what an import of a file did: rows read, rows new,
+// rows already there.
+type ImportResult struct {
+	Rows      int `json:"rows"`
+	New       int `json:"new"`
+	Unchanged int `json:"unchanged"`
 }

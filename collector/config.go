@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evident-ebm/evident"
 )
 
 // SiteConfig says how to reach one Jira site and what to collect from it.
@@ -113,14 +115,12 @@ func (c *SiteConfig) Validate() error {
 	}
 	for key, ps := range c.ProjectSettings {
 		for status, cat := range ps.StatusCategories {
-			if cat != "new" && cat != "indeterminate" && cat != "done" {
+			if !evident.OneOf(cat, []string{evident.CategoryNew, evident.CategoryIndeterminate, evident.CategoryDone}) {
 				return fmt.Errorf("jira site %q: project_settings.%s.status_categories.%s: %q is not a category (new, indeterminate, done)", c.Name, key, status, cat)
 			}
 		}
 		for typ, wc := range ps.WorkCategories {
-			switch wc {
-			case "feature", "defect", "incident", "debt", "other":
-			default:
+			if !evident.OneOf(wc, evident.WorkCategories) {
 				return fmt.Errorf("jira site %q: project_settings.%s.work_categories.%s: %q is not a work category (feature, defect, incident, debt, other)", c.Name, key, typ, wc)
 			}
 		}

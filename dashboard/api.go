@@ -256,7 +256,7 @@ func (s *Server) apiEBM(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		resp["goals"] = ProgressOf(goals, e.Current())
+		resp["goals"] = metrics.ProgressOf(goals, e.Current())
 	}
 	return c.JSON(resp)
 }
@@ -399,12 +399,7 @@ func (s *Server) backlogParams(c *fiber.Ctx) (metrics.Filter, uint64, metrics.Ba
 		return f, 0, req, p, evident.Errorf(evident.EINVALID, "project or board: name the backlog to measure")
 	}
 	if board == 0 {
-		for _, b := range cat.Boards {
-			if b.Project == f.Project && b.Type == "scrum" {
-				board = b.ID
-				break
-			}
-		}
+		board = cat.BacklogBoard(f.Site, f.Project)
 	}
 	return f, board, req, p, nil
 }

@@ -15,18 +15,11 @@ import (
 	"github.com/evident-ebm/evident/metrics"
 )
 
-// ImportResult says what an import did.
-type ImportResult struct {
-	Rows      int `json:"rows"`
-	New       int `json:"new"`
-	Unchanged int `json:"unchanged"`
-}
-
 // Inputs is the evidence Jira does not hold: surveys, value records, goals
 // and experiments.
 type Inputs interface {
-	ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (ImportResult, error)
-	ImportValue(ctx context.Context, r io.Reader, format, source string) (ImportResult, error)
+	ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error)
+	ImportValue(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error)
 	Goals(ctx context.Context, product string) ([]evident.Goal, error)
 	SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, error)
 	DeleteGoal(ctx context.Context, id string) error
@@ -35,35 +28,12 @@ type Inputs interface {
 	DeleteExperiment(ctx context.Context, id string) error
 }
 
-// GoalProgress is a goal with where its measure stands now.
-type GoalProgress struct {
-	evident.Goal
-	Current  *float64 `json:"current"`
-	Progress *float64 `json:"progress"`
-}
-
-// ProgressOf places each goal's measure between its baseline (0) and its
-// target (1); null when the measure has no value or the goal no distance.
-func ProgressOf(goals []evident.Goal, current map[string]*float64) []GoalProgress {
-	out := []GoalProgress{}
-	for _, g := range goals {
-		gp := GoalProgress{Goal: g, Current: current[g.Measure]}
-		if gp.Current != nil && g.Target != g.Baseline {
-			p := (*gp.Current - g.Baseline) / (g.Target - g.Baseline)
-			p = float64(int64(p*10000)) / 10000
-			gp.Progress = &p
-		}
-		out = append(out, gp)
-	}
-	return out
-}
-
 func (s *Server) inputRoutes(api fiber.Router) {
 	admin := s.requireRole(RoleAdmin)
-	api.Post("/satisfaction", admin, s.apiImport(func(ctx context.Context, r io.Reader, format string) (ImportResult, error) {
+	api.Post("/satisfaction", admin, s.apiImport(func(ctx context.Context, r io.Reader, format string) (evident.ImportResult, error) {
 		return s.cfg.Inputs.ImportSatisfaction(ctx, r, format, "api")
 	}))
-	api.Post("/value", admin, s.apiImport(func(ctx context.Context, r io.Reader, format string) (ImportResult, error) {
+	api.Post("/value", admin, s.apiImport(func(ctx context.Context, r io.Reader, format string) (evident.ImportResult, error) {
 		return s.cfg.Inputs.ImportValue(ctx, r, format, "api")
 	}))
 	api.Get("/goals", s.apiGoals)
@@ -86,7 +56,7 @@ func (s *Server) inputs() (Inputs, error) {
 }
 
 // apiImport takes a CSV (text/csv) or JSON (application/json) body.
-func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format string) (ImportResult, error)) fiber.Handler {
+func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format string) (evident.ImportResult, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if _, err := s.inputs(); err != nil {
 			return err
@@ -128,7 +98,7 @@ func (s *Server) apiGoals(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"goals": ProgressOf(goals, e.Current())})
+	return c.JSON(fiber.Map{"goals": metrics.ProgressOf(goals, e.Current())})
 }
 
 // saveHandler creates (POST, no id) or replaces (PUT /…/:id) a record: the
@@ -175,19 +145,6 @@ func (s *Server) apiDeleteGoal(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// ExperimentResult is an experiment with the measured change of its measure.
-type ExperimentResult struct {
-	evident.Experiment
-	Before   *float64 `json:"before"`
-	After    *float64 `json:"after"`
-	Change   *float64 `json:"measured_change"`
-	Verdict  string   `json:"verdict"`
-	BeforeN  int      `json:"before_n"`
-	AfterN   int      `json:"after_n"`
-	Window   string   `json:"window"`
-	Measured bool     `json:"measured"`
-}
-
 func (s *Server) apiExperiments(c *fiber.Ctx) error {
 	in, err := s.inputs()
 	if err != nil {
@@ -197,80 +154,11 @@ func (s *Server) apiExperiments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := []ExperimentResult{}
-	for _, e := range exps {
-		r, err := s.measureExperiment(c.UserContext(), e)
-		if err != nil {
-			return err
-		}
-		out = append(out, r)
+	out, err := s.cfg.Measures.MeasureExperiments(c.UserContext(), exps)
+	if err != nil {
+		return err
 	}
 	return c.JSON(fiber.Map{"experiments": out})
-}
-
-// measureExperiment compares the measure over the experiment's window with
-// the same length of time just before it.
-func (s *Server) measureExperiment(ctx context.Context, e evident.Experiment) (ExperimentResult, error) {
-	r := ExperimentResult{Experiment: e}
-	end := s.cfg.Now().UTC().Truncate(24 * time.Hour)
-	if e.EndedAt != nil && e.EndedAt.Before(end) {
-		end = e.EndedAt.UTC()
-	}
-	start := e.StartedAt.UTC()
-	if !start.Before(end) {
-		r.Verdict = "not started"
-		return r, nil
-	}
-	length := end.Sub(start)
-	value := func(from, to time.Time) (*float64, int, error) {
-		f := metrics.Filter{From: from, To: to}
-		if e.Product != "" {
-			cat, err := s.catalog(ctx)
-			if err != nil {
-				return nil, 0, err
-			}
-			if cat.HasProject(e.Product) {
-				f.Project = e.Product
-			}
-		}
-		ebm, err := s.cfg.Measures.EBM(ctx, f, e.Product, metrics.Month)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, k := range ebm.KVAs {
-			for _, m := range k.Measures {
-				if m.Key == e.Measure {
-					return m.Value, m.N, nil
-				}
-			}
-		}
-		return nil, 0, nil
-	}
-	var err error
-	if r.Before, r.BeforeN, err = value(start.Add(-length), start); err != nil {
-		return r, err
-	}
-	if r.After, r.AfterN, err = value(start, end); err != nil {
-		return r, err
-	}
-	r.Window = start.Format("2006-01-02") + " to " + end.Format("2006-01-02")
-	if r.Before != nil && r.After != nil {
-		d := *r.After - *r.Before
-		r.Change, r.Measured = &d, true
-		switch {
-		case e.ExpectedChange == 0:
-			r.Verdict = "measured"
-		case (e.ExpectedChange > 0 && d >= e.ExpectedChange) || (e.ExpectedChange < 0 && d <= e.ExpectedChange):
-			r.Verdict = "confirmed"
-		case (e.ExpectedChange > 0 && d > 0) || (e.ExpectedChange < 0 && d < 0):
-			r.Verdict = "partly: moved the expected way, less than expected"
-		default:
-			r.Verdict = "not confirmed"
-		}
-	} else {
-		r.Verdict = "no data for the measure in one of the windows"
-	}
-	return r, nil
 }
 
 func (s *Server) apiDeleteExperiment(c *fiber.Ctx) error {

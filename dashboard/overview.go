@@ -17,7 +17,7 @@ type productView struct {
 	Key   string
 	Name  string
 	KVAs  []kvaView
-	Goals []GoalProgress
+	Goals []metrics.GoalProgress
 }
 
 type kvaView struct {
@@ -64,7 +64,7 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 				if err != nil {
 					return err
 				}
-				pv.Goals = ProgressOf(goals, e.Current())
+				pv.Goals = metrics.ProgressOf(goals, e.Current())
 			}
 			views[i] = pv
 			return nil

@@ -14,8 +14,6 @@ import (
 // maxRange bounds the period a request may ask for.
 const maxRange = 10 * 366 * 24 * time.Hour
 
-var workCategories = map[string]bool{"feature": true, "defect": true, "incident": true, "debt": true, "other": true}
-
 // params reads the filters every measure takes, naming the parameter that
 // is wrong.
 type params struct {
@@ -75,7 +73,7 @@ func (p params) filter() (metrics.Filter, error) {
 		}
 	}
 	f.WorkCategory = strings.TrimSpace(p.c.Query("category"))
-	if f.WorkCategory != "" && !workCategories[f.WorkCategory] {
+	if f.WorkCategory != "" && !evident.OneOf(f.WorkCategory, evident.WorkCategories) {
 		return f, evident.Errorf(evident.EINVALID, "category: %q is not one of feature, defect, incident, debt, other", f.WorkCategory)
 	}
 	f.Label = strings.TrimSpace(p.c.Query("label"))

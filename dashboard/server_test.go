@@ -362,7 +362,7 @@ func TestGoalsAndExperimentsAPI(t *testing.T) {
 	json.Unmarshal([]byte(body), &g)
 	status, body, _ = do(t, app, "GET", "/api/v1/goals?product=APP&project=APP&from=2025-01-05&to=2026-01-05", "v", "")
 	var list struct {
-		Goals []dashboard.GoalProgress `json:"goals"`
+		Goals []metrics.GoalProgress `json:"goals"`
 	}
 	json.Unmarshal([]byte(body), &list)
 	if status != 200 || len(list.Goals) != 1 || list.Goals[0].Current == nil || list.Goals[0].Progress == nil {
@@ -396,7 +396,7 @@ func TestGoalsAndExperimentsAPI(t *testing.T) {
 	// The demo experiment on SHOP: lead time p85 before and during, with a verdict.
 	status, body, _ = do(t, app, "GET", "/api/v1/experiments?product=SHOP", "v", "")
 	var exps struct {
-		Experiments []dashboard.ExperimentResult `json:"experiments"`
+		Experiments []metrics.ExperimentResult `json:"experiments"`
 	}
 	json.Unmarshal([]byte(body), &exps)
 	if status != 200 || len(exps.Experiments) != 1 {

@@ -15,8 +15,8 @@ type valueData struct {
 	Sat     metrics.Satisfaction
 	Records []metrics.RecordSeries
 	Product string
-	Exps    []ExperimentResult
-	Goals   []GoalProgress
+	Exps    []metrics.ExperimentResult
+	Goals   []metrics.GoalProgress
 }
 
 func (s *Server) valuePage(c *fiber.Ctx) error {
@@ -50,12 +50,8 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		for _, e := range exps {
-			r, err := s.measureExperiment(c.UserContext(), e)
-			if err != nil {
-				return err
-			}
-			data.Exps = append(data.Exps, r)
+		if data.Exps, err = s.cfg.Measures.MeasureExperiments(c.UserContext(), exps); err != nil {
+			return err
 		}
 		goals, err := s.cfg.Inputs.Goals(c.UserContext(), prod)
 		if err != nil {
@@ -66,7 +62,7 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			data.Goals = ProgressOf(goals, e.Current())
+			data.Goals = metrics.ProgressOf(goals, e.Current())
 		}
 	}
 	v.Data = data

@@ -180,9 +180,14 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		},
 		func() error { return s.nextRelease(ctx, base, &out) },
 		func() error {
-			q := `SELECT site, project_key, taken_on, top_n, open_items, top_estimated, top_detailed, all_estimated, ready_points, version
-				FROM backlog_snapshots FINAL WHERE project_key = ? AND taken_on >= toDate(toDateTime(?)) AND taken_on < toDate(toDateTime(?)) ORDER BY taken_on`
-			if err := s.DB.Select(ctx, &out.Trend, q, f.Project, unix(f.From), unix(f.To)); err != nil {
+			site := frag("1")
+			if f.Site != "" {
+				site = frag("site = ?", f.Site)
+			}
+			sel := cat(`SELECT site, project_key, taken_on, top_n, open_items, top_estimated, top_detailed, all_estimated, ready_points, version
+				FROM backlog_snapshots FINAL WHERE `, site, frag(` AND project_key = ? AND taken_on >= toDate(toDateTime(?)) AND taken_on < toDate(toDateTime(?))`,
+				f.Project, unix(f.From), unix(f.To)), ` ORDER BY taken_on`)
+			if err := s.DB.Select(ctx, &out.Trend, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("backlog trend: %w", err)
 			}
 			if out.Trend == nil {
@@ -422,33 +427,32 @@ func pearson(x, y []float64) float64 {
 func (s *Service) backlogFlow(ctx context.Context, f Filter, p Period) ([]BacklogFlow, error) {
 	base := f
 	base.From, base.To = time.Time{}, time.Time{}
-	from, args := base.issues()
+	from := base.issuesFrom()
 	dims, dargs := base.derivedWhere()
 	start := p.sqlStart()
-	rng := []any{unix(f.From), unix(f.To)}
-	q := `SELECT p, sum(c) AS created, sum(r) AS refined, sum(x) AS removed FROM (
-		SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r, toUInt64(0) AS x FROM ` + from + `
-			WHERE created_at >= toDateTime(?) AND created_at < toDateTime(?)
+	in := func(col string) sqlf {
+		return frag(col+" >= toDateTime(?) AND "+col+" < toDateTime(?)", unix(f.From), unix(f.To))
+	}
+	sel := cat(`SELECT p, sum(c) AS created, sum(r) AS refined, sum(x) AS removed FROM (
+		SELECT `+start+`(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r, toUInt64(0) AS x FROM `, from, `
+			WHERE `, in("created_at"), `
 		UNION ALL
 		SELECT p, toUInt64(0) AS c, toUInt64(uniqExact(issue_id)) AS r, toUInt64(0) AS x FROM (
-			SELECT ` + start + `(day) AS p, issue_id FROM refinement_days
-			WHERE ` + dims + ` AND day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?)))
+			SELECT `+start+`(day) AS p, issue_id FROM refinement_days
+			WHERE `, frag(dims, dargs...), ` AND `, frag("day >= toDate(toDateTime(?)) AND day < toDate(toDateTime(?))", unix(f.From), unix(f.To)), `)
 			GROUP BY p
 		UNION ALL
-		SELECT ` + start + `(at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM ` + from + `
+		SELECT `+start+`(at) AS p, toUInt64(0) AS c, toUInt64(0) AS r, toUInt64(1) AS x FROM `, from, `
 			ARRAY JOIN history_at AS at, history_from_category AS fc, history_to_category AS tc
-			WHERE fc = 'new' AND tc = 'done' AND at >= toDateTime(?) AND at < toDateTime(?)
-	) GROUP BY p ORDER BY p`
-	qargs := append(append([]any{}, args...), rng...)
-	qargs = append(append(append(qargs, dargs...), rng...), args...)
-	qargs = append(qargs, rng...)
+			WHERE fc = 'new' AND tc = 'done' AND `, in("at"), `
+	) GROUP BY p ORDER BY p`)
 	var rows []struct {
 		Period  time.Time `ch:"p"`
 		Created uint64    `ch:"created"`
 		Refined uint64    `ch:"refined"`
 		Removed uint64    `ch:"removed"`
 	}
-	if err := s.DB.Select(ctx, &rows, q, qargs...); err != nil {
+	if err := s.DB.Select(ctx, &rows, sel.text, sel.args...); err != nil {
 		return nil, fmt.Errorf("backlog flow: %w", err)
 	}
 	by := map[string]BacklogFlow{}
@@ -499,4 +503,29 @@ func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error
 	}
 	out.NextReleaseMoSCoW = finishCounts(moscow)
 	return nil
+}
+
+// BacklogSnapshots takes today's snapshot of each project's backlog on a
+// site (its backlog board's, over the last 30 days): the only way to chart
+// DEEP shares over time, as Jira's changelog does not say where an item
+// ranked. A project that cannot be measured is left out, its error among
+// those returned.
+func (s *Service) BacklogSnapshots(ctx context.Context, site string, projects []string) ([]BacklogSnapshot, []error) {
+	cat, err := s.Catalog(ctx)
+	if err != nil {
+		return nil, []error{err}
+	}
+	now := s.Now().UTC()
+	var rows []BacklogSnapshot
+	var errs []error
+	for _, key := range projects {
+		f := Filter{Site: site, Project: key, From: now.AddDate(0, 0, -30), To: now.AddDate(0, 0, 1)}
+		b, err := s.Backlog(ctx, f, cat.BacklogBoard(site, key), BacklogRequest{}, Month)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("project %s: %w", key, err))
+			continue
+		}
+		rows = append(rows, b.Snapshot(site, now))
+	}
+	return rows, errs
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/evident-ebm/evident"
 )
 
 // Measure is one Key Value Measure with its current value, what it rests
@@ -44,10 +46,10 @@ type EBM struct {
 
 // KVA keys.
 const (
-	CurrentValue      = "current_value"
-	UnrealizedValue   = "unrealized_value"
-	TimeToMarket      = "time_to_market"
-	AbilityToInnovate = "ability_to_innovate"
+	CurrentValue      = evident.KVACurrentValue
+	UnrealizedValue   = evident.KVAUnrealizedValue
+	TimeToMarket      = evident.KVATimeToMarket
+	AbilityToInnovate = evident.KVAAbilityToInnovate
 )
 
 // importedKVA says which KVA an imported measure belongs to, and whether

@@ -165,13 +165,14 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			// MaxCyclePoints) are sorted (halving the cost at 500k issues):
 			// 10% more than needed on average, so practically never fewer.
 			limit := strconv.Itoa(MaxCyclePoints)
-			started := cond + ` AND started_at IS NOT NULL`
-			q := `SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
-				(` + schema.CycleSeconds + `) / 86400 AS cycle_days
-				FROM ` + from + ` WHERE ` + started + `
-				AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM ` + from + ` WHERE ` + started + `), toUInt64(` + strconv.Itoa(MaxCyclePoints*11/10) + `))) = 0
-				ORDER BY cityHash64(site, issue_id) LIMIT ` + limit
-			if err := s.DB.Select(ctx, &pts, q, append(append([]any{}, all...), all...)...); err != nil {
+			started := cat(frag(" WHERE "+cond+" AND started_at IS NOT NULL", cargs...))
+			issues := cat(f.issuesFrom(), started)
+			sel := cat(`SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
+				(`+schema.CycleSeconds+`) / 86400 AS cycle_days
+				FROM `, issues, `
+				AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM `, issues, `), toUInt64(`+strconv.Itoa(MaxCyclePoints*11/10)+`))) = 0
+				ORDER BY cityHash64(site, issue_id) LIMIT `+limit)
+			if err := s.DB.Select(ctx, &pts, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("cycle points: %w", err)
 			}
 			for i := range pts {

@@ -344,3 +344,15 @@ func (c Catalog) HasBoard(id uint64) bool {
 	}
 	return false
 }
+
+// BacklogBoard is the board whose backlog stands for a project's: the
+// project's first scrum board in the catalog, on site ("" for any); 0 when
+// it has none (the project's open issues are its backlog then).
+func (c Catalog) BacklogBoard(site, project string) uint64 {
+	for _, b := range c.Boards {
+		if b.Project == project && b.Type == "scrum" && (site == "" || b.Site == site) {
+			return b.ID
+		}
+	}
+	return 0
+}

@@ -62,15 +62,17 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 	}
 	err := parallel(
 		func() error {
-			q := `SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
-				SELECT ` + start + `(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM ` + from + `
-				WHERE work_category = 'defect' AND created_at >= toDateTime(?) AND created_at < toDateTime(?)
+			in := func(col string) sqlf {
+				return frag(col+" >= toDateTime(?) AND "+col+" < toDateTime(?)", unix(f.From), unix(f.To))
+			}
+			sel := cat(`SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
+				SELECT `+start+`(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM `, f.issuesFrom(), `
+				WHERE work_category = 'defect' AND `, in("created_at"), `
 				UNION ALL
-				SELECT ` + start + `(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM ` + from + `
-				WHERE work_category = 'defect' AND done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)
-			) GROUP BY p ORDER BY p`
-			qargs := append(append(append(append([]any{}, args...), unix(f.From), unix(f.To)), args...), unix(f.From), unix(f.To))
-			if err := s.DB.Select(ctx, &flows, q, qargs...); err != nil {
+				SELECT `+start+`(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM `, f.issuesFrom(), `
+				WHERE work_category = 'defect' AND done_at IS NOT NULL AND `, in("done_at"), `
+			) GROUP BY p ORDER BY p`)
+			if err := s.DB.Select(ctx, &flows, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("defect trend: %w", err)
 			}
 			return nil

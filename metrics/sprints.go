@@ -155,12 +155,12 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 			return nil
 		},
 		func() error {
-			q := `SELECT issue_id, history_id, item_index, changed_at, from_string, to_string FROM field_changes
-				WHERE ` + siteCond + ` AND site IN (SELECT site FROM boards FINAL WHERE board_id = ?)
-				AND issue_id IN (SELECT issue_id FROM sprint_members WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND sprint_id IN ` + idSet + `)
-				AND (field IN ('Story Points', 'Story point estimate') OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))`
-			args := append(append(append(append([]any{}, siteArgs...), board), siteArgs...), ids)
-			if err := s.DB.Select(ctx, &pts, q, args...); err != nil {
+			site, set := frag(siteCond, siteArgs...), frag(idSet, ids)
+			sel := cat(`SELECT issue_id, history_id, item_index, changed_at, from_string, to_string FROM field_changes
+				WHERE `, site, frag(` AND site IN (SELECT site FROM boards FINAL WHERE board_id = ?)`, board), `
+				AND issue_id IN (SELECT issue_id FROM sprint_members WHERE gen = `+schema.CurrentGen+` AND `, site, ` AND sprint_id IN `, set, `)
+				AND (field IN ('Story Points', 'Story point estimate') OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))`)
+			if err := s.DB.Select(ctx, &pts, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("estimate changes: %w", err)
 			}
 			return nil

@@ -18,9 +18,9 @@ import (
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/collector"
+	"github.com/evident-ebm/evident/inputs"
 	"github.com/evident-ebm/evident/internal/chserver"
 	"github.com/evident-ebm/evident/internal/demo"
-	"github.com/evident-ebm/evident/internal/inputs"
 	"github.com/evident-ebm/evident/internal/jirasim"
 	"github.com/evident-ebm/evident/schema"
 )

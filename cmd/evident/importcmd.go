@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/evident-ebm/evident"
-	"github.com/evident-ebm/evident/internal/inputs"
+	"github.com/evident-ebm/evident/inputs"
 )
 
 func (m *Main) runImport(ctx context.Context, args []string) error {
@@ -52,19 +52,13 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 	defer st.Close()
 	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
 	source := "file:" + filepath.Base(file)
-	var res = struct{ Rows, New, Unchanged int }{}
+	imp := in.ImportValue
 	if kind == "satisfaction" {
-		r2, err := in.ImportSatisfaction(ctx, r, f, source)
-		if err != nil {
-			return err
-		}
-		res.Rows, res.New, res.Unchanged = r2.Rows, r2.New, r2.Unchanged
-	} else {
-		r2, err := in.ImportValue(ctx, r, f, source)
-		if err != nil {
-			return err
-		}
-		res.Rows, res.New, res.Unchanged = r2.Rows, r2.New, r2.Unchanged
+		imp = in.ImportSatisfaction
+	}
+	res, err := imp(ctx, r, f, source)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(m.Stdout, "%s: %d rows read, %d new, %d already imported\n", file, res.Rows, res.New, res.Unchanged)
 	return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/collector"
 	"github.com/evident-ebm/evident/dashboard"
-	"github.com/evident-ebm/evident/internal/inputs"
+	"github.com/evident-ebm/evident/inputs"
 	"github.com/evident-ebm/evident/metrics"
 	"github.com/evident-ebm/evident/schema"
 )

@@ -205,34 +205,14 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
-// snapshotBacklogs stores today's DEEP shares of each project's backlog
-// after a sync: the only way to chart them over time (Jira's changelog does
-// not say where an item ranked). A failure is logged, not fatal.
+// snapshotBacklogs stores today's snapshot of each project's backlog after
+// a sync (metrics.BacklogSnapshots). A failure is logged, not fatal.
 func snapshotBacklogs(ctx context.Context, st *schema.Store, site collector.SiteConfig, log *slog.Logger, now time.Time) {
 	ms := metrics.New(st)
 	ms.Now = func() time.Time { return now }
-	cat, err := ms.Catalog(ctx)
-	if err != nil {
+	rows, errs := ms.BacklogSnapshots(ctx, site.Name, site.Projects)
+	for _, err := range errs {
 		log.Warn("backlog snapshot skipped", "site", site.Name, "err", err.Error())
-		return
-	}
-	now = now.UTC()
-	var rows []metrics.BacklogSnapshot
-	for _, key := range site.Projects {
-		var board uint64
-		for _, b := range cat.Boards {
-			if b.Project == key && b.Type == "scrum" && b.Site == site.Name {
-				board = b.ID
-				break
-			}
-		}
-		f := metrics.Filter{Site: site.Name, Project: key, From: now.AddDate(0, 0, -30), To: now.AddDate(0, 0, 1)}
-		b, err := ms.Backlog(ctx, f, board, metrics.BacklogRequest{}, metrics.Month)
-		if err != nil {
-			log.Warn("backlog snapshot skipped", "site", site.Name, "project", key, "err", err.Error())
-			continue
-		}
-		rows = append(rows, b.Snapshot(site.Name, now))
 	}
 	if err := schema.InsertInto(ctx, st, "backlog_snapshots", rows); err != nil {
 		log.Warn("backlog snapshot not stored", "site", site.Name, "err", err.Error())

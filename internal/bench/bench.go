@@ -331,7 +331,7 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 	startAll := now.AddDate(-2, 0, 0)
 	span := now.Sub(startAll).Seconds()
 	types := []string{"Story", "Bug", "Task", "Incident", "Tech Debt"}
-	cats := []string{"feature", "defect", "other", "incident", "debt"}
+	cats := []string{evident.WorkFeature, evident.WorkDefect, evident.WorkOther, evident.WorkIncident, evident.WorkDebt} // this order: the datasets stay as measured
 	statuses := []struct{ id, name, cat string }{{"10000", "Backlog", "new"}, {"3", "In Progress", "indeterminate"}, {"10002", "In Review", "indeterminate"}, {"10005", "Done", "done"}}
 	t0 := time.Now()
 	// One Scrum board per project with two-week sprints over the two years;

@@ -113,11 +113,11 @@ func ValueCSV(seed uint64, products []Product, from, to time.Time) string {
 // Goals returns a goal tree for the first product and an experiment.
 func Goals(p Product, now time.Time) ([]evident.Goal, evident.Experiment) {
 	day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
-	sg := evident.Goal{Level: evident.GoalStrategic, Title: "Shoppers recommend " + p.Name + " to their friends", KVA: "current_value",
+	sg := evident.Goal{Level: evident.GoalStrategic, Title: "Shoppers recommend " + p.Name + " to their friends", KVA: evident.KVACurrentValue,
 		Product: p.Key, Measure: "nps", Baseline: 5, Target: 40, BaselineDate: day(now.AddDate(-1, 0, 0)), TargetDate: day(now.AddDate(1, 0, 0))}
-	ig := evident.Goal{Level: evident.GoalIntermediate, Title: "Deliver what they ask for within three weeks", KVA: "time_to_market",
+	ig := evident.Goal{Level: evident.GoalIntermediate, Title: "Deliver what they ask for within three weeks", KVA: evident.KVATimeToMarket,
 		Product: p.Key, Measure: "lead_time_p85_days", Baseline: 45, Target: 21, BaselineDate: day(now.AddDate(-1, 0, 0)), TargetDate: day(now.AddDate(0, 6, 0))}
-	tg := evident.Goal{Level: evident.GoalTactical, Title: "Ship more new capability than fixes this quarter", KVA: "ability_to_innovate",
+	tg := evident.Goal{Level: evident.GoalTactical, Title: "Ship more new capability than fixes this quarter", KVA: evident.KVAAbilityToInnovate,
 		Product: p.Key, Measure: "innovation_rate", Baseline: 0.35, Target: 0.55, BaselineDate: day(now.AddDate(0, -3, 0)), TargetDate: day(now.AddDate(0, 3, 0))}
 	end := day(now.AddDate(0, 0, -14))
 	exp := evident.Experiment{Title: "WIP limit of 3 per person", Hypothesis: "Limiting work in progress shortens lead time by a week",

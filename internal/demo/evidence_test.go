@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evident-ebm/evident/inputs"
 	"github.com/evident-ebm/evident/internal/chtest"
 	"github.com/evident-ebm/evident/internal/demo"
-	"github.com/evident-ebm/evident/internal/inputs"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

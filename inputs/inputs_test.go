@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/inputs"
 	"github.com/evident-ebm/evident/internal/chtest"
-	"github.com/evident-ebm/evident/internal/inputs"
 	"github.com/evident-ebm/evident/metrics"
 )
 

@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident"
-	"github.com/evident-ebm/evident/dashboard"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -95,16 +93,16 @@ type fileImport[T any] struct {
 // commit, which moves the rows into the real table. The staging table is
 // dropped in every case.
 func importFile[T any](ctx context.Context, s *Service, r io.Reader, format, source string, fi fileImport[T],
-	commit func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error)) (dashboard.ImportResult, error) {
-	var res dashboard.ImportResult
-	table := "import_" + fi.target + "_" + randomID()
-	if err := s.Store.Exec(ctx, "CREATE TABLE "+table+" AS "+fi.target+" ENGINE = MergeTree ORDER BY "+fi.orderBy); err != nil {
-		return res, fmt.Errorf("staging table: %w", err)
+	commit func(table string, res evident.ImportResult) (evident.ImportResult, error)) (evident.ImportResult, error) {
+	var res evident.ImportResult
+	table, err := s.Store.CreateStaging(ctx, fi.target, fi.orderBy)
+	if err != nil {
+		return res, err
 	}
-	defer s.drop(table)
+	defer s.Store.DropStaging(table)
 	var ps Problems
 	stg := &stage[T]{st: s.Store, table: table}
-	err := rows(r, format, fi.columns, nil, &ps, func(rec record) error {
+	err = rows(r, format, fi.columns, nil, &ps, func(rec record) error {
 		row, ok := fi.parse(rec, &ps)
 		if !ok || ps.Total > 0 {
 			return nil
@@ -131,7 +129,7 @@ func importFile[T any](ctx context.Context, s *Service, r io.Reader, format, sou
 // ImportSatisfaction imports survey answers (CSV with the header
 // responded_at,scale,score,product,respondent,comment, or JSON records with
 // those keys). Rows already imported are recognised by content.
-func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error) {
 	now := s.Now()
 	return importFile(ctx, s, r, format, source, fileImport[evident.SatisfactionResponse]{
 		target: "satisfaction_responses", orderBy: "response_id", kind: "survey file", columns: SatisfactionColumns,
@@ -142,14 +140,14 @@ func (s *Service) ImportSatisfaction(ctx context.Context, r io.Reader, format, s
 			row.Source, row.Version = source, uint64(line)
 		},
 		dupKey: "response_id", dupWhat: "the same answer (time, scale, score, product, respondent, comment)",
-	}, func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
+	}, func(table string, res evident.ImportResult) (evident.ImportResult, error) {
 		return s.commitSatisfaction(ctx, table, res)
 	})
 }
 
 // ImportValue imports value records (CSV with the header
 // product,measure,period_start,period_end,value,unit, or JSON).
-func (s *Service) ImportValue(ctx context.Context, r io.Reader, format, source string) (dashboard.ImportResult, error) {
+func (s *Service) ImportValue(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error) {
 	return importFile(ctx, s, r, format, source, fileImport[evident.ValueRecord]{
 		target: "value_records", orderBy: "(product, measure, period_start, period_end)", kind: "value file", columns: ValueColumns,
 		parse: parseValue,
@@ -157,59 +155,37 @@ func (s *Service) ImportValue(ctx context.Context, r io.Reader, format, source s
 			row.Source, row.Version = source, uint64(line)
 		},
 		dupKey: "(product, measure, period_start, period_end)", dupWhat: "a second value for the same product, measure and period",
-	}, func(table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
+	}, func(table string, res evident.ImportResult) (evident.ImportResult, error) {
 		return s.commitValue(ctx, table, res)
 	})
 }
 
 // commitValue moves staged value records into the real table, skipping
 // those already there with the same value.
-func (s *Service) commitValue(ctx context.Context, table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
-	// Unchanged rows keep their old version: re-importing the same file writes nothing new.
-	var unchanged uint64
-	if err := s.Store.QueryRow(ctx, `SELECT count() FROM `+table+` WHERE (product, measure, period_start, period_end, value, unit) IN
-		(SELECT product, measure, period_start, period_end, value, unit FROM value_records FINAL)`, nil, &unchanged); err != nil {
+func (s *Service) commitValue(ctx context.Context, table string, res evident.ImportResult) (evident.ImportResult, error) {
+	unchanged, err := s.Store.CommitValues(ctx, table, versionNow())
+	if err != nil {
 		return res, err
 	}
-	if err := s.Store.Exec(ctx, `INSERT INTO value_records (product, measure, period_start, period_end, value, unit, source, version)
-		SELECT product, measure, period_start, period_end, value, unit, source, `+s.version()+` FROM `+table+`
-		WHERE (product, measure, period_start, period_end, value, unit) NOT IN
-		(SELECT product, measure, period_start, period_end, value, unit FROM value_records FINAL)`); err != nil {
-		return res, fmt.Errorf("import value records: %w", err)
-	}
-	res.Unchanged = int(unchanged)
-	res.New = res.Rows - res.Unchanged
+	res.Unchanged, res.New = unchanged, res.Rows-unchanged
 	return res, nil
-}
-
-func (s *Service) drop(table string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s.Store.Exec(ctx, "DROP TABLE IF EXISTS "+table)
 }
 
 // duplicates rejects a file with two rows of the same key, found in SQL.
 // The staged version column holds each row's line.
 func (s *Service) duplicates(ctx context.Context, table, keyExpr string, what string) error {
-	var dups []struct {
-		First  uint64   `ch:"first"`
-		Others []uint64 `ch:"others"`
-	}
-	q := "SELECT min(version) AS first, arraySort(groupArray(version)) AS others FROM " + table + " GROUP BY " + keyExpr +
-		" HAVING count() > 1 ORDER BY first LIMIT 51"
-	if err := s.Store.Select(ctx, &dups, q); err != nil {
-		return fmt.Errorf("duplicate check: %w", err)
+	dups, err := s.Store.StagedDuplicates(ctx, table, keyExpr)
+	if err != nil {
+		return err
 	}
 	var ps Problems
 	for _, d := range dups {
-		for _, line := range d.Others[1:] {
-			ps.Add(int(line), "", "duplicate row: %s as line %d", what, d.First)
+		for _, line := range d.Lines[1:] {
+			ps.Add(int(line), "", "duplicate row: %s as line %d", what, d.Lines[0])
 		}
 	}
 	return ps.Err("file")
 }
-
-func (s *Service) version() string { return fmt.Sprintf("toUInt64(%d)", versionNow()) }
 
 // versionNow is the version of a row written now: the wall clock in
 // nanoseconds, whatever clock the service was handed.
@@ -217,38 +193,24 @@ func versionNow() uint64 { return uint64(time.Now().UnixNano()) }
 
 // commitSatisfaction moves the staged answers into the real table,
 // skipping those already there, and says how many were new.
-func (s *Service) commitSatisfaction(ctx context.Context, table string, res dashboard.ImportResult) (dashboard.ImportResult, error) {
-	const target, key = "satisfaction_responses", "response_id"
-	var existing uint64
-	if err := s.Store.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE "+key+" IN (SELECT "+key+" FROM "+target+")", nil, &existing); err != nil {
+func (s *Service) commitSatisfaction(ctx context.Context, table string, res evident.ImportResult) (evident.ImportResult, error) {
+	existing, err := s.Store.CommitSatisfaction(ctx, table, versionNow())
+	if err != nil {
 		return res, err
 	}
-	cols := "response_id, responded_at, scale, score, product, respondent_hash, comment, source"
-	if err := s.Store.Exec(ctx, "INSERT INTO "+target+" ("+cols+", version) SELECT "+cols+", "+s.version()+" FROM "+table+
-		" WHERE "+key+" NOT IN (SELECT "+key+" FROM "+target+")"); err != nil {
-		return res, fmt.Errorf("import into %s: %w", target, err)
-	}
-	res.Unchanged = int(existing)
-	res.New = res.Rows - res.Unchanged
+	res.Unchanged, res.New = existing, res.Rows-existing
 	return res, nil
 }
 
 // ---- goals and experiments ----
 
 var levels = map[string]int{evident.GoalStrategic: 0, evident.GoalIntermediate: 1, evident.GoalTactical: 2}
-var kvas = map[string]bool{"": true, "current_value": true, "unrealized_value": true, "time_to_market": true, "ability_to_innovate": true}
 
 // Goals lists the live goals of a product ("" for all), parents first.
 func (s *Service) Goals(ctx context.Context, product string) ([]evident.Goal, error) {
-	var out []evident.Goal
-	q := "SELECT * FROM goals FINAL WHERE deleted = 0"
-	args := []any{}
-	if product != "" {
-		q += " AND product = ?"
-		args = append(args, product)
-	}
-	if err := s.Store.Select(ctx, &out, q+" ORDER BY created_at, goal_id", args...); err != nil {
-		return nil, fmt.Errorf("goals: %w", err)
+	out, err := s.Store.Goals(ctx, product)
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(a, b int) bool { return levels[out[a].Level] < levels[out[b].Level] })
 	if out == nil {
@@ -261,7 +223,7 @@ func (s *Service) Goals(ctx context.Context, product string) ([]evident.Goal, er
 }
 
 func (s *Service) goal(ctx context.Context, id string) (evident.Goal, bool, error) {
-	return live[evident.Goal](ctx, s.Store, "goals", "goal_id", id)
+	return s.Store.Goal(ctx, id)
 }
 
 // SaveGoal creates a goal (empty id) or replaces one, checking the tree:
@@ -287,7 +249,7 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	if _, ok := levels[g.Level]; !ok {
 		return g, evident.Errorf(evident.EINVALID, "level: %q is not strategic, intermediate or tactical", g.Level)
 	}
-	if !kvas[g.KVA] {
+	if g.KVA != "" && !evident.OneOf(g.KVA, evident.KVAs) {
 		return g, evident.Errorf(evident.EINVALID, "kva: %q is not current_value, unrealized_value, time_to_market or ability_to_innovate", g.KVA)
 	}
 	if g.ParentID != "" {
@@ -338,8 +300,8 @@ func (s *Service) DeleteGoal(ctx context.Context, id string) error {
 	if !ok {
 		return evident.Errorf(evident.ENOTFOUND, "no goal %q", id)
 	}
-	var children uint64
-	if err := s.Store.QueryRow(ctx, "SELECT count() FROM goals FINAL WHERE parent_id = ? AND deleted = 0", []any{id}, &children); err != nil {
+	children, err := s.Store.GoalChildren(ctx, id)
+	if err != nil {
 		return err
 	}
 	if children > 0 {
@@ -351,24 +313,15 @@ func (s *Service) DeleteGoal(ctx context.Context, id string) error {
 
 // Experiments lists the live experiments of a product ("" for all).
 func (s *Service) Experiments(ctx context.Context, product string) ([]evident.Experiment, error) {
-	var out []evident.Experiment
-	q := "SELECT * FROM experiments FINAL WHERE deleted = 0"
-	args := []any{}
-	if product != "" {
-		q += " AND product = ?"
-		args = append(args, product)
-	}
-	if err := s.Store.Select(ctx, &out, q+" ORDER BY started_at, experiment_id", args...); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
+	out, err := s.Store.Experiments(ctx, product)
 	if out == nil {
 		out = []evident.Experiment{}
 	}
-	return out, nil
+	return out, err
 }
 
 func (s *Service) experiment(ctx context.Context, id string) (evident.Experiment, bool, error) {
-	return live[evident.Experiment](ctx, s.Store, "experiments", "experiment_id", id)
+	return s.Store.Experiment(ctx, id)
 }
 
 // SaveExperiment creates or replaces an experiment.
@@ -421,17 +374,4 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	}
 	e.Deleted, e.Version = 1, versionNow()
 	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
-}
-
-// live reads the current, undeleted row of a table by its id.
-func live[T any](ctx context.Context, st *schema.Store, table, idCol, id string) (T, bool, error) {
-	var out []T
-	var zero T
-	if err := st.Select(ctx, &out, "SELECT * FROM "+table+" FINAL WHERE "+idCol+" = ? AND deleted = 0", id); err != nil {
-		return zero, false, err
-	}
-	if len(out) == 0 {
-		return zero, false, nil
-	}
-	return out[0], true, nil
 }

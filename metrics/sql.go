@@ -1,0 +1,50 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+)
+
+// sqlf is a piece of SQL with the arguments of its placeholders, in order.
+// Composing pieces with cat keeps every argument with its ?, so a subquery
+// used twice brings its arguments twice without anyone counting them.
+type sqlf struct {
+	text string
+	args []any
+}
+
+// frag is a piece of SQL and its arguments.
+func frag(text string, args ...any) sqlf { return sqlf{text: text, args: args} }
+
+// cat concatenates pieces of SQL: a string is SQL without placeholders, a
+// sqlf brings its arguments. It panics on anything else, or when a piece's
+// placeholders and arguments do not match (a programming error, caught by
+// every test that runs the query).
+func cat(parts ...any) sqlf {
+	var b strings.Builder
+	var args []any
+	for _, p := range parts {
+		switch x := p.(type) {
+		case string:
+			if strings.Contains(x, "?") {
+				panic(fmt.Sprintf("cat: a placeholder in plain SQL %q: pass it as frag(…, arg)", x))
+			}
+			b.WriteString(x)
+		case sqlf:
+			if n := strings.Count(x.text, "?"); n != len(x.args) {
+				panic(fmt.Sprintf("cat: %d placeholders and %d arguments in %q", n, len(x.args), x.text))
+			}
+			b.WriteString(x.text)
+			args = append(args, x.args...)
+		default:
+			panic(fmt.Sprintf("cat: %T is not SQL", p))
+		}
+	}
+	return sqlf{text: b.String(), args: args}
+}
+
+// issuesFrom is Filter.issues as a piece of SQL.
+func (f Filter) issuesFrom() sqlf {
+	from, args := f.issues()
+	return frag(from, args...)
+}
