@@ -239,13 +239,14 @@ type SyncRun struct {
 }
 
 // SyncProblem is one piece of bad input the collector met and stepped over.
+// The data-health page and API list them.
 type SyncProblem struct {
-	Site     string    `ch:"site"`
-	RunID    string    `ch:"run_id"`
-	IssueKey string    `ch:"issue_key"`
-	Field    string    `ch:"field"`
-	Message  string    `ch:"message"`
-	SeenAt   time.Time `ch:"seen_at"`
+	Site     string    `json:"site" ch:"site"`
+	RunID    string    `json:"-" ch:"run_id"`
+	IssueKey string    `json:"issue_key" ch:"issue_key"`
+	Field    string    `json:"field" ch:"field"`
+	Message  string    `json:"message" ch:"message"`
+	SeenAt   time.Time `json:"seen_at" ch:"seen_at"`
 }
 
 // SatisfactionResponse is one survey answer (NPS 0–10, CSAT 1–5, eNPS 0–10).

@@ -112,7 +112,7 @@ func TestReadModelEqualsGoReplay(t *testing.T) {
 		}
 		rows = rows[k:]
 	}
-	if _, err := st.RefreshDerived(ctx); err != nil {
+	if _, err := st.BuildReadModel(ctx); err != nil {
 		t.Fatalf("build the read model (%s): %v", replay, err)
 	}
 

@@ -18,7 +18,7 @@ import (
 func TestResponseCacheFollowsTheData(t *testing.T) {
 	st := openDB(t, "dashboard_cache")
 	e := sharedEnv(t)
-	if _, err := st.RefreshDerived(t.Context()); err != nil {
+	if _, err := st.BuildReadModel(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, Inputs: e.inputsFor(st), AdminTokens: []string{"a"},
@@ -119,7 +119,7 @@ func grepLines(s, sub string) string {
 // for the role that asked: a viewer's next request is a hit.
 func TestPrewarmKeepsTheRoleThatAsked(t *testing.T) {
 	st := openDB(t, "dashboard_prewarm")
-	if _, err := st.RefreshDerived(t.Context()); err != nil {
+	if _, err := st.BuildReadModel(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, ViewerTokens: []string{"v"}, AdminTokens: []string{"a"},

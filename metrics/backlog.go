@@ -428,7 +428,7 @@ func (s *Service) backlogFlow(ctx context.Context, f Filter, p Period) ([]Backlo
 	base := f
 	base.From, base.To = time.Time{}, time.Time{}
 	from := base.issuesFrom()
-	dims, dargs := base.derivedWhere()
+	dims, dargs := base.readModelWhere()
 	start := p.sqlStart()
 	in := func(col string) sqlf {
 		return frag(col+" >= toDateTime(?) AND "+col+" < toDateTime(?)", unix(f.From), unix(f.To))

@@ -308,7 +308,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	check(st.InsertSatisfaction(ctx, fx.rows.surveys))
 	check(st.InsertValueRecords(ctx, fx.rows.values))
 	check(schema.InsertInto(ctx, st, "backlog_snapshots", fx.rows.snaps))
-	_, err := st.RefreshDerived(ctx)
+	_, err := st.BuildReadModel(ctx)
 	check(err)
 }
 

@@ -12,10 +12,10 @@ import (
 
 // DataHealth says how fresh and how clean the collected data is.
 type DataHealth struct {
-	Sites            []SiteHealth    `json:"sites"`
-	Problems         []ProblemRow    `json:"problems"`
-	ProblemCount     int             `json:"problem_count"`
-	UnmappedStatuses []UnmappedState `json:"unmapped_statuses"`
+	Sites            []SiteHealth          `json:"sites"`
+	Problems         []evident.SyncProblem `json:"problems"`
+	ProblemCount     int                   `json:"problem_count"`
+	UnmappedStatuses []UnmappedState       `json:"unmapped_statuses"`
 	// Quality is every data quality check with the issues that failed it;
 	// IssuesChecked is how many issues the checks ran on.
 	Quality       []QualityCheck `json:"quality"`
@@ -68,15 +68,6 @@ type SiteHealth struct {
 	ProblemsTotal uint64     `json:"problems" ch:"-"`
 }
 
-// ProblemRow is one piece of bad input the collector met.
-type ProblemRow struct {
-	Site     string    `json:"site" ch:"site"`
-	IssueKey string    `json:"issue_key" ch:"issue_key"`
-	Field    string    `json:"field" ch:"field"`
-	Message  string    `json:"message" ch:"message"`
-	SeenAt   time.Time `json:"seen_at" ch:"seen_at"`
-}
-
 // UnmappedState is a status seen in changelogs that /status does not know.
 type UnmappedState struct {
 	Site   string `json:"site" ch:"site"`
@@ -87,7 +78,7 @@ type UnmappedState struct {
 
 // Health reports the last sync of every site, row counts and problems.
 func (s *Service) Health(ctx context.Context) (DataHealth, error) {
-	out := DataHealth{Sites: []SiteHealth{}, Problems: []ProblemRow{}, UnmappedStatuses: []UnmappedState{}}
+	out := DataHealth{Sites: []SiteHealth{}, Problems: []evident.SyncProblem{}, UnmappedStatuses: []UnmappedState{}}
 	// One query per table: ClickHouse 18.16 allows one JOIN per query.
 	if err := s.DB.Select(ctx, &out.Sites, "SELECT site, url, deployment_type FROM sites FINAL ORDER BY site"); err != nil {
 		return out, fmt.Errorf("site health: %w", err)
@@ -167,7 +158,7 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 		return out, fmt.Errorf("problem count: %w", err)
 	}
 	out.ProblemCount = int(n)
-	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
+	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, run_id, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
 		return out, fmt.Errorf("problems: %w", err)
 	}
 	q := `SELECT site, status, status_id, uses FROM status_usage
@@ -180,7 +171,7 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 		return out, err
 	}
 	if out.Problems == nil {
-		out.Problems = []ProblemRow{}
+		out.Problems = []evident.SyncProblem{}
 	}
 	if out.UnmappedStatuses == nil {
 		out.UnmappedStatuses = []UnmappedState{}

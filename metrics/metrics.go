@@ -102,10 +102,10 @@ func (f Filter) dimConds() ([]string, []any) {
 // key), beyond the columns aggregates of the read model keep.
 func (f Filter) perIssue() bool { return f.Label != "" || len(f.Keys) > 0 }
 
-// derivedWhere returns conditions on a per-issue table of the read model
+// readModelWhere returns conditions on a per-issue table of the read model
 // (one with site and issue_id besides the dimensions): label and key
 // filters go through the issue.
-func (f Filter) derivedWhere() (string, []any) {
+func (f Filter) readModelWhere() (string, []any) {
 	conds, args := f.dimConds()
 	if f.perIssue() {
 		w, wargs := f.where()
@@ -116,7 +116,7 @@ func (f Filter) derivedWhere() (string, []any) {
 }
 
 // issues returns a FROM clause over the filtered, live issues of the
-// current generation of the read model (see schema.RefreshDerived).
+// current generation of the read model (see schema.BuildReadModel).
 func (f Filter) issues() (string, []any) {
 	w, args := f.where()
 	return "(SELECT * FROM issues_current WHERE " + w + ")", args

@@ -60,7 +60,7 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	}
 	// Data written while no serve or sync was running (an upgrade from a
 	// version without the read model, an interrupted build) is built now.
-	if g, built, err := st.RefreshDerivedIfStale(ctx); err != nil {
+	if g, built, err := st.BuildReadModelIfStale(ctx); err != nil {
 		log.Error("building the read model failed: measures show the previous build", "err", err)
 	} else if built {
 		log.Info("read model built", "issues", g.Issues, "transitions", g.Transitions, "seconds", g.Took.Seconds())

@@ -459,7 +459,7 @@ func Load(ctx context.Context, dsn string, n int) (LoadFigure, error) {
 		}
 	}
 	secs := time.Since(t0).Seconds()
-	g, err := st.RefreshDerived(ctx)
+	g, err := st.BuildReadModel(ctx)
 	if err != nil {
 		return LoadFigure{}, err
 	}

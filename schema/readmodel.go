@@ -69,7 +69,7 @@ const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_c
 	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, deleted, version`
 
 // issueRange is the placeholder of a step built in ranges of issue ids:
-// RefreshDerived runs such a step once per range, binding its bounds.
+// BuildReadModel runs such a step once per range, binding its bounds.
 const issueRange = "issue_id >= {lo} AND issue_id < {hi}"
 
 // DefaultReadModelChunk is how many issues one range of the read model
@@ -131,13 +131,13 @@ var buildSteps = []struct{ name, sql string }{
 	ALL INNER JOIN (SELECT site, issue_id, project_key, issue_type, work_category FROM issues_current WHERE gen = ?) USING (site, issue_id)`},
 }
 
-// RefreshDerived builds a new generation of the read model from the Jira
+// BuildReadModel builds a new generation of the read model from the Jira
 // tables and switches readers to it. Readers keep the previous generation
 // until the new one is complete, so they never see a half-built one; a
 // refresh cut short leaves its partial partitions behind, to be dropped by
 // the next successful one. Two refreshes at once are safe: the one that
 // started later (and so read more) wins.
-func (s *Store) RefreshDerived(ctx context.Context) (Generation, error) {
+func (s *Store) BuildReadModel(ctx context.Context) (Generation, error) {
 	start := time.Now()
 	// The start time orders generations; random low digits keep two
 	// processes starting in the same microsecond apart.
@@ -312,10 +312,10 @@ func (s *Store) sourceVersions(ctx context.Context) (map[string]uint64, error) {
 	return out, nil
 }
 
-// RefreshDerivedIfStale builds a new generation when a site has issue rows
+// BuildReadModelIfStale builds a new generation when a site has issue rows
 // newer than the current generation read, or when there is none yet. When
 // the read model is current it costs two small reads.
-func (s *Store) RefreshDerivedIfStale(ctx context.Context) (Generation, bool, error) {
+func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, error) {
 	cur, ok, err := s.CurrentGeneration(ctx)
 	if err != nil {
 		return cur, false, err
@@ -335,14 +335,14 @@ func (s *Store) RefreshDerivedIfStale(ctx context.Context) (Generation, bool, er
 			return cur, false, nil
 		}
 	}
-	g, err := s.RefreshDerived(ctx)
+	g, err := s.BuildReadModel(ctx)
 	return g, err == nil, err
 }
 
-// RefreshReadModel is RefreshDerivedIfStale for the collector: how long a
+// RefreshReadModel is BuildReadModelIfStale for the collector: how long a
 // build took, and whether there was one.
 func (s *Store) RefreshReadModel(ctx context.Context) (time.Duration, bool, error) {
-	g, built, err := s.RefreshDerivedIfStale(ctx)
+	g, built, err := s.BuildReadModelIfStale(ctx)
 	if !built {
 		return 0, false, err
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/evident-ebm/evident/schema"
 )
 
-// derivedFixture: three issues of project P.
+// readModelFixture: three issues of project P.
 //   - P-1, created 2024-01-01 in To Do, In Progress on 01-02, Done on 01-04;
 //     stored twice (version 2 renames it).
 //   - P-2, created 2024-01-03 in To Do, never moved.
 //   - P-3, created and moved like P-1, then deleted (version 2).
-func derivedFixture() ([]evident.Issue, []evident.Transition) {
+func readModelFixture() ([]evident.Issue, []evident.Transition) {
 	day := func(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
 	ptr := func(t time.Time) *time.Time { return &t }
 	issue := func(id uint64, key, summary string, created time.Time, version uint64) evident.Issue {
@@ -47,11 +47,11 @@ func derivedFixture() ([]evident.Issue, []evident.Transition) {
 	return []evident.Issue{p1v1, p1v2, issue(2, "P-2", "todo", day(3), 1), p3, p3gone}, trans
 }
 
-// storeDerivedFixture stores derivedFixture in a fresh database.
-func storeDerivedFixture(t *testing.T) (*schema.Store, []evident.Issue) {
+// storeReadModelFixture stores readModelFixture in a fresh database.
+func storeReadModelFixture(t *testing.T) (*schema.Store, []evident.Issue) {
 	t.Helper()
 	st := chtest.Store(t)
-	issues, trans := derivedFixture()
+	issues, trans := readModelFixture()
 	if err := st.InsertIssues(t.Context(), issues); err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +83,12 @@ func fixtureTimelines(issues []evident.Issue, trans []evident.Transition) []evid
 }
 
 func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
-	st, issues := storeDerivedFixture(t)
+	st, issues := storeReadModelFixture(t)
 	ctx := context.Background()
 	if _, ok, err := st.CurrentGeneration(ctx); ok || err != nil {
 		t.Fatalf("a generation before the first build: %v %v", ok, err)
 	}
-	g, built, err := st.RefreshDerivedIfStale(ctx)
+	g, built, err := st.BuildReadModelIfStale(ctx)
 	if err != nil || !built {
 		t.Fatalf("first build: built %v, %v", built, err)
 	}
@@ -147,7 +147,7 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 
 	// Nothing new: no build. A changed issue: a new generation, the old
 	// one's partitions dropped.
-	if _, built, err := st.RefreshDerivedIfStale(ctx); built || err != nil {
+	if _, built, err := st.BuildReadModelIfStale(ctx); built || err != nil {
 		t.Fatalf("second refresh with nothing new: built %v, %v", built, err)
 	}
 	p2 := issues[2]
@@ -155,7 +155,7 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 	if err := st.InsertIssues(ctx, []evident.Issue{p2}); err != nil {
 		t.Fatal(err)
 	}
-	g2, built, err := st.RefreshDerivedIfStale(ctx)
+	g2, built, err := st.BuildReadModelIfStale(ctx)
 	if err != nil || !built || g2.Gen <= g.Gen {
 		t.Fatalf("refresh after a change: built %v, gen %d after %d, %v", built, g2.Gen, g.Gen, err)
 	}
@@ -182,9 +182,9 @@ func generationPartitions(t *testing.T, st *schema.Store) uint64 {
 
 // A build cut short is never read: readers stay on the last complete one.
 func TestReadersNeverSeeAPartialGeneration(t *testing.T) {
-	st, _ := storeDerivedFixture(t)
+	st, _ := storeReadModelFixture(t)
 	ctx := context.Background()
-	g, err := st.RefreshDerived(ctx)
+	g, err := st.BuildReadModel(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestReadersNeverSeeAPartialGeneration(t *testing.T) {
 	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &n); err != nil || n != 2 {
 		t.Fatalf("readers see %d issues, want the 2 of the complete generation (%v)", n, err)
 	}
-	if _, err := st.RefreshDerived(ctx); err != nil {
+	if _, err := st.BuildReadModel(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE issue_key = 'P-99'", nil, &n); err != nil || n != 0 {
@@ -234,7 +234,7 @@ func TestQueryDeadline(t *testing.T) {
 // Built in ranges of one issue each, the read model is the same as built
 // in one go.
 func TestReadModelBuiltInRanges(t *testing.T) {
-	st, _ := storeDerivedFixture(t)
+	st, _ := storeReadModelFixture(t)
 	ctx := context.Background()
 	snapshot := func() string {
 		t.Helper()
@@ -254,12 +254,12 @@ func TestReadModelBuiltInRanges(t *testing.T) {
 		sort.Strings(out)
 		return strings.Join(out, "\n")
 	}
-	if _, err := st.RefreshDerived(ctx); err != nil {
+	if _, err := st.BuildReadModel(ctx); err != nil {
 		t.Fatal(err)
 	}
 	whole := snapshot()
 	st.ReadModelChunk = 1
-	if _, err := st.RefreshDerived(ctx); err != nil {
+	if _, err := st.BuildReadModel(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ranged := snapshot(); ranged != whole || !strings.Contains(whole, "P-1 To Do 2 In Progress>Done") {
@@ -270,11 +270,11 @@ func TestReadModelBuiltInRanges(t *testing.T) {
 // Two builds at once (two sites' syncs finishing together): readers see a
 // complete generation during and after, and the next build leaves one.
 func TestTwoBuildsAtOnce(t *testing.T) {
-	st, _ := storeDerivedFixture(t)
+	st, _ := storeReadModelFixture(t)
 	ctx := context.Background()
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { _, err := st.RefreshDerived(ctx); errs <- err }()
+		go func() { _, err := st.BuildReadModel(ctx); errs <- err }()
 	}
 	for range 2 {
 		if err := <-errs; err != nil {
@@ -295,7 +295,7 @@ func TestTwoBuildsAtOnce(t *testing.T) {
 		}
 	}
 	check("after two builds at once")
-	if _, err := st.RefreshDerived(ctx); err != nil {
+	if _, err := st.BuildReadModel(ctx); err != nil {
 		t.Fatal(err)
 	}
 	check("after one more")
