@@ -32,6 +32,7 @@ type politeTransport struct {
 	next     http.RoundTripper
 	limiter  *rate.Limiter
 	maxTries int
+	maxBody  int64 // bytes of one answer at most
 	log      *slog.Logger
 	maxWait  time.Duration
 
@@ -42,12 +43,15 @@ type politeTransport struct {
 	pausedUntil time.Time // a 429 pauses every worker, not only the one that got it
 }
 
-func newPoliteTransport(next http.RoundTripper, rps float64, burst, maxTries int, log *slog.Logger) *politeTransport {
+func newPoliteTransport(next http.RoundTripper, rps float64, burst, maxTries int, maxBody int64, log *slog.Logger) *politeTransport {
 	lim := rate.NewLimiter(rate.Limit(rps), burst)
 	if rps <= 0 {
 		lim = rate.NewLimiter(rate.Inf, 0)
 	}
-	return &politeTransport{next: next, limiter: lim, maxTries: maxTries, log: log, maxWait: 5 * time.Minute}
+	if maxBody <= 0 {
+		maxBody = 128 << 20
+	}
+	return &politeTransport{next: next, limiter: lim, maxTries: maxTries, maxBody: maxBody, log: log, maxWait: 5 * time.Minute}
 }
 
 func (t *politeTransport) pause(d time.Duration) {
@@ -131,10 +135,13 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(req.Clone(ctx))
 		var delay time.Duration
 		if err == nil {
-			body, rerr := io.ReadAll(resp.Body)
+			body, rerr := io.ReadAll(io.LimitReader(resp.Body, t.maxBody+1))
 			resp.Body.Close()
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			switch {
+			case int64(len(body)) > t.maxBody:
+				// Not retried: the same request gets the same answer.
+				return nil, &ErrTooLarge{URL: redactURL(req.URL), Limit: t.maxBody}
 			case rerr != nil:
 				err = fmt.Errorf("read body of %s: %w", redactURL(req.URL), rerr)
 			case retryable(resp.StatusCode):
@@ -168,6 +175,24 @@ func (t *politeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// ErrRedirected is a redirect from Jira to another origin, which the
+// collector does not follow: the credentials would go along.
+type ErrRedirected struct {
+	From, To string
+}
+
+func (e *ErrRedirected) Error() string { return e.From + " redirected to " + e.To }
+
+// ErrTooLarge is an answer from Jira larger than max_page_mb.
+type ErrTooLarge struct {
+	URL   string
+	Limit int64
+}
+
+func (e *ErrTooLarge) Error() string {
+	return fmt.Sprintf("%s answered more than %d MiB", e.URL, e.Limit>>20)
+}
+
 // redactURL drops the query, which may hold JQL but never credentials; the
 // path is enough to say what failed.
 func redactURL(u *url.URL) string {
@@ -185,14 +210,26 @@ func newJiraClient(cfg SiteConfig, log *slog.Logger) (*jiraClient, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = max(cfg.Concurrency, 2) + 2
 	base.ResponseHeaderTimeout = 2 * time.Minute
-	pt := newPoliteTransport(base, cfg.RequestsPerSecond, cfg.Burst, cfg.MaxRetries, log)
+	pt := newPoliteTransport(base, cfg.RequestsPerSecond, cfg.Burst, cfg.MaxRetries, int64(cfg.MaxPageMB)<<20, log)
 	var rt http.RoundTripper
 	if cfg.PAT != "" {
 		rt = &jira.BearerAuthTransport{Token: cfg.PAT, Transport: pt}
 	} else {
 		rt = &jira.BasicAuthTransport{Username: cfg.Email, Password: cfg.APIToken, Transport: pt}
 	}
-	c, err := jira.NewClient(&http.Client{Transport: rt, Timeout: 5 * time.Minute}, cfg.URL)
+	// The auth transports add the credentials to every request, redirected
+	// ones included: a redirect to another origin is refused, not followed.
+	hc := &http.Client{Transport: rt, Timeout: 5 * time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		from := via[0].URL
+		if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+			return &ErrRedirected{From: redactURL(from), To: req.URL.Scheme + "://" + req.URL.Host}
+		}
+		if len(via) >= 5 {
+			return fmt.Errorf("%s: more than 5 redirects", redactURL(from))
+		}
+		return nil
+	}}
+	c, err := jira.NewClient(hc, cfg.URL)
 	if err != nil {
 		return nil, evident.Errorf(evident.EINVALID, "jira site %s: url %q: %v", cfg.Name, cfg.URL, err)
 	}
@@ -220,6 +257,15 @@ func (c *jiraClient) explain(path string, resp *jira.Response, err error) error 
 		return err
 	}
 	site := c.site.Name
+	var redirected *ErrRedirected
+	if errors.As(err, &redirected) {
+		return evident.Errorf(evident.EINVALID, "jira site %s: %s redirected to another origin (%s); Evident does not follow it, the credentials would go along: check the url (EVIDENT_JIRA_URL)",
+			site, redirected.From, redirected.To)
+	}
+	var large *ErrTooLarge
+	if errors.As(err, &large) {
+		return evident.Errorf(evident.EINVALID, "jira site %s: %s; stopped (max_page_mb: %d)", site, large.Error(), large.Limit>>20)
+	}
 	if resp == nil {
 		var ne net.Error
 		var oe *net.OpError
@@ -244,7 +290,7 @@ func (c *jiraClient) explain(path string, resp *jira.Response, err error) error 
 	case http.StatusBadRequest:
 		return evident.Errorf(evident.EINVALID, "jira site %s: bad request (400) for %s%s", site, path, msg)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return evident.Errorf(evident.EUNAVAILABLE, "jira site %s still answered %d after %d tries: lower requests_per_second or retry later%s", site, resp.StatusCode, c.site.MaxRetries, msg)
+		return evident.Errorf(evident.EUNAVAILABLE, "jira site %s still answered %d after %d tries: lower requests_per_second or retry later%s", site, resp.StatusCode, c.transport.maxTries, msg)
 	}
 	return fmt.Errorf("jira site %s: %s: status %d%s", site, path, resp.StatusCode, msg)
 }

@@ -34,6 +34,10 @@ type SiteConfig struct {
 	Overlap time.Duration `yaml:"overlap"`
 	// MaxRetries bounds the tries of one request on 429, 5xx and network errors.
 	MaxRetries int `yaml:"max_retries"`
+	// MaxPageMB bounds the body of one Jira answer (default 128 MiB, far
+	// above a page of 100 issues with full changelogs): a larger one stops
+	// the sync with an error instead of exhausting memory.
+	MaxPageMB int `yaml:"max_page_mb"`
 	// Fields overrides the custom field ids discovered by name.
 	Fields FieldOverrides `yaml:"fields"`
 	// ProjectSettings holds per-project mappings, by project key.
@@ -93,6 +97,9 @@ func (c *SiteConfig) Defaults() {
 	if c.MaxRetries == 0 {
 		c.MaxRetries = 8
 	}
+	if c.MaxPageMB == 0 {
+		c.MaxPageMB = 128
+	}
 	if c.Name == "" {
 		c.Name = hostOf(c.URL)
 	}
@@ -110,8 +117,8 @@ func (c *SiteConfig) Validate() error {
 		return fmt.Errorf("jira site %q: credentials missing: set email and api_token (Jira Cloud: EVIDENT_JIRA_EMAIL, EVIDENT_JIRA_API_TOKEN) or pat (Data Center: EVIDENT_JIRA_PAT)", c.Name)
 	case len(c.Projects) == 0:
 		return fmt.Errorf("jira site %q: no projects configured (EVIDENT_JIRA_PROJECTS=KEY1,KEY2)", c.Name)
-	case c.RequestsPerSecond < 0 || c.Burst < 0 || c.Concurrency < 0 || c.PageSize < 0 || c.MaxRetries < 0:
-		return fmt.Errorf("jira site %q: requests_per_second, burst, concurrency, page_size and max_retries must not be negative", c.Name)
+	case c.RequestsPerSecond < 0 || c.Burst < 0 || c.Concurrency < 0 || c.PageSize < 0 || c.MaxRetries < 0 || c.MaxPageMB < 0:
+		return fmt.Errorf("jira site %q: requests_per_second, burst, concurrency, page_size, max_retries and max_page_mb must not be negative", c.Name)
 	}
 	for key, ps := range c.ProjectSettings {
 		for status, cat := range ps.StatusCategories {

@@ -98,8 +98,12 @@ func (d cloud) fullChangelog(ctx context.Context, key string) ([]json.RawMessage
 }
 
 // tokenCursor pages on nextPageToken until isLast, never on a short page.
+// A token Jira gave before means it is paging in a circle: an error, not
+// an endless sync.
 type tokenCursor struct {
 	base, token string
+	seen        map[string]bool
+	pages       int
 }
 
 func (t *tokenCursor) path() string {
@@ -116,6 +120,14 @@ func (t *tokenCursor) next(page searchPage) (bool, error) {
 	if page.NextPageToken == "" {
 		return false, errors.New("search page without isLast nor nextPageToken")
 	}
+	if t.seen == nil {
+		t.seen = map[string]bool{}
+	}
+	t.pages++
+	if t.seen[page.NextPageToken] {
+		return false, fmt.Errorf("the search gave page %d the token of an earlier page: Jira is paging in a circle; stopped", t.pages+1)
+	}
+	t.seen[page.NextPageToken] = true
 	t.token = page.NextPageToken
 	return true, nil
 }
@@ -146,15 +158,25 @@ func (d dataCenter) fullChangelog(ctx context.Context, key string) ([]json.RawMe
 	return is.Changelog.Histories, err
 }
 
-// offsetCursor pages on startAt until total.
+// offsetCursor pages on startAt until total. A total that keeps growing
+// past twice the first one (and 10 pages) means Jira is paging without end.
 type offsetCursor struct {
-	base    string
-	startAt int
+	base         string
+	startAt      int
+	first, pages int
 }
 
 func (o *offsetCursor) path() string { return fmt.Sprintf("%s&startAt=%d", o.base, o.startAt) }
 
 func (o *offsetCursor) next(page searchPage) (bool, error) {
+	if o.pages == 0 {
+		o.first = page.Total
+	}
+	o.pages++
 	o.startAt += len(page.Issues)
-	return len(page.Issues) > 0 && o.startAt < page.Total, nil
+	more := len(page.Issues) > 0 && o.startAt < page.Total
+	if more && o.pages >= 10 && o.startAt > 2*o.first {
+		return false, fmt.Errorf("the search has given %d issues in %d pages where its first page announced %d: Jira is paging without end; stopped", o.startAt, o.pages, o.first)
+	}
+	return more, nil
 }

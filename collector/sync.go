@@ -36,6 +36,8 @@ type Store interface {
 	// LacksTimelines says a site has stored issues but no timelines: data
 	// of a version before timelines were stored, to re-extract.
 	LacksTimelines(ctx context.Context, site string) (bool, error)
+	// HasLiveIssues says whether a project has stored issues not deleted.
+	HasLiveIssues(ctx context.Context, site, project string) (bool, error)
 	SaveCheckpoint(ctx context.Context, site, scope string, at time.Time) error
 	Checkpoint(ctx context.Context, site, scope string) (time.Time, bool, error)
 	StoredHashes(ctx context.Context, site string, ids []uint64) (map[uint64]uint64, error)
@@ -265,8 +267,22 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 				since = cp.Add(-r.cfg.Overlap)
 			}
 		}
+		fetched := r.sum.Fetched
 		if err := r.issues(ctx, key, since); err != nil {
 			return err
+		}
+		// A whole search that finds nothing where issues were stored is not
+		// an empty project but a changed site or filter (a permission, a
+		// redirect, a JQL): saving the checkpoint, or marking everything
+		// deleted, would lose history.
+		if since.IsZero() && r.sum.Fetched == fetched {
+			had, err := r.s.Store.HasLiveIssues(ctx, r.cfg.Name, key)
+			if err != nil {
+				return err
+			}
+			if had {
+				return evident.Errorf(evident.EINVALID, "jira site %s: the search of project %s found no issues, but Evident holds issues of it: check the account's permissions, the url and the jql; nothing was marked deleted and no checkpoint saved", r.cfg.Name, key)
+			}
 		}
 		if err := r.serviceDeskFeedback(ctx); err != nil {
 			return err

@@ -316,6 +316,17 @@ func (s *Store) LacksTimelines(ctx context.Context, site string) (bool, error) {
 	return issues > 0 && timelines == 0, nil
 }
 
+// HasLiveIssues says whether a project of a site has stored issues that
+// are not marked deleted.
+func (s *Store) HasLiveIssues(ctx context.Context, site, project string) (bool, error) {
+	var n uint64
+	q := `SELECT count() FROM (SELECT 1 FROM issues FINAL WHERE site = ? AND project_key = ? AND deleted = 0 LIMIT 1)`
+	if err := s.QueryRow(ctx, q, []any{site, project}, &n); err != nil {
+		return false, fmt.Errorf("stored issues of %s: %w", project, err)
+	}
+	return n > 0, nil
+}
+
 // InsertBoards stores boards.
 func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
 	return insert(ctx, s, "boards", rows)

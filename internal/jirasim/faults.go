@@ -36,6 +36,18 @@ type Faults struct {
 	// RevokeAfter, when set, rejects every request after that many with 401,
 	// as when a token is revoked mid-sync.
 	RevokeAfter int64
+
+	// Hostile answers to the issue searches (/rest/api/2/search and
+	// /search/jql), every time:
+	// RedirectSearchTo redirects them (302) to the same path on another
+	// origin, as a compromised or misconfigured proxy would.
+	RedirectSearchTo string
+	// EndlessPaging ignores the page token, so that Cloud's search gives the
+	// first page, isLast false and the same nextPageToken forever.
+	EndlessPaging bool
+	// HugePageBytes answers with a syntactically valid page of that many
+	// bytes (whitespace inside the issue list), streamed.
+	HugePageBytes int64
 }
 
 type faultState struct {
@@ -124,6 +136,20 @@ func (s *Sim) withFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if p := r.URL.Path; p == "/rest/api/2/search" || p == "/rest/api/2/search/jql" {
+			switch {
+			case fs.f.RedirectSearchTo != "":
+				http.Redirect(w, r, strings.TrimRight(fs.f.RedirectSearchTo, "/")+r.URL.RequestURI(), http.StatusFound)
+				return
+			case fs.f.HugePageBytes > 0:
+				writeHugePage(w, fs.f.HugePageBytes)
+				return
+			case fs.f.EndlessPaging:
+				q := r.URL.Query()
+				q.Del("nextPageToken")
+				r.URL.RawQuery = q.Encode()
+			}
+		}
 		kind, wait := fs.draw()
 		switch kind {
 		case fault429, faultBudget:
@@ -178,4 +204,19 @@ func (s *Sim) withFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// writeHugePage streams a search page of n bytes: an empty issue list
+// padded with whitespace, so that only its size is wrong.
+func writeHugePage(w http.ResponseWriter, n int64) {
+	head, tail := []byte(`{"isLast":true,"issues":[`), []byte(`]}`)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(head)
+	pad := bytes.Repeat([]byte(" "), 64<<10)
+	for left := n - int64(len(head)+len(tail)); left > 0; left -= int64(len(pad)) {
+		if _, err := w.Write(pad[:min(int64(len(pad)), left)]); err != nil {
+			return
+		}
+	}
+	w.Write(tail)
 }
