@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
@@ -108,6 +110,9 @@ func New(cfg Config) *Server {
 		WriteTimeout:          120 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
+	// The body limit is decided from the headers, before any of the body is
+	// read: only an admin may send a large one.
+	s.App.Server().HeaderReceived = s.bodyLimit
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: false}))
 	s.App.Use(s.observe)
 	s.App.Use(securityHeaders)
@@ -201,14 +206,18 @@ func securityHeaders(c *fiber.Ctx) error {
 // tokenRole returns the role of the request's token, compared in constant
 // time against every configured token.
 func (s *Server) tokenRole(c *fiber.Ctx) Role {
+	return s.roleOf(c.Get("Authorization"), c.Cookies(cookieName))
+}
+
+// roleOf is the role the token of a request grants: its bearer token, else
+// its session cookie.
+func (s *Server) roleOf(authorization, cookie string) Role {
 	if !s.auth {
 		return RoleAdmin
 	}
-	tok := ""
-	if h := c.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		tok = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
-	} else {
-		tok = c.Cookies(cookieName)
+	tok := cookie
+	if strings.HasPrefix(authorization, "Bearer ") {
+		tok = strings.TrimSpace(strings.TrimPrefix(authorization, "Bearer "))
 	}
 	if tok == "" {
 		return RoleNone
@@ -226,6 +235,30 @@ func (s *Server) tokenRole(c *fiber.Ctx) Role {
 		}
 	}
 	return role
+}
+
+// Request body limits: an admin's file import, an admin's other writes,
+// and everyone else (a login form; a viewer writes nothing).
+const (
+	importBodyLimit = 64 << 20
+	adminBodyLimit  = 1 << 20
+	otherBodyLimit  = 16 << 10
+)
+
+// bodyLimit decides, from a request's headers alone, how much body the
+// server will read: fasthttp calls it before reading any of the body, so
+// that requests without an admin token cannot make the server hold
+// megabytes (they get 413 after 16 KiB at most).
+func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	role := s.roleOf(string(h.Peek("Authorization")), string(h.Cookie(cookieName)))
+	limit := otherBodyLimit
+	if role == RoleAdmin {
+		limit = adminBodyLimit
+		if path := string(h.RequestURI()); h.IsPost() && (strings.HasPrefix(path, "/api/v1/satisfaction") || strings.HasPrefix(path, "/api/v1/value")) {
+			limit = importBodyLimit
+		}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: limit}
 }
 
 const cookieName = "evident_token"
@@ -249,7 +282,16 @@ func (s *Server) requireRole(min Role) fiber.Handler {
 
 // safeNext keeps a redirect target on this server: a local path only.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read \ as /, so
+	// "/\t/evil.example" would leave the site: any control character or
+	// backslash, and anything with a scheme or a host, goes home instead.
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

@@ -1,0 +1,131 @@
+package dashboard_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// zeros is an endless body that costs the client nothing.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// Sixteen 60 MB POSTs without a token, at once: the server decides the
+// body limit from the headers and reads at most 16 KiB of each, so its
+// allocations stay a few MiB (before: each body read whole, about 1 GB in
+// all, then answered 401). An admin's import limit is untouched.
+func TestLargeBodiesWithoutAnAdminTokenAreNotRead(t *testing.T) {
+	e := sharedEnv(t)
+	srv := e.server([]string{"v"}, []string{"a"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App.Listener(ln)
+	defer srv.App.Shutdown()
+	url := "http://" + ln.Addr().String()
+
+	post := func(path, token string, size int64) (int, error) {
+		req, _ := http.NewRequest("POST", url+path, io.LimitReader(zeros{}, size))
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "text/csv")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	start := ms.TotalAlloc
+	var wg sync.WaitGroup
+	statuses := make([]string, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := map[bool]string{true: "v"}[i%2 == 0] // half as viewers, half without a token
+			code, err := post("/api/v1/satisfaction", token, 60<<20)
+			statuses[i] = fmt.Sprint(code)
+			if err != nil {
+				statuses[i] = "closed" // the server stopped reading: the client cannot finish its upload
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&ms)
+	alloc := ms.TotalAlloc - start
+	for _, s := range statuses {
+		if s != "413" && s != "401" && s != "403" && s != "closed" {
+			t.Fatalf("answers %v: one was served", statuses)
+		}
+	}
+	if alloc > 64<<20 {
+		t.Fatalf("%d MiB allocated for 16 refused 60 MB bodies (%v)", alloc>>20, statuses)
+	}
+	t.Logf("16 × 60 MB without an admin token: %d MiB allocated in all; answers %s", alloc>>20, strings.Join(statuses, " "))
+
+	// An admin's import still gets its 64 MiB, and one byte more is refused.
+	if code, err := post("/api/v1/satisfaction", "a", 2<<20); err != nil || code != 400 {
+		t.Fatalf("an admin's 2 MiB of zeros: %d %v, want 400 (read, then rejected as CSV)", code, err)
+	}
+	if code, err := post("/api/v1/satisfaction", "a", 64<<20+1); err == nil && code != 413 {
+		t.Fatalf("an admin's 64 MiB + 1: %d, want 413", code)
+	}
+}
+
+// After signing in, the server redirects only to a path of its own: what
+// a browser would read as another origin (a tab or newline it drops, a
+// backslash it reads as a slash, a scheme, //host) goes to / instead, and
+// the sign-in form never carries it either.
+func TestLoginRedirectsOnlyToOwnPaths(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, nil).App
+	for next, want := range map[string]string{
+		"/%09/evil.example":     "/",
+		"/%0A/evil.example":     "/",
+		"/%5Cevil.example":      "/",
+		"%2F%2Fevil.example":    "/",
+		"https://evil.example":  "/",
+		"javascript:alert(1)":   "/",
+		"/\u00a0/evil.example":  "/\u00a0/evil.example", // a path, not a host: browsers keep it
+		"/flow?project=SHOP":    "/flow?project=SHOP",
+		"/sprints/7?board=1&x=": "/sprints/7?board=1&x=",
+	} {
+		body := "token=v&next=" + strings.NewReplacer("&", "%26", "?", "%3F").Replace(next)
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := app.Test(req, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Location"); resp.StatusCode != 303 || got != want {
+			t.Errorf("next=%q: %d Location %q, want %q", next, resp.StatusCode, got, want)
+		}
+		resp, err = app.Test(httptest.NewRequest("GET", "/login?next="+strings.NewReplacer("&", "%26", "?", "%3F").Replace(next), nil), 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		if want == "/" && strings.Contains(string(page), "evil.example") {
+			t.Errorf("GET /login?next=%q renders the target into the form", next)
+		}
+	}
+}
