@@ -30,6 +30,9 @@ func (p params) date(name string) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, evident.Errorf(evident.EINVALID, "%s: %q is not a date (want YYYY-MM-DD)", name, v)
 	}
+	if !evident.StorableTime(t) {
+		return time.Time{}, false, evident.Errorf(evident.EINVALID, "%s: %s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", name, v)
+	}
 	return t.UTC(), true, nil
 }
 

@@ -129,3 +129,31 @@ func TestLoginRedirectsOnlyToOwnPaths(t *testing.T) {
 		}
 	}
 }
+
+// Dates ClickHouse's DateTime cannot hold would wrap around (2200-01-01
+// stored as 2020-07-27, 1900-01-01 as 2079-06-07): every place a date
+// enters refuses them with 400 naming the field (imports: line and
+// column), and nothing is stored.
+func TestDatesOutsideTheStorableRangeAreRefused(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, []string{"a"}).App
+	for _, c := range []struct{ path, ctype, body, want string }{
+		{"/api/v1/goals", "application/json", `{"level":"strategic","title":"x","measure":"csat","baseline":1,"target":2,"target_date":"2200-01-01"}`, "target_date: 2200-01-01 is outside"},
+		{"/api/v1/goals", "application/json", `{"level":"strategic","title":"x","measure":"csat","baseline":1,"target":2,"baseline_date":"1900-01-01","target_date":"2026-12-31"}`, "baseline_date: 1900-01-01 is outside"},
+		{"/api/v1/experiments", "application/json", `{"title":"x","hypothesis":"h","measure":"csat","started_at":"1900-01-01"}`, "started_at: 1900-01-01 is outside"},
+		{"/api/v1/experiments", "application/json", `{"title":"x","hypothesis":"h","measure":"csat","started_at":"2026-01-01","ended_at":"2200-01-01"}`, "ended_at: 2200-01-01 is outside"},
+		{"/api/v1/value", "text/csv", "product,measure,period_start,period_end,value,unit\nSHOP,revenue,2200-01-01,2200-01-31,5,EUR\n", "line 2, column period_start: 2200-01-01 is outside"},
+		{"/api/v1/value", "text/csv", "product,measure,period_start,period_end,value,unit\nSHOP,revenue,1900-01-01,1900-01-31,5,EUR\n", "line 2, column period_start: 1900-01-01 is outside"},
+	} {
+		status, got, _ := do(t, app, "POST", c.path, "a", c.body, "Content-Type", c.ctype)
+		if status != 400 || !strings.Contains(got, c.want) {
+			t.Errorf("POST %s %s: %d %s, want 400 with %q", c.path, c.body, status, got, c.want)
+		}
+	}
+	for _, q := range []string{"/api/v1/flow?to=0000-01-01", "/api/v1/flow?from=1900-01-01", "/api/v1/issues?to=0001-01-01", "/api/v1/forecast?until=2200-01-01"} {
+		status, got, _ := do(t, app, "GET", q, "v", "")
+		if status != 400 || !strings.Contains(got, "outside the dates Evident holds") {
+			t.Errorf("GET %s: %d %s, want 400 naming the range", q, status, got)
+		}
+	}
+}

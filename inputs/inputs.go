@@ -246,6 +246,9 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	case g.Target == g.Baseline:
 		return g, evident.Errorf(evident.EINVALID, "target: equals the baseline, so progress cannot be measured")
 	}
+	if err := storable(map[string]time.Time{"baseline_date": g.BaselineDate, "target_date": g.TargetDate}); err != nil {
+		return g, err
+	}
 	if _, ok := levels[g.Level]; !ok {
 		return g, evident.Errorf(evident.EINVALID, "level: %q is not strategic, intermediate or tactical", g.Level)
 	}
@@ -339,6 +342,13 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 	case e.EndedAt != nil && e.EndedAt.Before(e.StartedAt):
 		return e, evident.Errorf(evident.EINVALID, "ended_at: before started_at")
 	}
+	dates := map[string]time.Time{"started_at": e.StartedAt}
+	if e.EndedAt != nil {
+		dates["ended_at"] = *e.EndedAt
+	}
+	if err := storable(dates); err != nil {
+		return e, err
+	}
 	if e.GoalID != "" {
 		if _, ok, err := s.goal(ctx, e.GoalID); err != nil {
 			return e, err
@@ -374,4 +384,16 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	}
 	e.Deleted, e.Version = 1, versionNow()
 	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
+}
+
+// storable rejects a date ClickHouse's DateTime cannot hold (stored, it
+// would wrap around to another date), naming the field; zero dates are
+// checked elsewhere (required, or defaulted).
+func storable(dates map[string]time.Time) error {
+	for _, field := range []string{"baseline_date", "target_date", "started_at", "ended_at"} {
+		if t, ok := dates[field]; ok && !t.IsZero() && !evident.StorableTime(t) {
+			return evident.Errorf(evident.EINVALID, "%s: %s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", field, t.Format("2006-01-02"))
+		}
+	}
+	return nil
 }

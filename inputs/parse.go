@@ -303,6 +303,9 @@ var dateLayouts = []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02T15:0
 func parseTime(s string) (time.Time, error) {
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			if !evident.StorableTime(t) {
+				return time.Time{}, errOutOfRange(s)
+			}
 			return t.UTC().Truncate(time.Second), nil
 		}
 	}
@@ -314,7 +317,16 @@ func parseDate(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
 	}
+	if !evident.StorableTime(t) {
+		return time.Time{}, errOutOfRange(s)
+	}
 	return t, nil
+}
+
+// errOutOfRange names a date ClickHouse's DateTime cannot hold: stored, it
+// would wrap around to another date.
+func errOutOfRange(s string) error {
+	return fmt.Errorf("%s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", s)
 }
 
 func hashOf(parts ...string) string {
