@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/evident
 PKG     := ./cmd/evident
 
-.PHONY: all build demo test vet fmt bench clean assets fuzz differential
+.PHONY: all build demo test vet fmt bench clean assets fuzz differential vulncheck
 
 all: build
 
@@ -33,8 +33,18 @@ vet:
 
 # The test command of README.md and .ci/run: vet, then every test with the
 # race detector, including the ClickHouse and browser integration tests.
-test: assets vet
+test: assets vet vulncheck
 	$(GO) test -race -timeout 45m ./...
+
+# govulncheck against the offline copy of the Go vulnerability database
+# (VULNDB, default ../shared/vulndb): fails when the code reaches a known
+# vulnerability. Without the database it says so and goes on.
+VULNDB ?= $(abspath ../shared/vulndb)
+vulncheck:
+	@if [ -d "$(VULNDB)" ]; then \
+		echo "govulncheck with the database in $(VULNDB)"; \
+		$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 -db "file://$(VULNDB)" ./...; \
+	else echo "govulncheck SKIPPED: no offline vulnerability database at $(VULNDB) (set VULNDB=/path/to/vulndb)"; fi
 
 # The differential test of the read model at scale: 100,000 random issue
 # histories (make test runs 10,000 with a fixed seed), a new seed each run;
