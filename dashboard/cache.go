@@ -61,6 +61,16 @@ type cacheEntry struct {
 	req                           warmRequest
 }
 
+// entryOverhead is what an entry costs besides its strings and body: the
+// struct, its list element and map slot.
+const entryOverhead = 256
+
+// size is what the entry holds in memory, all of it: a long URL costs as
+// much as a long body.
+func (e *cacheEntry) size() int {
+	return entryOverhead + 2*len(e.key) + len(e.contentType) + len(e.disposition) + len(e.body) + len(e.req.uri) + len(e.req.accept)
+}
+
 // warmRequest is what it takes to ask for a response again.
 type warmRequest struct {
 	uri, accept string
@@ -132,7 +142,23 @@ func (rc *responseCache) watch(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			rc.version(context.Background())
+			rc.sweep()
 		}
+	}
+}
+
+// sweep drops the entries older than the time to live, so that memory is
+// given back when requests stop, not only when one asks again.
+func (rc *responseCache) sweep() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	now := rc.now()
+	for el := rc.lru.Back(); el != nil; {
+		prev := el.Prev()
+		if now.Sub(el.Value.(*cacheEntry).at) >= rc.ttl {
+			rc.remove(el)
+		}
+		el = prev
 	}
 }
 
@@ -178,12 +204,12 @@ func (rc *responseCache) lookup(key string) (*cacheEntry, chan struct{}) {
 func (rc *responseCache) done(key string, e *cacheEntry) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if e != nil && len(e.body) <= rc.maxBytes/8 && strings.HasPrefix(key, rc.ver+"\x00") {
+	if e != nil && e.size() <= rc.maxBytes/8 && strings.HasPrefix(key, rc.ver+"\x00") {
 		if el, ok := rc.entries[key]; ok {
 			rc.remove(el)
 		}
 		rc.entries[key] = rc.lru.PushFront(e)
-		rc.bytes += len(e.body)
+		rc.bytes += e.size()
 		for rc.bytes > rc.maxBytes {
 			rc.remove(rc.lru.Back())
 			rc.stats.Evictions++
@@ -199,7 +225,7 @@ func (rc *responseCache) remove(el *list.Element) {
 	e := el.Value.(*cacheEntry)
 	rc.lru.Remove(el)
 	delete(rc.entries, e.key)
-	rc.bytes -= len(e.body)
+	rc.bytes -= e.size()
 }
 
 func (rc *responseCache) snapshot() (cacheStats, int, int) {
@@ -225,6 +251,18 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	ver, err := rc.version(ctx)
 	if err != nil {
 		return c.Next() // the handler reports the database's state
+	}
+	// A parameter no route reads cannot change the answer: caching it would
+	// let junk parameters fill the cache with copies.
+	unknown := false
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		if !knownParams[string(k)] {
+			unknown = true
+		}
+	})
+	if unknown {
+		c.Set("X-Evident-Cache", "bypass")
+		return c.Next()
 	}
 	uri, accept := string(c.Request().URI().RequestURI()), c.Get(fiber.HeaderAccept)
 	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"), accept, uri}, "\x00")

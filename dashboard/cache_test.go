@@ -1,6 +1,8 @@
 package dashboard_test
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -145,4 +147,47 @@ func TestPrewarmKeepsTheRoleThatAsked(t *testing.T) {
 	if _, _, h := do(t, srv.App, "GET", path, "a", ""); h.Get("X-Evident-Cache") != "miss" {
 		t.Fatalf("an admin shares the viewer's entry: %q", h.Get("X-Evident-Cache"))
 	}
+}
+
+// The cache holds at most cache_mb, counting everything an entry costs
+// (its URL as much as its body), never caches an answer to a parameter no
+// route reads, and gives memory back when entries expire.
+func TestResponseCacheIsBoundedWhateverTheURLs(t *testing.T) {
+	st := openDB(t, "dashboard_cache_bound")
+	if _, err := st.BuildReadModel(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 1 << 20
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, AdminTokens: []string{"a"}, Versioner: st, CacheBytes: limit})
+	gauge := func(name string) int {
+		_, body, _ := do(t, srv.App, "GET", "/metrics", "a", "")
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				n, _ := strconv.Atoi(v)
+				return n
+			}
+		}
+		t.Fatalf("/metrics has no %s", name)
+		return 0
+	}
+	for i := range 500 {
+		status, _, h := do(t, srv.App, "GET", fmt.Sprintf("/api/v1/issues?limit=1&junk%d=1", i), "a", "")
+		if status != 200 || h.Get("X-Evident-Cache") != "bypass" {
+			t.Fatalf("junk parameter: %d, cache %q", status, h.Get("X-Evident-Cache"))
+		}
+	}
+	if n := gauge("evident_cache_entries"); n != 0 {
+		t.Fatalf("%d entries cached for 500 junk parameters", n)
+	}
+	long := strings.Repeat("x", 3000) // request lines over 4 KiB never reach a handler (431)
+	for i := range 400 {
+		if status, _, _ := do(t, srv.App, "GET", fmt.Sprintf("/api/v1/issues?limit=1&label=%s%d", long, i), "a", ""); status != 200 {
+			t.Fatalf("long label: %d", status)
+		}
+	}
+	entries, bytes := gauge("evident_cache_entries"), gauge("evident_cache_bytes")
+	if bytes > limit || entries > limit/(2*3000) {
+		t.Fatalf("400 URLs of 3 KB: %d entries, %d bytes held against a %d-byte cache", entries, bytes, limit)
+	}
+	t.Logf("400 URLs of 3 KB into a 1 MiB cache: %d entries, %d bytes", entries, bytes)
 }
