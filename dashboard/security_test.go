@@ -157,3 +157,34 @@ func TestDatesOutsideTheStorableRangeAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A page on another site cannot use a signed-in user's cookie to change
+// anything (a form post, a text/plain fetch): Sec-Fetch-Site or Origin
+// must be this site. Bearer-token clients and clients that send neither
+// header (not browsers) are unaffected.
+func TestCrossSiteWritesWithTheCookieAreRefused(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, []string{"a"}).App
+	goal := `{"level":"strategic","title":"csrf","measure":"csat","baseline":1,"target":2,"target_date":"2026-12-31"}`
+	for _, c := range []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{"foreign Origin, text/plain", []string{"Cookie", "evident_token=a", "Origin", "https://evil.example", "Content-Type", "text/plain"}, 403},
+		{"cross-site fetch metadata", []string{"Cookie", "evident_token=a", "Sec-Fetch-Site", "cross-site", "Content-Type", "application/json"}, 403},
+		{"same-site but another origin", []string{"Cookie", "evident_token=a", "Sec-Fetch-Site", "same-site", "Content-Type", "application/json"}, 403},
+		{"same origin", []string{"Cookie", "evident_token=a", "Origin", "http://example.com", "Content-Type", "application/json"}, 201},
+		{"same-origin fetch metadata", []string{"Cookie", "evident_token=a", "Sec-Fetch-Site", "same-origin", "Content-Type", "application/json"}, 201},
+		{"a bearer token from anywhere", []string{"Authorization", "Bearer a", "Origin", "https://evil.example", "Content-Type", "application/json"}, 201},
+	} {
+		status, body, _ := do(t, app, "POST", "/api/v1/goals", "", goal, c.header...)
+		if status != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, status, body, c.want)
+		}
+	}
+	status, _, _ := do(t, app, "POST", "/logout", "", "", "Cookie", "evident_token=v", "Origin", "https://evil.example")
+	if status != 403 {
+		t.Errorf("cross-site logout: %d, want 403", status)
+	}
+}

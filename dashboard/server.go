@@ -116,6 +116,7 @@ func New(cfg Config) *Server {
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: false}))
 	s.App.Use(s.observe)
 	s.App.Use(securityHeaders)
+	s.App.Use(sameOrigin)
 	s.routes()
 	return s
 }
@@ -278,6 +279,35 @@ func (s *Server) requireRole(min Role) fiber.Handler {
 		}
 		return evident.Errorf(evident.EFORBIDDEN, "this needs an admin token")
 	}
+}
+
+// sameOrigin refuses a state-changing request that a browser made for
+// another site (cross-site request forgery through the session cookie):
+// Sec-Fetch-Site other than same-origin or none, or else an Origin whose
+// host is not this one. Requests with a bearer token are not ambient
+// (a page on another site cannot add the header), and requests without
+// either header do not come from a browser; both pass.
+func sameOrigin(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	if strings.HasPrefix(c.Get("Authorization"), "Bearer ") {
+		return c.Next()
+	}
+	if site := c.Get("Sec-Fetch-Site"); site != "" {
+		if site != "same-origin" && site != "none" {
+			return evident.Errorf(evident.EFORBIDDEN, "a request from another site (Sec-Fetch-Site: %s) cannot change anything here", site)
+		}
+		return c.Next()
+	}
+	if origin := c.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != string(c.Request().Host()) {
+			return evident.Errorf(evident.EFORBIDDEN, "a request from another site (Origin: %s) cannot change anything here", origin)
+		}
+	}
+	return c.Next()
 }
 
 // safeNext keeps a redirect target on this server: a local path only.
