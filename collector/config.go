@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -108,6 +109,10 @@ func (c *SiteConfig) Defaults() {
 // Validate reports the first thing wrong with the configuration, naming the
 // setting.
 func (c *SiteConfig) Validate() error {
+	if u, err := url.Parse(c.URL); err == nil && u.User != nil {
+		// Said without the URL: it holds a secret.
+		return fmt.Errorf("jira site %q: the url carries credentials (user:password@): remove them and set email and api_token, or pat", RedactURL(c.Name))
+	}
 	switch {
 	case c.URL == "":
 		return fmt.Errorf("jira site %q: url is required (EVIDENT_JIRA_URL)", c.Name)
@@ -136,9 +141,41 @@ func (c *SiteConfig) Validate() error {
 }
 
 func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host // never the user:password@ part
+	}
 	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
 	if i := strings.IndexAny(u, "/?#"); i >= 0 {
 		u = u[:i]
 	}
+	if _, host, ok := strings.Cut(u, "@"); ok {
+		u = host
+	}
 	return u
+}
+
+// RedactURL hides the password of a URL (user:****@host) and of a
+// password query parameter, for printing; text that does not parse as a
+// URL is hidden whole when it could hold one.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") || strings.Contains(strings.ToLower(raw), "password") {
+			return "****"
+		}
+		return raw
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "****")
+		}
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "****")
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/collector"
 )
 
 func main() {
@@ -170,7 +171,7 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "clickhouse.dsn: %s\n", redactDSN(r.ClickHouse.DSN))
 	fmt.Fprintf(m.Stdout, "clickhouse.cluster: %s\nlisten: %s\nsync_interval: %s\n", r.ClickHouse.Cluster, r.Listen, r.SyncInterval)
 	for _, s := range r.Sites {
-		fmt.Fprintf(m.Stdout, "site %s: url=%s projects=%s auth=%s\n", s.Name, s.URL, strings.Join(s.Projects, ","), authKind(s.PAT, s.APIToken))
+		fmt.Fprintf(m.Stdout, "site %s: url=%s projects=%s auth=%s\n", collector.RedactURL(s.Name), collector.RedactURL(s.URL), strings.Join(s.Projects, ","), authKind(s.PAT, s.APIToken))
 	}
 	return nil
 }
@@ -185,18 +186,5 @@ func authKind(pat, token string) string {
 	return "none"
 }
 
-// redactDSN hides the password of a DSN.
-func redactDSN(dsn string) string {
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return dsn
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return dsn
-	}
-	if user, pw, ok := strings.Cut(userinfo, ":"); ok && pw != "" {
-		return scheme + "://" + user + ":****@" + host
-	}
-	return dsn
-}
+// redactDSN hides the password of a DSN, in its user info or its query.
+func redactDSN(dsn string) string { return collector.RedactURL(dsn) }

@@ -161,3 +161,32 @@ func TestServeBuildsAMissingReadModel(t *testing.T) {
 		t.Fatalf("issues after serve started on data without a read model: %d %s", resp.StatusCode, body)
 	}
 }
+
+// `evident config` hides every password, wherever a DSN or a Jira URL
+// carries it, and a Jira URL with credentials in it is refused (they would
+// reach the site name, errors and sync_runs) without being echoed.
+func TestConfigNeverPrintsPasswords(t *testing.T) {
+	for _, dsn := range []string{
+		"clickhouse://u:sekret1@h:9000/db",
+		"clickhouse://u:sek%40ret1@h:9000/db",
+		"clickhouse://u:sek@ret1@h:9000/db",
+		"clickhouse://h:9000/db?username=u&password=sekret1",
+	} {
+		env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn, "EVIDENT_JIRA_URL": "https://bob:hunter2@jira.example.com",
+			"EVIDENT_JIRA_PROJECTS": "A", "EVIDENT_JIRA_PAT": "p"}
+		code, out, stderr := run(t, env, "config")
+		if code != 0 || strings.Contains(out+stderr, "sekret1") || strings.Contains(out+stderr, "ret1") || strings.Contains(out+stderr, "hunter2") {
+			t.Errorf("config with %s: exit %d\n%s%s", dsn, code, out, stderr)
+		}
+	}
+	c, err := LoadConfig("", func(k string) string {
+		return map[string]string{"EVIDENT_JIRA_URL": "https://bob:hunter2@jira.example.com", "EVIDENT_JIRA_PROJECTS": "A", "EVIDENT_JIRA_PAT": "p"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Sites[0].Validate()
+	if c.Sites[0].Name != "jira.example.com" || err == nil || !strings.Contains(err.Error(), "carries credentials") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("site %q, validate: %v", c.Sites[0].Name, err)
+	}
+}
