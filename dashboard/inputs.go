@@ -183,6 +183,13 @@ func decodeStrict(body []byte, v any) error {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return evident.Errorf(evident.EINVALID, "body: not a JSON object: %v", err)
 	}
+	folded := map[string]string{}
+	for k := range m {
+		if other, ok := folded[strings.ToLower(k)]; ok {
+			return evident.Errorf(evident.EINVALID, "%s: given twice (as %q and %q)", strings.ToLower(k), min(k, other), max(k, other))
+		}
+		folded[strings.ToLower(k)] = k
+	}
 	for k, raw := range m {
 		var s string
 		if dateKeys[k] && json.Unmarshal(raw, &s) == nil && len(s) == 10 {

@@ -188,3 +188,14 @@ func TestCrossSiteWritesWithTheCookieAreRefused(t *testing.T) {
 		t.Errorf("cross-site logout: %d, want 403", status)
 	}
 }
+
+// A JSON body with keys that differ only in case is refused: which one
+// would win is not something a client should have to guess.
+func TestCaseTwinKeysAreRefused(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, []string{"a"}).App
+	status, body, _ := do(t, app, "POST", "/api/v1/goals", "a", `{"level":"strategic","title":"a","Title":"b","measure":"csat","baseline":1,"target":2,"target_date":"2026-12-31"}`, "Content-Type", "application/json")
+	if status != 400 || !strings.Contains(body, `title: given twice (as \"Title\" and \"title\")`) {
+		t.Fatalf("case twins: %d %s", status, body)
+	}
+}

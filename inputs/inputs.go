@@ -249,6 +249,9 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	if err := storable(map[string]time.Time{"baseline_date": g.BaselineDate, "target_date": g.TargetDate}); err != nil {
 		return g, err
 	}
+	if !validProduct(g.Product) {
+		return g, evident.Errorf(evident.EINVALID, "product: valid UTF-8 text of at most %d bytes without control characters", MaxProductLen)
+	}
 	if _, ok := levels[g.Level]; !ok {
 		return g, evident.Errorf(evident.EINVALID, "level: %q is not strategic, intermediate or tactical", g.Level)
 	}
@@ -348,6 +351,9 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 	}
 	if err := storable(dates); err != nil {
 		return e, err
+	}
+	if !validProduct(e.Product) {
+		return e, evident.Errorf(evident.EINVALID, "product: valid UTF-8 text of at most %d bytes without control characters", MaxProductLen)
 	}
 	if e.GoalID != "" {
 		if _, ok, err := s.goal(ctx, e.GoalID); err != nil {

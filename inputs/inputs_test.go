@@ -224,3 +224,34 @@ func TestGoalTree(t *testing.T) {
 		t.Fatalf("goals after delete: %+v", goals)
 	}
 }
+
+// Ambiguous or malformed input is refused whole, naming the line: keys
+// that differ only in case (which would win depended on map order), content
+// after the JSON array, product names that are not text or too long, and
+// the same in goals and experiments.
+func TestAmbiguousInputIsRefused(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	in.Now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+	ctx := context.Background()
+	for name, c := range map[string]struct{ format, file, want string }{
+		"case twins":      {"json", `[{"responded_at": "2024-01-05", "scale": "nps", "score": 9, "product": "EV", "Product": "XX"}]`, `line 1, column product: given twice in record 1 (as "Product" and "product")`},
+		"trailing bytes":  {"json", `[{"responded_at": "2024-01-05", "scale": "nps", "score": 9, "product": "EV"}] {"x": 1}`, "something follows the JSON array"},
+		"binary product":  {"csv", "responded_at,scale,score,product,respondent,comment\n2024-01-05,nps,9,E\xffV,,\n", "line 2, column product: not a product name"},
+		"control product": {"csv", "responded_at,scale,score,product,respondent,comment\n2024-01-05,nps,9,\"E\x07V\",,\n", "line 2, column product: not a product name"},
+		"long product":    {"csv", "responded_at,scale,score,product,respondent,comment\n2024-01-05,nps,9," + strings.Repeat("p", 201) + ",,\n", "line 2, column product: not a product name"},
+	} {
+		_, err := in.ImportSatisfaction(ctx, strings.NewReader(c.file), c.format, "test")
+		if msg := evident.ErrorMessage(err); err == nil || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	var n uint64
+	if err := st.QueryRow(ctx, "SELECT count() FROM satisfaction_responses", nil, &n); err != nil || n != 0 {
+		t.Fatalf("%d rows stored by refused files (%v)", n, err)
+	}
+	if _, err := in.SaveGoal(ctx, evident.Goal{Level: "strategic", Title: "t", Measure: "nps", Baseline: 1, Target: 2, Product: strings.Repeat("p", 201),
+		TargetDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil || !strings.Contains(evident.ErrorMessage(err), "product:") {
+		t.Errorf("goal with a 201-byte product: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/evident-ebm/evident"
@@ -191,8 +192,16 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 			return nil // the decoder cannot resync
 		}
 		m := map[string]string{}
+		given := map[string]string{} // lower case → as written
 		for k, v := range obj {
+			as := k
 			k = strings.ToLower(k)
+			if other, ok := given[k]; ok {
+				// Which one would win depends on map order: neither does.
+				ps.Add(start, k, "given twice in record %d (as %q and %q)", n, min(as, other), max(as, other))
+				continue
+			}
+			given[k] = as
 			if !known[k] {
 				ps.Add(start, k, "unknown field in record %d", n)
 				continue
@@ -221,6 +230,10 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 	if array {
 		if _, err := dec.Token(); err != nil {
 			ps.Add(lc.lines+1, "", "the JSON array is not closed: %v", err)
+			return nil
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			ps.Add(lc.lines+1, "", "something follows the JSON array: the file must hold one array")
 		}
 	}
 	return nil
@@ -372,6 +385,8 @@ func parseSatisfaction(rec record, salt string, now time.Time, ps *Problems) (ev
 	r.Product = f["product"]
 	if r.Product == "" {
 		ps.Add(rec.line, "product", "empty: name the product (for example a Jira project key)")
+	} else {
+		checkProduct(rec.line, r.Product, ps)
 	}
 	if !utf8.ValidString(f["comment"]) || len(f["comment"]) > 10000 {
 		ps.Add(rec.line, "comment", "not valid UTF-8 text of at most 10,000 bytes")
@@ -396,6 +411,8 @@ func parseValue(rec record, ps *Problems) (evident.ValueRecord, bool) {
 	v.Product = f["product"]
 	if v.Product == "" {
 		ps.Add(rec.line, "product", "empty: name the product")
+	} else {
+		checkProduct(rec.line, v.Product, ps)
 	}
 	v.Measure = strings.ToLower(f["measure"])
 	if !measureName.MatchString(v.Measure) {
@@ -417,4 +434,28 @@ func parseValue(rec record, ps *Problems) (evident.ValueRecord, bool) {
 	v.Value = val
 	v.Unit = f["unit"]
 	return v, ps.Total == before
+}
+
+// MaxProductLen is the longest product name, in bytes.
+const MaxProductLen = 200
+
+// validProduct says whether a product name is valid UTF-8 text of at most
+// MaxProductLen bytes without control characters: it is a key of goals and
+// measures, shown on every page.
+func validProduct(p string) bool {
+	if !utf8.ValidString(p) || len(p) > MaxProductLen {
+		return false
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func checkProduct(line int, p string, ps *Problems) {
+	if !validProduct(p) {
+		ps.Add(line, "product", "not a product name: valid UTF-8 text of at most %d bytes without control characters", MaxProductLen)
+	}
 }
