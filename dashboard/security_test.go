@@ -199,3 +199,22 @@ func TestCaseTwinKeysAreRefused(t *testing.T) {
 		t.Fatalf("case twins: %d %s", status, body)
 	}
 }
+
+// Errors Fiber raises itself keep the API's error shape and a client's
+// code: a wrong method is 405 "invalid" (before: "internal").
+func TestFrameworkErrorsKeepTheAPIShape(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, []string{"a"}).App
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"PUT", "/api/v1/flow", "", 405},
+		{"DELETE", "/api/v1/issues", "", 405},
+	} {
+		status, body, h := do(t, app, c.method, c.path, "a", c.body)
+		if status != c.status || !strings.HasPrefix(h.Get("Content-Type"), "application/json") || !strings.Contains(body, `"code":"invalid"`) {
+			t.Errorf("%s %s: %d %s %s", c.method, c.path, status, h.Get("Content-Type"), body)
+		}
+	}
+}

@@ -168,7 +168,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		status, msg = fe.Code, fe.Message
-		code = map[int]string{400: evident.EINVALID, 401: evident.EUNAUTHORIZED, 403: evident.EFORBIDDEN, 404: evident.ENOTFOUND, 413: evident.EINVALID}[fe.Code]
+		code = map[int]string{400: evident.EINVALID, 401: evident.EUNAUTHORIZED, 403: evident.EFORBIDDEN, 404: evident.ENOTFOUND,
+			405: evident.EINVALID, 413: evident.EINVALID, 431: evident.EINVALID}[fe.Code]
 		if code == "" {
 			code = evident.EINTERNAL
 		}

@@ -255,3 +255,38 @@ func TestAmbiguousInputIsRefused(t *testing.T) {
 		t.Errorf("goal with a 201-byte product: %v", err)
 	}
 }
+
+// An import killed halfway leaves its staging table behind; the next
+// import drops it once it is older than an hour, and leaves alone the
+// staging table of an import still running.
+func TestLeftoverStagingTablesAreDropped(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	stale := fmt.Sprintf("import_value_records_%d_00000000deadbeef", time.Now().Add(-2*time.Hour).Unix())
+	running := fmt.Sprintf("import_value_records_%d_00000000cafebabe", time.Now().Add(-time.Minute).Unix())
+	for _, n := range []string{stale, running} {
+		if err := st.Exec(ctx, "CREATE TABLE "+n+" AS value_records ENGINE = MergeTree ORDER BY product"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := "product,measure,period_start,period_end,value,unit\nSHOP,revenue,2024-01-01,2024-01-31,5,EUR\n"
+	if _, err := in.ImportValue(ctx, strings.NewReader(file), "csv", "t"); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	rows, cancel, err := st.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'import_') ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	if strings.Join(names, ",") != running {
+		t.Fatalf("staging tables after the import: %v, want only %s", names, running)
+	}
+}

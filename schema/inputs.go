@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -18,13 +20,58 @@ import (
 // by orderBy, for a file's rows to wait in until every row passed, and
 // returns its name. DropStaging removes it.
 func (s *Store) CreateStaging(ctx context.Context, target, orderBy string) (string, error) {
+	if err := s.dropStaleStaging(ctx, time.Now().Add(-StagingMaxAge)); err != nil {
+		return "", err
+	}
 	var b [8]byte
 	rand.Read(b[:])
-	table := "import_" + target + "_" + hex.EncodeToString(b[:])
+	table := fmt.Sprintf("import_%s_%d_%s", target, time.Now().Unix(), hex.EncodeToString(b[:]))
 	if err := s.Exec(ctx, "CREATE TABLE "+table+" AS "+target+" ENGINE = MergeTree ORDER BY "+orderBy); err != nil {
 		return "", fmt.Errorf("staging table: %w", err)
 	}
 	return table, nil
+}
+
+// StagingMaxAge is how old a staging table is when it is taken for the
+// leftover of an import killed halfway (an import of the largest file
+// takes seconds).
+const StagingMaxAge = time.Hour
+
+// dropStaleStaging drops the staging tables created before cutoff: their
+// import was killed before it could drop them. The creation time is in the
+// name (import_TARGET_UNIX_RANDOM).
+func (s *Store) dropStaleStaging(ctx context.Context, cutoff time.Time) error {
+	var names []string
+	rows, cancel, err := s.Query(ctx, `SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'import_')`)
+	if err != nil {
+		return fmt.Errorf("staging tables: %w", err)
+	}
+	defer cancel()
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("staging tables: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("staging tables: %w", err)
+	}
+	for _, n := range names {
+		parts := strings.Split(n, "_")
+		if len(parts) < 4 {
+			continue
+		}
+		created, err := strconv.ParseInt(parts[len(parts)-2], 10, 64)
+		if err != nil || !time.Unix(created, 0).Before(cutoff) {
+			continue
+		}
+		if err := s.Exec(ctx, "DROP TABLE IF EXISTS `"+n+"`"); err != nil {
+			return fmt.Errorf("drop the leftover staging table %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // DropStaging drops a staging table, whatever became of the context that

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +26,9 @@ func (m *Main) runImport(ctx context.Context, args []string) error {
 		return parse(fs, args)
 	}
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err // the usage is printed: exit 0
+		}
 		return errUsage
 	}
 	if fs.NArg() != 1 {

@@ -44,6 +44,9 @@ func TestUnknownCommandAndHelp(t *testing.T) {
 	if code, _, stderr := run(t, nil, "migrate", "--help"); code != 0 || !strings.Contains(stderr, "-config") || !strings.Contains(stderr, "EVIDENT_CLICKHOUSE_DSN") {
 		t.Errorf("migrate --help: exit %d, %q", code, stderr)
 	}
+	if code, _, stderr := run(t, nil, "import", "satisfaction", "--help"); code != 0 || !strings.Contains(stderr, "-format") {
+		t.Errorf("import satisfaction --help: exit %d, %q", code, stderr)
+	}
 }
 
 func TestConfigUnknownYAMLKeyIsNamed(t *testing.T) {
