@@ -218,3 +218,24 @@ func TestFrameworkErrorsKeepTheAPIShape(t *testing.T) {
 		}
 	}
 }
+
+// The API never ignores part of a question: a parameter it does not know
+// (project[]=, a typo) or one given twice (project=A&project=B, which used
+// A alone) is a 400 naming it.
+func TestUnknownAndRepeatedParametersAreRefused(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, nil).App
+	for q, want := range map[string]string{
+		"/api/v1/flow?project=SHOP&project=APP": "project: given more than once",
+		"/api/v1/flow?project[]=SHOP":           "project[]: not a parameter",
+		"/api/v1/issues?projcet=SHOP":           "projcet: not a parameter",
+	} {
+		status, body, _ := do(t, app, "GET", q, "v", "")
+		if status != 400 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %s, want 400 with %q", q, status, body, want)
+		}
+	}
+	if status, body, _ := do(t, app, "GET", "/api/v1/flow?project=SHOP&from=2025-01-01&to=2025-06-01", "v", ""); status != 200 {
+		t.Errorf("a good question: %d %s", status, body)
+	}
+}

@@ -131,7 +131,7 @@ func (s *Server) routes() {
 	a.Post("/logout", s.logout)
 	a.Get("/assets/*", s.assets)
 
-	api := a.Group("/api/v1", s.requireRole(RoleViewer), s.cached)
+	api := a.Group("/api/v1", s.requireRole(RoleViewer), checkParams, s.cached)
 	api.Get("/openapi.json", s.openAPI)
 	api.Get("/issues", s.apiIssues)
 	api.Get("/flow", s.apiFlow)
@@ -307,6 +307,29 @@ func sameOrigin(c *fiber.Ctx) error {
 		if err != nil || u.Host != string(c.Request().Host()) {
 			return evident.Errorf(evident.EFORBIDDEN, "a request from another site (Origin: %s) cannot change anything here", origin)
 		}
+	}
+	return c.Next()
+}
+
+// checkParams answers 400 to a query parameter no route reads (a typo, or
+// project[]=) and to a parameter given more than once (project=A&project=B
+// would silently measure A): the API never ignores part of a question.
+func checkParams(c *fiber.Ctx) error {
+	var err error
+	seen := map[string]bool{}
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		name := string(k)
+		switch {
+		case err != nil:
+		case !knownParams[name]:
+			err = evident.Errorf(evident.EINVALID, "%s: not a parameter of this API (see /api/v1/openapi.json)", name)
+		case seen[name]:
+			err = evident.Errorf(evident.EINVALID, "%s: given more than once; name one (each measure takes one %s)", name, name)
+		}
+		seen[name] = true
+	})
+	if err != nil {
+		return err
 	}
 	return c.Next()
 }
