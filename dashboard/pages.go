@@ -328,9 +328,13 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 }
 
 func (s *Server) login(c *fiber.Ctx) error {
+	if s.guesses.blocked(c.IP(), time.Now()) {
+		return tooManyGuesses(c)
+	}
 	tok := strings.TrimSpace(c.FormValue("token"))
 	c.Request().Header.Set("Authorization", "Bearer "+tok)
 	if s.tokenRole(c) == RoleNone {
+		s.guesses.failed(c.IP(), time.Now())
 		c.Status(401)
 		v := view{Title: "Sign in", AuthOn: s.auth, Error: "That token is not valid.", Data: map[string]string{"Next": safeNext(c.FormValue("next"))}}
 		var buf bytes.Buffer

@@ -239,3 +239,35 @@ func TestUnknownAndRepeatedParametersAreRefused(t *testing.T) {
 		t.Errorf("a good question: %d %s", status, body)
 	}
 }
+
+// Tokens cannot be guessed at the server's speed: after 20 wrong tokens
+// in a minute an address gets 429 (right tokens included) until the minute
+// ends; the sign-in form counts the same way.
+func TestWrongTokensAreRateLimited(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server([]string{"v"}, nil).App
+	for i := range 20 {
+		if status, _, _ := do(t, app, "GET", "/api/v1/catalog", fmt.Sprintf("guess-%d", i), ""); status != 401 {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, status)
+		}
+	}
+	status, body, h := do(t, app, "GET", "/api/v1/catalog", "guess-21", "")
+	if status != 429 || h.Get("Retry-After") == "" || !strings.Contains(body, "too many wrong tokens") {
+		t.Fatalf("21st wrong token: %d %s", status, body)
+	}
+	if status, _, _ := do(t, app, "GET", "/api/v1/catalog", "v", ""); status != 429 {
+		t.Fatalf("the right token during the block: %d, want 429", status)
+	}
+	login := e.server([]string{"v"}, nil).App
+	for i := range 21 {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(fmt.Sprintf("token=guess-%d&next=/", i)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := login.Test(req, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 429, false: 401}[i == 20]; resp.StatusCode != want {
+			t.Fatalf("sign-in attempt %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,9 @@ type Config struct {
 	// CacheBytes of responses.
 	Versioner  Versioner
 	CacheBytes int
+	// WrongTokenLimit is how many wrong tokens one address may present in a
+	// minute before it gets 429 for the rest of it (default 20).
+	WrongTokenLimit int
 }
 
 // Server is the dashboard and API.
@@ -74,6 +78,7 @@ type Server struct {
 	admin  [][32]byte
 
 	stats        *requestStats
+	guesses      guessCounter
 	catalogCache catalogCache
 	cache        *responseCache // nil: off
 	stop         chan struct{}  // closed by Shutdown
@@ -88,7 +93,11 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.WrongTokenLimit <= 0 {
+		cfg.WrongTokenLimit = 20
+	}
 	s := &Server{cfg: cfg, log: cfg.Log, stats: newRequestStats()}
+	s.guesses.limit = cfg.WrongTokenLimit
 	for _, t := range cfg.ViewerTokens {
 		s.viewer = append(s.viewer, sha256.Sum256([]byte(t)))
 	}
@@ -169,7 +178,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		status, msg = fe.Code, fe.Message
 		code = map[int]string{400: evident.EINVALID, 401: evident.EUNAUTHORIZED, 403: evident.EFORBIDDEN, 404: evident.ENOTFOUND,
-			405: evident.EINVALID, 413: evident.EINVALID, 431: evident.EINVALID}[fe.Code]
+			405: evident.EINVALID, 413: evident.EINVALID, 429: evident.EUNAVAILABLE, 431: evident.EINVALID}[fe.Code]
 		if code == "" {
 			code = evident.EINTERNAL
 		}
@@ -209,6 +218,49 @@ func securityHeaders(c *fiber.Ctx) error {
 // time against every configured token.
 func (s *Server) tokenRole(c *fiber.Ctx) Role {
 	return s.roleOf(c.Get("Authorization"), c.Cookies(cookieName))
+}
+
+// presentsToken says whether a request carries a token at all.
+func (s *Server) presentsToken(c *fiber.Ctx) bool {
+	return s.auth && (strings.HasPrefix(c.Get("Authorization"), "Bearer ") || c.Cookies(cookieName) != "")
+}
+
+func tooManyGuesses(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(guessWindow/time.Second)))
+	return fiber.NewError(fiber.StatusTooManyRequests, "too many wrong tokens from this address: try again in a minute")
+}
+
+// Wrong tokens: after Config.WrongTokenLimit from one address within
+// guessWindow, the address gets 429 until the window ends, right tokens
+// included, so that tokens cannot be guessed at the server's speed.
+const guessWindow = time.Minute
+
+// guessCounter counts wrong tokens per client address in fixed windows.
+type guessCounter struct {
+	mu    sync.Mutex
+	limit int
+	start time.Time
+	by    map[string]int
+}
+
+func (g *guessCounter) roll(now time.Time) {
+	if now.Sub(g.start) >= guessWindow || g.by == nil || len(g.by) > 100000 {
+		g.start, g.by = now, map[string]int{}
+	}
+}
+
+func (g *guessCounter) failed(ip string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	g.by[ip]++
+}
+
+func (g *guessCounter) blocked(ip string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	return g.by[ip] >= g.limit
 }
 
 // roleOf is the role the token of a request grants: its bearer token, else
@@ -267,7 +319,13 @@ const cookieName = "evident_token"
 
 func (s *Server) requireRole(min Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if s.guesses.blocked(c.IP(), time.Now()) {
+			return tooManyGuesses(c)
+		}
 		role := s.tokenRole(c)
+		if role == RoleNone && s.presentsToken(c) {
+			s.guesses.failed(c.IP(), time.Now())
+		}
 		if role >= min {
 			c.Locals("role", role)
 			return c.Next()

@@ -276,7 +276,10 @@ func TestReadyzWhenTheDatabaseIsAway(t *testing.T) {
 // admin token: viewers read, admins write, nobody else gets in.
 func TestEveryRouteEnforcesRoles(t *testing.T) {
 	e := sharedEnv(t)
-	srv := e.server([]string{"viewer-secret"}, []string{"admin-secret"})
+	// Every route with a wrong token, from one address: more than the
+	// default limit of wrong tokens a minute.
+	srv := dashboard.New(dashboard.Config{Measures: e.ms, Pinger: e.store, Inputs: e.in, Now: e.ms.Now,
+		ViewerTokens: []string{"viewer-secret"}, AdminTokens: []string{"admin-secret"}, WrongTokenLimit: 10000})
 	public := map[string]bool{"/healthz": true, "/readyz": true, "/login": true, "/logout": true, "/assets/*": true}
 	seen := map[string]bool{}
 	for _, r := range srv.App.GetRoutes(true) {
