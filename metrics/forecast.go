@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -95,23 +96,47 @@ func MonteCarlo(daily []int, start time.Time, req ForecastRequest, seed uint64) 
 		out.When = map[string]any{"p50": nil, "p85": nil, "p95": nil, "reason": "no item was done in the history: the forecast never completes"}
 		return out
 	}
-	const maxDays = 3650
+	// A trial not done within MaxForecastDays stops there and counts as
+	// "later": never as done on the last day.
 	results := make([]int, Trials)
+	unfinished := 0
 	for t := range results {
 		done, d := 0, 0
-		for done < req.Items && d < maxDays {
+		for done < req.Items && d < MaxForecastDays {
 			done += daily[rng.IntN(len(daily))]
 			d++
+		}
+		if done < req.Items {
+			d, unfinished = MaxForecastDays+1, unfinished+1
 		}
 		results[t] = d
 	}
 	sort.Ints(results)
+	later := "after " + day(start.AddDate(0, 0, MaxForecastDays-1))
 	// "85%: done by that date in 85% of trials" is the 85th percentile.
-	at := func(p int) string { return day(start.AddDate(0, 0, results[(Trials*p+99)/100-1]-1)) }
+	at := func(p int) any {
+		if v := results[(Trials*p+99)/100-1]; v <= MaxForecastDays {
+			return day(start.AddDate(0, 0, v-1))
+		}
+		return nil
+	}
 	out.When = map[string]any{"p50": at(50), "p85": at(85), "p95": at(95)}
-	out.Distribution = histogram(results, func(v int) string { return day(start.AddDate(0, 0, v-1)) })
+	if unfinished > 0 {
+		out.LowConfidence = true
+		out.When["reason"] = fmt.Sprintf("in %d of %d trials the %d items are not done within ten years (%s): a percentile beyond that is null",
+			unfinished, Trials, req.Items, later)
+	}
+	out.Distribution = histogram(results, func(v int) string {
+		if v > MaxForecastDays {
+			return later
+		}
+		return day(start.AddDate(0, 0, v-1))
+	})
 	return out
 }
+
+// MaxForecastDays is how far a "when" forecast looks: ten years.
+const MaxForecastDays = 3650
 
 func histogram(sorted []int, label func(int) string) []Bucket {
 	var out []Bucket

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,28 @@ func BenchmarkMonteCarlo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		metrics.MonteCarlo(daily, start, metrics.ForecastRequest{Items: 200}, 1)
+	}
+}
+
+// A forecast whose items are not done within ten years in some trials says
+// so: those percentiles are null, low confidence, a reason, and the
+// distribution's last bar is "after" the horizon (before: the last day of
+// ten years, with low_confidence false).
+func TestMonteCarloBeyondTheHorizon(t *testing.T) {
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	daily := make([]int, 90)
+	for i := 0; i < 90; i += 3 {
+		daily[i] = 1 // 30 done in 90 days: enough history, a third of an item a day
+	}
+	fc := metrics.MonteCarlo(daily, start, metrics.ForecastRequest{Items: 1200}, 1)
+	reason, _ := fc.When["reason"].(string)
+	if !fc.LowConfidence || fc.When["p95"] != nil || !strings.Contains(reason, "not done within ten years") {
+		t.Fatalf("1,200 items at a third a day: %+v", fc.When)
+	}
+	if last := fc.Distribution[len(fc.Distribution)-1].Value; !strings.HasPrefix(last, "after 2036-01-02") {
+		t.Fatalf("last bar %q", last)
+	}
+	if p50, ok := fc.When["p50"].(string); !ok || p50 == "" {
+		t.Fatalf("p50 %v: most trials finish within ten years", fc.When["p50"])
 	}
 }
