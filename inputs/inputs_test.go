@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,5 +289,40 @@ func TestLeftoverStagingTablesAreDropped(t *testing.T) {
 	rows.Close()
 	if strings.Join(names, ",") != running {
 		t.Fatalf("staging tables after the import: %v, want only %s", names, running)
+	}
+}
+
+// Four identical files imported at once: one reports its rows new, the
+// others report them already there (before: each reported every row new).
+func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	in.Now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+	var b strings.Builder
+	b.WriteString("responded_at,scale,score,product,respondent,comment\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "2024-01-%02d,nps,%d,EV,r%d,\n", i%28+1, i%11, i)
+	}
+	file := b.String()
+	results := make([]evident.ImportResult, 4)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := in.ImportSatisfaction(context.Background(), strings.NewReader(file), "csv", "t")
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	newRows := 0
+	for _, r := range results {
+		newRows += r.New
+	}
+	if newRows != 2000 {
+		t.Fatalf("four identical imports reported %d new rows in all (%+v), want 2000", newRows, results)
 	}
 }
