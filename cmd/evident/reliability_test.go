@@ -140,7 +140,13 @@ func TestTwoSyncsAtOnce(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if errs[0] != nil || errs[1] == nil || !strings.Contains(outs[1].String(), "another evident sync of site rel into this database is running") {
+	// Exactly one runs, the other stops at once naming it. Which one wins
+	// the lock is up to the machine's scheduling: the second starts 300 ms
+	// later, but a loaded machine can start it first.
+	const busy = "another evident sync of site rel into this database is running"
+	ok0 := errs[0] == nil && errs[1] != nil && strings.Contains(outs[1].String(), busy)
+	ok1 := errs[1] == nil && errs[0] != nil && strings.Contains(outs[0].String(), busy)
+	if !ok0 && !ok1 {
 		t.Fatalf("first: %v\n%s\nsecond: %v\n%s", errs[0], outs[0].String(), errs[1], outs[1].String())
 	}
 	sim.SetFaults(jirasim.Faults{})

@@ -62,6 +62,22 @@ func FreePort() (int, error) {
 // port), and waits until it accepts connections. The server is killed if
 // this process dies.
 func Start(ctx context.Context, dir string, tcpPort int) (*Server, error) {
+	return StartWith(ctx, dir, Options{TCPPort: tcpPort})
+}
+
+// Options are the settings of StartWith.
+type Options struct {
+	// TCPPort and HTTPPort are the server's ports (0 picks a free one): a
+	// server restarted on its directory keeps them by naming them.
+	TCPPort, HTTPPort int
+	// Extra is XML added to the configuration's root element: a cluster's
+	// zookeeper, macros, remote_servers and interserver settings.
+	Extra string
+}
+
+// StartWith is Start with more settings.
+func StartWith(ctx context.Context, dir string, o Options) (*Server, error) {
+	tcpPort := o.TCPPort
 	argv, err := Find()
 	if err != nil {
 		return nil, err
@@ -75,16 +91,18 @@ func Start(ctx context.Context, dir string, tcpPort int) (*Server, error) {
 			return nil, err
 		}
 	}
-	httpPort, err := FreePort()
-	if err != nil {
-		return nil, err
+	httpPort := o.HTTPPort
+	if httpPort == 0 {
+		if httpPort, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	for _, sub := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(configXML(dir, tcpPort, httpPort)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(configXML(dir, tcpPort, httpPort, o.Extra)), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
@@ -169,7 +187,7 @@ func (s *Server) logTail() string {
 	return filepath.Join(s.Dir, "log") + ":\n" + strings.Join(lines, "\n")
 }
 
-func configXML(dir string, tcpPort, httpPort int) string {
+func configXML(dir string, tcpPort, httpPort int, extra string) string {
 	return fmt.Sprintf(`<?xml version="1.0"?>
 <!-- Written by Evident for a private server; root tag <yandex> is read by 18.16 and by current releases. -->
 <yandex>
@@ -195,8 +213,9 @@ func configXML(dir string, tcpPort, httpPort int) string {
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <max_concurrent_queries>200</max_concurrent_queries>
   <timezone>UTC</timezone>
+%[4]s
 </yandex>
-`, dir, tcpPort, httpPort)
+`, dir, tcpPort, httpPort, extra)
 }
 
 const usersXML = `<?xml version="1.0"?>
