@@ -96,10 +96,22 @@ func TestRetrospectivePage(t *testing.T) {
 		t.Fatalf("%d sprints, %v", len(sprints), err)
 	}
 	sp := sprints[len(sprints)-3]
+	// A sprint id is unique in a site: the board is found without ?board=.
+	if status, body, _ := do(t, app, "GET", fmt.Sprintf("/sprints/%d", sp.ID), "", ""); status != 200 || !strings.Contains(body, "Retrospective: "+sp.Name) {
+		t.Fatalf("retro page without ?board=: %d\n%.300s", status, body)
+	}
+	if status, _, _ := do(t, app, "GET", "/sprints/999999", "", ""); status != 404 {
+		t.Errorf("unknown sprint without ?board=: %d, want 404", status)
+	}
 	status, body, _ := do(t, app, "GET", fmt.Sprintf("/sprints/%d?board=1", sp.ID), "", "")
 	if status != 200 || !strings.Contains(body, "Retrospective: "+sp.Name) || !strings.Contains(body, "Slowest completed items") ||
 		!strings.Contains(body, "aged past the 85th percentile") || !strings.Contains(body, `id="velocity"`) {
 		t.Fatalf("retro page: %d\n%.500s", status, body)
+	}
+	// Cycle times to a tenth of a day, not 31.429 or 20.8171.
+	slowest, _, _ := strings.Cut(body[strings.Index(body, "Slowest completed items"):], "</table>")
+	if m := regexp.MustCompile(`<td>\d+\.\d{2,}</td>`).FindString(slowest); m != "" {
+		t.Errorf("retro page prints %s", m)
 	}
 	for _, k := range sp.Committed.Keys[:min(3, len(sp.Committed.Keys))] {
 		if !strings.Contains(body, k) {
@@ -145,7 +157,6 @@ func TestBadParametersShowAClearMessage(t *testing.T) {
 		"/value?period=fortnight":             "period: &#34;fortnight&#34; is not week, month or quarter",
 		"/flow?from=2025-02-01&to=2025-01-01": "is not before to",
 		"/sprints/abc?board=1":                "sprint: &#34;abc&#34; is not a sprint id",
-		"/sprints/1001":                       "board: the sprint&#39;s board is required",
 		"/forecast?items=-3":                  "items: &#34;-3&#34; must be a whole number",
 		"/forecast?until=1999-01-01":          "must be after today",
 		"/flow?board=x":                       "board: &#34;x&#34; is not a positive whole number",

@@ -114,7 +114,11 @@ func (s *Server) retroPage(c *fiber.Ctx) error {
 		return s.pageError(c, v, evident.Errorf(evident.EINVALID, "sprint: %q is not a sprint id", c.Params("id")))
 	}
 	if f.Board == 0 {
-		return s.pageError(c, v, evident.Errorf(evident.EINVALID, "board: the sprint's board is required"))
+		site, board, err := s.cfg.Measures.SprintBoard(c.UserContext(), f.Site, id)
+		if err != nil {
+			return s.pageError(c, v, err)
+		}
+		f.Site, f.Board = site, board
 	}
 	retro, err := s.cfg.Measures.Retrospective(c.UserContext(), f, id)
 	if err != nil {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -89,4 +90,29 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 	sort.SliceStable(done, func(a, b int) bool { return *done[a].CycleTimeDays > *done[b].CycleTimeDays })
 	out.Slowest = done[:min(len(done), 5)]
 	return out, nil
+}
+
+// SprintBoard finds the board of a sprint (on site, "" for any): a sprint
+// id is unique within a Jira site, so a link to a sprint needs no board.
+// It is ENOTFOUND for an unknown sprint and EINVALID when sprints of that
+// id on several sites make it ambiguous.
+func (s *Service) SprintBoard(ctx context.Context, site string, sprintID uint64) (string, uint64, error) {
+	var rows []struct {
+		Site  string `ch:"site"`
+		Board uint64 `ch:"board_id"`
+	}
+	cond, args := "sprint_id = ?", []any{sprintID}
+	if site != "" {
+		cond, args = cond+" AND site = ?", append(args, site)
+	}
+	if err := s.DB.Select(ctx, &rows, "SELECT DISTINCT site, board_id FROM sprints FINAL WHERE "+cond+" LIMIT 2", args...); err != nil {
+		return "", 0, fmt.Errorf("sprint board: %w", err)
+	}
+	switch len(rows) {
+	case 0:
+		return "", 0, evident.Errorf(evident.ENOTFOUND, "sprint %d is not a sprint Evident knows", sprintID)
+	case 1:
+		return rows[0].Site, rows[0].Board, nil
+	}
+	return "", 0, evident.Errorf(evident.EINVALID, "board: sprint %d exists on several sites or boards; name the board", sprintID)
 }
