@@ -75,6 +75,15 @@ var (
 	MaxStoredTime = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
 )
 
+// StorableRange names the dates Evident stores, for messages.
+var StorableRange = MinStoredTime.Format("2006-01-02") + " to " + MaxStoredTime.Format("2006-01-02")
+
+// OutsideStorable is the message for a date outside StorableRange, as
+// given (value).
+func OutsideStorable(value string) string {
+	return value + " is outside the dates Evident holds (" + StorableRange + ")"
+}
+
 // StorableTime says whether t lies within the dates Evident stores.
 func StorableTime(t time.Time) bool {
 	return !t.Before(MinStoredTime) && !t.After(MaxStoredTime)

@@ -303,7 +303,7 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 		case !is.UpdatedAt.IsZero():
 			is.CreatedAt = is.UpdatedAt
 		default:
-			return Rows{}, &SkipError{Key: ri.Key, ID: id, Reason: "no readable creation date, update date or changelog date within 1970-01-02 to 2105-12-31"}
+			return Rows{}, &SkipError{Key: ri.Key, ID: id, Reason: "no readable creation date, update date or changelog date within " + evident.StorableRange}
 		}
 	}
 	if is.UpdatedAt.IsZero() {
@@ -392,7 +392,7 @@ func (x *extractor) time(f map[string]json.RawMessage, field string) time.Time {
 		return time.Time{}
 	}
 	if !evident.StorableTime(t) {
-		x.find(evident.CheckDateOutOfRange, field, "%s is outside 1970-01-02 to 2105-12-31; left empty", s)
+		x.find(evident.CheckDateOutOfRange, field, "%s is outside %s; left empty", s, evident.StorableRange)
 		return time.Time{}
 	}
 	return t

@@ -111,7 +111,7 @@ func (x *extractor) histories(cl *rawChangelog) []history {
 			continue
 		}
 		if !evident.StorableTime(at) {
-			x.find(evident.CheckDateOutOfRange, "changelog", "history %s is dated %s, outside 1970-01-02 to 2105-12-31; history left out", h.ID, h.Created)
+			x.find(evident.CheckDateOutOfRange, "changelog", "history %s is dated %s, outside %s; history left out", h.ID, h.Created, evident.StorableRange)
 			continue
 		}
 		out = append(out, history{id: id, at: at, items: h.Items})

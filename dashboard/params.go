@@ -31,7 +31,7 @@ func (p params) date(name string) (time.Time, bool, error) {
 		return time.Time{}, false, evident.Errorf(evident.EINVALID, "%s: %q is not a date (want YYYY-MM-DD)", name, v)
 	}
 	if !evident.StorableTime(t) {
-		return time.Time{}, false, evident.Errorf(evident.EINVALID, "%s: %s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", name, v)
+		return time.Time{}, false, evident.Errorf(evident.EINVALID, "%s: %s", name, evident.OutsideStorable(v))
 	}
 	return t.UTC(), true, nil
 }

@@ -407,7 +407,7 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 func storable(dates map[string]time.Time) error {
 	for _, field := range []string{"baseline_date", "target_date", "started_at", "ended_at"} {
 		if t, ok := dates[field]; ok && !t.IsZero() && !evident.StorableTime(t) {
-			return evident.Errorf(evident.EINVALID, "%s: %s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", field, t.Format("2006-01-02"))
+			return evident.Errorf(evident.EINVALID, "%s: %s", field, evident.OutsideStorable(t.Format("2006-01-02")))
 		}
 	}
 	return nil

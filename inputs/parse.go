@@ -339,7 +339,7 @@ func parseDate(s string) (time.Time, error) {
 // errOutOfRange names a date ClickHouse's DateTime cannot hold: stored, it
 // would wrap around to another date.
 func errOutOfRange(s string) error {
-	return fmt.Errorf("%s is outside the dates Evident holds (1970-01-02 to 2105-12-31)", s)
+	return errors.New(evident.OutsideStorable(s))
 }
 
 func hashOf(parts ...string) string {
