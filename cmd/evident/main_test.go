@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -140,20 +139,7 @@ func TestServeBuildsAMissingReadModel(t *testing.T) {
 	if err := st.InsertProjects(ctx, []evident.Project{{Site: "s", ProjectID: 1, Key: "UP", Name: "Upgrade", Version: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"EVIDENT_CLICKHOUSE_DSN": dsn, "EVIDENT_LISTEN": "127.0.0.1:0"}
-	c, err := LoadConfig("", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
-	ready := make(chan string, 1)
-	go m.serve(ctx, st, c, slog.New(slog.DiscardHandler), ready)
-	var base string
-	select {
-	case base = <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base := serveForTest(t, dsn, time.Now)
 	resp, err := http.Get(base + "/api/v1/issues?project=UP")
 	if err != nil {
 		t.Fatal(err)
