@@ -256,7 +256,9 @@ func (s *Server) apiEBM(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		resp["goals"] = metrics.ProgressOf(goals, e.Current())
+		if resp["goals"], err = s.cfg.Measures.GoalProgress(c.UserContext(), goals); err != nil {
+			return err
+		}
 	}
 	return c.JSON(resp)
 }

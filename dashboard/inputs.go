@@ -12,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/evident-ebm/evident"
-	"github.com/evident-ebm/evident/metrics"
 )
 
 // Inputs is the evidence Jira does not hold: surveys, value records, goals
@@ -21,9 +20,11 @@ type Inputs interface {
 	ImportSatisfaction(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error)
 	ImportValue(ctx context.Context, r io.Reader, format, source string) (evident.ImportResult, error)
 	Goals(ctx context.Context, product string) ([]evident.Goal, error)
+	Goal(ctx context.Context, id string) (evident.Goal, bool, error)
 	SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, error)
 	DeleteGoal(ctx context.Context, id string) error
 	Experiments(ctx context.Context, product string) ([]evident.Experiment, error)
+	Experiment(ctx context.Context, id string) (evident.Experiment, bool, error)
 	SaveExperiment(ctx context.Context, e evident.Experiment) (evident.Experiment, error)
 	DeleteExperiment(ctx context.Context, id string) error
 }
@@ -41,10 +42,12 @@ func (s *Server) inputRoutes(api fiber.Router) {
 	saveExperiment := saveHandler(s, "an experiment", "experiments", func(e *evident.Experiment) *string { return &e.ID }, Inputs.SaveExperiment)
 	api.Post("/goals", admin, saveGoal)
 	api.Put("/goals/:id", admin, saveGoal)
+	api.Patch("/goals/:id", admin, patchHandler(s, "goal", func(g *evident.Goal) *string { return &g.ID }, Inputs.Goal, Inputs.SaveGoal))
 	api.Delete("/goals/:id", admin, s.apiDeleteGoal)
 	api.Get("/experiments", s.apiExperiments)
 	api.Post("/experiments", admin, saveExperiment)
 	api.Put("/experiments/:id", admin, saveExperiment)
+	api.Patch("/experiments/:id", admin, patchHandler(s, "experiment", func(e *evident.Experiment) *string { return &e.ID }, Inputs.Experiment, Inputs.SaveExperiment))
 	api.Delete("/experiments/:id", admin, s.apiDeleteExperiment)
 }
 
@@ -78,27 +81,30 @@ func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format str
 	}
 }
 
+// apiGoals lists the goals of a product (product=, else project=; all
+// when neither), each measured on its own product and measure: the page's
+// other filters never change a goal's progress.
 func (s *Server) apiGoals(c *fiber.Ctx) error {
 	in, err := s.inputs()
 	if err != nil {
 		return err
 	}
-	goals, err := in.Goals(c.UserContext(), c.Query("product"))
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	goals, err := in.Goals(c.UserContext(), product(c, f))
 	if err != nil {
 		return err
 	}
 	if c.Query("progress") == "false" {
 		return c.JSON(fiber.Map{"goals": goals})
 	}
-	f, p, err := s.filterPeriod(c)
+	out, err := s.cfg.Measures.GoalProgress(c.UserContext(), goals)
 	if err != nil {
 		return err
 	}
-	e, err := s.cfg.Measures.EBM(c.UserContext(), f, c.Query("product"), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"goals": metrics.ProgressOf(goals, e.Current())})
+	return c.JSON(fiber.Map{"goals": out})
 }
 
 // saveHandler creates (POST, no id) or replaces (PUT /…/:id) a record: the
@@ -131,6 +137,37 @@ func saveHandler[T any](s *Server, noun, path string, idOf func(*T) *string, sav
 			status = fiber.StatusCreated
 		}
 		return c.Status(status).JSON(saved)
+	}
+}
+
+// patchHandler changes the fields a body gives and keeps the others
+// (PATCH /…/:id): the record is read, the body decoded over it with the
+// same strictness as a POST, and the result saved through the same checks.
+func patchHandler[T any](s *Server, noun string, idOf func(*T) *string, get func(Inputs, context.Context, string) (T, bool, error), save func(Inputs, context.Context, T) (T, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		in, err := s.inputs()
+		if err != nil {
+			return err
+		}
+		id := c.Params("id")
+		rec, ok, err := get(in, c.UserContext(), id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return evident.Errorf(evident.ENOTFOUND, "no %s %q", noun, id)
+		}
+		if err := decodeStrict(c.Body(), &rec); err != nil {
+			return err
+		}
+		if got := *idOf(&rec); got != id {
+			return evident.Errorf(evident.EINVALID, "id: the body's id %q differs from the URL's %q", got, id)
+		}
+		saved, err := save(in, c.UserContext(), rec)
+		if err != nil {
+			return err
+		}
+		return c.JSON(saved)
 	}
 }
 

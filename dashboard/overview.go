@@ -64,7 +64,9 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 				if err != nil {
 					return err
 				}
-				pv.Goals = metrics.ProgressOf(goals, e.Current())
+				if pv.Goals, err = s.cfg.Measures.GoalProgress(c.UserContext(), goals); err != nil {
+					return err
+				}
 			}
 			views[i] = pv
 			return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/dashboard"
 	"github.com/evident-ebm/evident/metrics"
 )
@@ -397,6 +398,69 @@ func TestGoalsAndExperimentsAPI(t *testing.T) {
 			t.Errorf("POST %s: %d %s, want 400 with %q", body, status, got, want)
 		}
 	}
+	// A goal is measured on its own product and measure: the same whatever
+	// the request filters, and equal to the measure over the goal window.
+	window := metrics.Filter{Project: "APP", From: testNow.AddDate(0, 0, 1-metrics.GoalWindowDays), To: testNow.AddDate(0, 0, 1)}
+	own, err := e.ms.EBM(context.Background(), window, "APP", metrics.Month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csat, _ := own.Measure("csat")
+	if csat.Value == nil || *gp.Current != *csat.Value || gp.N != csat.N || gp.MeasureName != csat.Name {
+		t.Fatalf("goal's current %v (n=%d %q), the product's csat over the goal window %v (n=%d)", *gp.Current, gp.N, gp.MeasureName, csat.Value, csat.N)
+	}
+	for _, q := range []string{"/api/v1/goals?project=APP", "/api/v1/goals?product=APP&type=Bug", "/api/v1/ebm?project=APP&from=2025-10-01&to=2025-11-01&period=week",
+		"/api/v1/ebm?project=APP", "/api/v1/ebm?product=APP&category=defect", "/api/v1/ebm?product=APP&project=SHOP"} {
+		status, body, _ := do(t, app, "GET", q, "v", "")
+		var got struct {
+			Goals []metrics.GoalProgress `json:"goals"`
+		}
+		json.Unmarshal([]byte(body), &got)
+		if status != 200 || len(got.Goals) != 1 || got.Goals[0].ID != g.ID || got.Goals[0].Progress == nil || *got.Goals[0].Progress != *gp.Progress {
+			t.Errorf("GET %s: %d %s, want the APP goal at progress %v", q, status, body, *gp.Progress)
+		}
+	}
+	if _, body, _ := do(t, app, "GET", "/api/v1/goals?project=SHOP", "v", ""); strings.Contains(body, g.ID) {
+		t.Errorf("the goals of SHOP list APP's goal: %s", body)
+	}
+	// Only known measures; an empty KVA is the measure's; a computed
+	// measure's KVA cannot be changed.
+	for body, want := range map[string]string{
+		`{"level":"strategic","title":"x","measure":"happiness","baseline":1,"target":2,"target_date":"2026-12-31"}`:                  `measure: \"happiness\" is not a measure Evident computes`,
+		`{"level":"strategic","title":"x","measure":"nps","kva":"time_to_market","baseline":1,"target":2,"target_date":"2026-12-31"}`: "kva: nps is a measure of current_value, not time_to_market",
+	} {
+		status, got, _ := do(t, app, "POST", "/api/v1/goals", "a", body, "Content-Type", "application/json")
+		if status != 400 || !strings.Contains(got, want) {
+			t.Errorf("POST %s: %d %s, want 400 with %q", body, status, got, want)
+		}
+	}
+	status, body, _ = do(t, app, "POST", "/api/v1/goals", "a", `{"level":"strategic","title":"Faster","product":"SHOP","measure":"lead_time_p85_days","baseline":30,"target":10,"target_date":"2026-12-31"}`, "Content-Type", "application/json")
+	var lt evident.Goal
+	json.Unmarshal([]byte(body), &lt)
+	if status != 201 || lt.KVA != evident.KVATimeToMarket {
+		t.Fatalf("goal without a KVA: %d %s, want kva time_to_market", status, body)
+	}
+	// PATCH changes what it names and keeps the rest.
+	status, body, _ = do(t, app, "PATCH", "/api/v1/goals/"+lt.ID, "a", `{"target":12}`, "Content-Type", "application/json")
+	var patched evident.Goal
+	json.Unmarshal([]byte(body), &patched)
+	if status != 200 || patched.Target != 12 || patched.Title != "Faster" || patched.Baseline != 30 || patched.Product != "SHOP" || !patched.CreatedAt.Equal(lt.CreatedAt) {
+		t.Fatalf("PATCH target: %d %s", status, body)
+	}
+	for body, want := range map[string]string{`{"measure":"happiness"}`: "measure:", `{"target":30}`: "target: equals the baseline", `{"id":"other"}`: "id:", `{"colour":1}`: "colour"} {
+		if status, got, _ := do(t, app, "PATCH", "/api/v1/goals/"+lt.ID, "a", body, "Content-Type", "application/json"); status != 400 || !strings.Contains(got, want) {
+			t.Errorf("PATCH %s: %d %s, want 400 with %q", body, status, got, want)
+		}
+	}
+	if status, _, _ := do(t, app, "PATCH", "/api/v1/goals/nope", "a", `{"target":1}`, "Content-Type", "application/json"); status != 404 {
+		t.Errorf("PATCH an unknown goal: %d", status)
+	}
+	if status, _, _ := do(t, app, "PATCH", "/api/v1/goals/"+lt.ID, "v", `{"target":1}`, "Content-Type", "application/json"); status != 403 {
+		t.Errorf("PATCH as a viewer: %d", status)
+	}
+	if status, _, _ := do(t, app, "DELETE", "/api/v1/goals/"+lt.ID, "a", ""); status != 204 {
+		t.Fatalf("DELETE goal: %d", status)
+	}
 	status, body, _ = do(t, app, "PUT", "/api/v1/goals/"+g.ID, "a", `{"level":"strategic","title":"Delighted app users","product":"APP","measure":"csat","baseline":40,"target":90,"target_date":"2026-12-31"}`, "Content-Type", "application/json")
 	if status != 200 || !strings.Contains(body, "Delighted") {
 		t.Fatalf("PUT goal: %d %s", status, body)
@@ -423,8 +487,8 @@ func TestGoalsAndExperimentsAPI(t *testing.T) {
 	// It is measured from the data: the same as the EBM measure over its window.
 	start, end := x.StartedAt, *x.EndedAt
 	ebm, _ := e.ms.EBM(context.Background(), metrics.Filter{Project: "SHOP", From: start, To: end}, "SHOP", metrics.Month)
-	if *ebm.Current()["lead_time_p85_days"] != *x.After {
-		t.Fatalf("experiment's after %v differs from the measure over its window %v", *x.After, *ebm.Current()["lead_time_p85_days"])
+	if lt, _ := ebm.Measure("lead_time_p85_days"); lt.Value == nil || *lt.Value != *x.After {
+		t.Fatalf("experiment's after %v differs from the measure over its window %v", *x.After, lt.Value)
 	}
 	_ = time.Second
 }

@@ -57,12 +57,8 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if len(goals) > 0 {
-			e, err := s.cfg.Measures.EBM(c.UserContext(), f, prod, p)
-			if err != nil {
-				return err
-			}
-			data.Goals = metrics.ProgressOf(goals, e.Current())
+		if data.Goals, err = s.cfg.Measures.GoalProgress(c.UserContext(), goals); err != nil {
+			return err
 		}
 	}
 	v.Data = data

@@ -231,7 +231,8 @@ func (s *Service) Goals(ctx context.Context, product string) ([]evident.Goal, er
 	return out, nil
 }
 
-func (s *Service) goal(ctx context.Context, id string) (evident.Goal, bool, error) {
+// Goal reads a live goal; ok is false when there is none.
+func (s *Service) Goal(ctx context.Context, id string) (evident.Goal, bool, error) {
 	return s.Store.Goal(ctx, id)
 }
 
@@ -267,8 +268,18 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	if g.KVA != "" && !evident.OneOf(g.KVA, evident.KVAs) {
 		return g, evident.Errorf(evident.EINVALID, "kva: %q is not current_value, unrealized_value, time_to_market or ability_to_innovate", g.KVA)
 	}
+	info, err := s.knownMeasure(ctx, g.Measure)
+	if err != nil {
+		return g, err
+	}
+	switch {
+	case g.KVA == "":
+		g.KVA = info.KVA
+	case g.KVA != info.KVA && info.Source != "import":
+		return g, evident.Errorf(evident.EINVALID, "kva: %s is a measure of %s, not %s", g.Measure, info.KVA, g.KVA)
+	}
 	if g.ParentID != "" {
-		parent, ok, err := s.goal(ctx, g.ParentID)
+		parent, ok, err := s.Goal(ctx, g.ParentID)
 		if err != nil {
 			return g, err
 		}
@@ -289,7 +300,7 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 		g.ID = randomID()
 		g.CreatedAt = s.Now().UTC().Truncate(time.Second)
 	} else {
-		old, ok, err := s.goal(ctx, g.ID)
+		old, ok, err := s.Goal(ctx, g.ID)
 		if err != nil {
 			return g, err
 		}
@@ -306,9 +317,37 @@ func (s *Service) SaveGoal(ctx context.Context, g evident.Goal) (evident.Goal, e
 	return g, schema.InsertInto(ctx, s.Store, "goals", []evident.Goal{g})
 }
 
+// knownMeasure describes a measure a goal or experiment may name: one
+// Evident computes or places, or one an import has recorded.
+func (s *Service) knownMeasure(ctx context.Context, key string) (evident.MeasureInfo, error) {
+	info, known := evident.MeasureOf(key)
+	if known {
+		return info, nil
+	}
+	imported, err := s.Store.ImportedMeasure(ctx, key)
+	if err != nil {
+		return info, err
+	}
+	if !imported {
+		return info, evident.Errorf(evident.EINVALID, "measure: %q is not a measure Evident computes (%s) nor one an import has recorded", key, measureKeys())
+	}
+	return info, nil
+}
+
+// measureKeys lists the keys of the computed measures, for error messages.
+func measureKeys() string {
+	var keys []string
+	for _, m := range evident.Measures {
+		if m.Source != "import" {
+			keys = append(keys, m.Key)
+		}
+	}
+	return strings.Join(keys, ", ")
+}
+
 // DeleteGoal deletes a goal that has no live children.
 func (s *Service) DeleteGoal(ctx context.Context, id string) error {
-	g, ok, err := s.goal(ctx, id)
+	g, ok, err := s.Goal(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -335,7 +374,8 @@ func (s *Service) Experiments(ctx context.Context, product string) ([]evident.Ex
 	return out, err
 }
 
-func (s *Service) experiment(ctx context.Context, id string) (evident.Experiment, bool, error) {
+// Experiment reads a live experiment; ok is false when there is none.
+func (s *Service) Experiment(ctx context.Context, id string) (evident.Experiment, bool, error) {
 	return s.Store.Experiment(ctx, id)
 }
 
@@ -351,6 +391,8 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 		return e, evident.Errorf(evident.EINVALID, "measure: required (the measure the experiment should move)")
 	case e.StartedAt.IsZero():
 		return e, evident.Errorf(evident.EINVALID, "started_at: required")
+	case len(e.Title) > 500:
+		return e, evident.Errorf(evident.EINVALID, "title: at most 500 characters")
 	case e.EndedAt != nil && e.EndedAt.Before(e.StartedAt):
 		return e, evident.Errorf(evident.EINVALID, "ended_at: before started_at")
 	}
@@ -364,8 +406,11 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 	if !validProduct(e.Product) {
 		return e, evident.Errorf(evident.EINVALID, "product: valid UTF-8 text of at most %d bytes without control characters", MaxProductLen)
 	}
+	if _, err := s.knownMeasure(ctx, e.Measure); err != nil {
+		return e, err
+	}
 	if e.GoalID != "" {
-		if _, ok, err := s.goal(ctx, e.GoalID); err != nil {
+		if _, ok, err := s.Goal(ctx, e.GoalID); err != nil {
 			return e, err
 		} else if !ok {
 			return e, evident.Errorf(evident.EINVALID, "goal_id: no goal %q", e.GoalID)
@@ -375,7 +420,7 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 		e.ID = randomID()
 		e.CreatedAt = s.Now().UTC().Truncate(time.Second)
 	} else {
-		old, ok, err := s.experiment(ctx, e.ID)
+		old, ok, err := s.Experiment(ctx, e.ID)
 		if err != nil {
 			return e, err
 		}
@@ -390,7 +435,7 @@ func (s *Service) SaveExperiment(ctx context.Context, e evident.Experiment) (evi
 
 // DeleteExperiment deletes an experiment.
 func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
-	e, ok, err := s.experiment(ctx, id)
+	e, ok, err := s.Experiment(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -203,16 +203,24 @@ func TestGoalTree(t *testing.T) {
 		g    evident.Goal
 		want string
 	}{
-		{evident.Goal{Level: "tactical", ParentID: sg.ID, Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "a tactical goal hangs under a intermediate goal, not a strategic one"},
-		{evident.Goal{Level: "tactical", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "parent_id: a tactical goal needs a parent"},
-		{evident.Goal{Level: "strategic", Title: "x", Measure: "m", Target: 1, Baseline: 1, TargetDate: day("2025-01-01")}, "target: equals the baseline"},
-		{evident.Goal{Level: "epic", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "level: \"epic\""},
-		{evident.Goal{Level: "strategic", Title: "", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "title: required"},
-		{evident.Goal{ID: "nope", Level: "strategic", Title: "x", Measure: "m", Target: 1, TargetDate: day("2025-01-01")}, "no goal \"nope\""},
+		{evident.Goal{Level: "tactical", ParentID: sg.ID, Title: "x", Measure: "nps", Target: 1, TargetDate: day("2025-01-01")}, "a tactical goal hangs under a intermediate goal, not a strategic one"},
+		{evident.Goal{Level: "tactical", Title: "x", Measure: "nps", Target: 1, TargetDate: day("2025-01-01")}, "parent_id: a tactical goal needs a parent"},
+		{evident.Goal{Level: "strategic", Title: "x", Measure: "nps", Target: 1, Baseline: 1, TargetDate: day("2025-01-01")}, "target: equals the baseline"},
+		{evident.Goal{Level: "epic", Title: "x", Measure: "nps", Target: 1, TargetDate: day("2025-01-01")}, "level: \"epic\""},
+		{evident.Goal{Level: "strategic", Title: "", Measure: "nps", Target: 1, TargetDate: day("2025-01-01")}, "title: required"},
+		{evident.Goal{ID: "nope", Level: "strategic", Title: "x", Measure: "nps", Target: 1, TargetDate: day("2025-01-01")}, "no goal \"nope\""},
+		{evident.Goal{Level: "strategic", Title: "x", Measure: "happiness", Target: 1, TargetDate: day("2025-01-01")}, "measure: \"happiness\" is not a measure"},
+		{evident.Goal{Level: "strategic", Title: "x", Measure: "nps", KVA: "time_to_market", Target: 1, TargetDate: day("2025-01-01")}, "kva: nps is a measure of current_value"},
 	} {
 		if _, err := in.SaveGoal(ctx, c.g); err == nil || !strings.Contains(evident.ErrorMessage(err), c.want) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
+	}
+	if ig.KVA != evident.KVATimeToMarket {
+		t.Errorf("a goal without a KVA takes its measure's: %q", ig.KVA)
+	}
+	if _, err := in.SaveExperiment(ctx, evident.Experiment{Title: "x", Hypothesis: "y", Measure: "happiness", StartedAt: day("2025-01-01")}); err == nil || !strings.Contains(evident.ErrorMessage(err), "measure:") {
+		t.Errorf("an experiment on an unknown measure: %v", err)
 	}
 	if err := in.DeleteGoal(ctx, sg.ID); err == nil || evident.ErrorCode(err) != evident.ECONFLICT {
 		t.Fatalf("deleting a goal with children: %v", err)

@@ -52,18 +52,15 @@ const (
 	AbilityToInnovate = evident.KVAAbilityToInnovate
 )
 
-// importedKVA says which KVA an imported measure belongs to, and whether
-// higher is better; unknown names go to Current Value.
-var importedKVA = map[string]struct {
-	kva, better string
-}{
-	"revenue": {CurrentValue, "higher"}, "revenue_per_employee": {CurrentValue, "higher"}, "product_cost_ratio": {CurrentValue, "lower"},
-	"customer_usage_index": {CurrentValue, "higher"}, "usage_index": {CurrentValue, "higher"}, "employee_satisfaction": {CurrentValue, "higher"},
-	"cost": {CurrentValue, "lower"}, "employee_count": {CurrentValue, ""},
-	"market_share": {UnrealizedValue, "higher"}, "satisfaction_gap": {UnrealizedValue, "lower"}, "desired_customer_experience": {UnrealizedValue, "higher"},
-	"build_frequency": {TimeToMarket, "higher"}, "integration_frequency": {TimeToMarket, "higher"}, "time_to_learn": {TimeToMarket, "lower"},
-	"release_stabilization_days": {TimeToMarket, "lower"},
-	"on_product_index":           {AbilityToInnovate, "higher"}, "installed_version_index": {AbilityToInnovate, "higher"},
+// measure starts a Measure from its description in the vocabulary.
+func measure(key string) Measure {
+	info, _ := evident.MeasureOf(key)
+	return Measure{Key: key, Name: info.Name, Unit: info.Unit, Source: info.Source, Better: info.Better}
+}
+
+func (m Measure) with(v *float64, n int, low bool) Measure {
+	m.Value, m.N, m.LowConfidence = v, n, low
+	return m
 }
 
 // doneTimes is the lead and cycle time of the issues done in the period:
@@ -151,17 +148,15 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 		},
 		func() (err error) { rel, err = s.Releases(ctx, f, p); return },
 		func() (err error) { q, err = s.Quality(ctx, f, p); return },
-		// Imported measures: their latest value as of the end of the period.
-		func() (err error) { recs, err = s.ValueRecords(ctx, product, f.To.AddDate(-10, 0, 0), f.To); return },
+		func() (err error) { recs, err = s.ValueRecords(ctx, product, f.From, f.To); return },
 	)
 	if err != nil {
 		return out, err
 	}
-	vm := Measure{Key: "value_delivered", Name: "Value delivered", Unit: "business value", N: val.WithValue, Source: "jira", Better: "higher"}
+	vm := measure("value_delivered").with(nil, val.WithValue, val.WithValue < MinConfidentN)
 	if val.WithValue > 0 {
 		vm.Value = ptr(val.Total)
 	}
-	vm.LowConfidence = val.WithValue < MinConfidentN
 	for _, t := range val.Trend {
 		tp := TrendPoint{Period: t.Period, N: t.Issues}
 		if t.Issues > 0 {
@@ -171,54 +166,75 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	}
 	cv.Measures = append(cv.Measures, vm)
 
-	npsM := Measure{Key: "nps", Name: "Net Promoter Score", Unit: "NPS", Value: sat.NPS.Score, N: sat.NPS.Responses, LowConfidence: sat.NPS.LowConfidence, Source: "survey", Better: "higher"}
-	csatM := Measure{Key: "csat", Name: "Customer satisfaction (CSAT)", Unit: "% satisfied", Value: sat.CSAT.Score, N: sat.CSAT.Responses, LowConfidence: sat.CSAT.LowConfidence, Source: "survey", Better: "higher"}
-	enpsM := Measure{Key: "employee_nps", Name: "Employee satisfaction (eNPS)", Unit: "eNPS", Value: sat.ENPS.Score, N: sat.ENPS.Responses, LowConfidence: sat.ENPS.LowConfidence, Source: "survey", Better: "higher"}
+	npsM := measure("nps").with(sat.NPS.Score, sat.NPS.Responses, sat.NPS.LowConfidence)
+	csatM := measure("csat").with(sat.CSAT.Score, sat.CSAT.Responses, sat.CSAT.LowConfidence)
+	enpsM := measure("employee_nps").with(sat.ENPS.Score, sat.ENPS.Responses, sat.ENPS.LowConfidence)
 	for _, t := range sat.Trend {
 		npsM.Trend = append(npsM.Trend, TrendPoint{Period: t.Period, Value: t.NPS.Score, N: t.NPS.Responses})
 		csatM.Trend = append(csatM.Trend, TrendPoint{Period: t.Period, Value: t.CSAT.Score, N: t.CSAT.Responses})
 	}
 	cv.Measures = append(cv.Measures, npsM, csatM, enpsM)
 
-	tm.Measures = append(tm.Measures,
-		Measure{Key: "lead_time_p85_days", Name: "Lead time (85th percentile)", Unit: "days", Value: lead.P85, N: lead.N, LowConfidence: lead.LowConfidence, Source: "jira", Better: "lower", Trend: leadTrend},
-		Measure{Key: "cycle_time_p85_days", Name: "Cycle time (85th percentile)", Unit: "days", Value: cycle.P85, N: cycle.N, LowConfidence: cycle.LowConfidence, Source: "jira", Better: "lower", Trend: cycleTrend},
-	)
-	relM := Measure{Key: "release_frequency", Name: "Release frequency", Unit: "releases per month", Value: rel.ReleasesPerMonth, N: rel.Released, LowConfidence: rel.Released < MinConfidentN, Source: "jira", Better: "higher"}
+	leadM := measure("lead_time_p85_days").with(lead.P85, lead.N, lead.LowConfidence)
+	leadM.Trend = leadTrend
+	cycleM := measure("cycle_time_p85_days").with(cycle.P85, cycle.N, cycle.LowConfidence)
+	cycleM.Trend = cycleTrend
+	relM := measure("release_frequency").with(rel.ReleasesPerMonth, rel.Released, rel.Released < MinConfidentN)
 	for _, c := range rel.PerPeriod {
 		relM.Trend = append(relM.Trend, TrendPoint{Period: c.Period, Value: ptr(float64(c.Count)), N: c.Count})
 	}
-	tm.Measures = append(tm.Measures, relM)
+	tm.Measures = append(tm.Measures, leadM, cycleM, relM)
 
-	innov := Measure{Key: "innovation_rate", Name: "Innovation rate", Unit: "share of done work", Value: q.InnovationRate, N: q.DoneIssues, LowConfidence: q.DoneIssues < MinConfidentN, Source: "jira", Better: "higher"}
+	innov := measure("innovation_rate").with(q.InnovationRate, q.DoneIssues, q.DoneIssues < MinConfidentN)
 	for _, t := range q.InnovationTrend {
 		innov.Trend = append(innov.Trend, TrendPoint{Period: t.Period, Value: t.Rate, N: t.N})
 	}
-	defects := Measure{Key: "open_defects", Name: "Open defects", Unit: "issues", Value: ptr(float64(q.OpenDefects)), N: q.OpenDefects, Source: "jira", Better: "lower"}
+	defects := measure("open_defects").with(ptr(float64(q.OpenDefects)), q.OpenDefects, false)
 	for _, d := range q.Defects {
 		defects.Trend = append(defects.Trend, TrendPoint{Period: d.Period, Value: ptr(float64(d.Created - d.Resolved)), N: d.Created + d.Resolved})
 	}
-	mttr := Measure{Key: "mttr_days", Name: "Incident mean time to repair", Unit: "days", Value: q.TimeToRepair.Mean, N: q.TimeToRepair.N, LowConfidence: q.TimeToRepair.LowConfidence, Source: "jira", Better: "lower"}
-	debt := Measure{Key: "technical_debt_open", Name: "Open technical debt", Unit: "issues", Value: ptr(float64(q.TechnicalDebt)), N: q.TechnicalDebt, Source: "jira", Better: "lower"}
+	mttr := measure("mttr_days").with(q.TimeToRepair.Mean, q.TimeToRepair.N, q.TimeToRepair.LowConfidence)
+	debt := measure("technical_debt_open").with(ptr(float64(q.TechnicalDebt)), q.TechnicalDebt, false)
 	ai.Measures = append(ai.Measures, innov, defects, mttr, debt)
 
+	// An imported measure follows the period like the others: its value is
+	// the latest record that starts in it, its trend the latest record of
+	// each bucket, n the records in the period.
+	buckets := p.Buckets(f.From, f.To)
 	for _, r := range recs {
-		m := Measure{Key: r.Measure, Name: r.Measure, Unit: r.Unit, Value: r.Latest, N: len(r.Points), Source: "import", LowConfidence: false}
-		info, known := importedKVA[r.Measure]
-		m.Better = info.better
-		for _, pt := range r.Points {
-			v := pt.Value
-			m.Trend = append(m.Trend, TrendPoint{Period: pt.PeriodStart, Value: &v, N: 1})
+		m := measure(r.Measure)
+		if r.Unit != "" {
+			m.Unit = r.Unit
 		}
-		switch {
-		case !known, info.kva == CurrentValue:
-			cv.Measures = append(cv.Measures, m)
-		case info.kva == UnrealizedValue:
+		last := map[string]float64{}
+		for _, pt := range r.Points {
+			start, err := time.Parse("2006-01-02", pt.PeriodStart)
+			if err != nil || start.Before(f.From) || !start.Before(f.To) {
+				continue
+			}
+			v := pt.Value
+			m.Value = &v
+			m.N++
+			last[day(p.Start(start))] = v
+		}
+		m.LowConfidence = m.N < 2 // one record says nothing about a change
+		for _, b := range buckets {
+			tp := TrendPoint{Period: day(b)}
+			if v, ok := last[day(b)]; ok {
+				tp.Value, tp.N = ptr(v), 1
+			}
+			m.Trend = append(m.Trend, tp)
+		}
+		info, _ := evident.MeasureOf(r.Measure)
+		switch info.KVA {
+		case UnrealizedValue:
 			uv.Measures = append(uv.Measures, m)
-		case info.kva == TimeToMarket:
+		case TimeToMarket:
 			tm.Measures = append(tm.Measures, m)
-		default:
+		case AbilityToInnovate:
 			ai.Measures = append(ai.Measures, m)
+		default:
+			cv.Measures = append(cv.Measures, m)
 		}
 	}
 	out.KVAs = []KVA{cv, uv, tm, ai}
@@ -235,14 +251,14 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	return out, nil
 }
 
-// Current returns the current value of every measure of the EBM view by
-// key, for goal progress.
-func (e EBM) Current() map[string]*float64 {
-	out := map[string]*float64{}
+// Measure finds a measure of the view by key.
+func (e EBM) Measure(key string) (Measure, bool) {
 	for _, k := range e.KVAs {
 		for _, m := range k.Measures {
-			out[m.Key] = m.Value
+			if m.Key == key {
+				return m, true
+			}
 		}
 	}
-	return out
+	return Measure{}, false
 }

@@ -2,32 +2,125 @@ package metrics
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/evident-ebm/evident"
 )
 
-// GoalProgress is a goal with where its measure stands now.
+// GoalWindowDays is how far back a goal's "now" looks: a measure computed
+// over a period (a percentile, a score, a sum) is taken over the 90 days up
+// to and including today; an imported measure is its latest record.
+const GoalWindowDays = 90
+
+// GoalProgress is a goal with where its own measure, on its own product,
+// stands now: the same whatever page or filter shows it.
 type GoalProgress struct {
 	evident.Goal
-	Current  *float64 `json:"current"`
-	Progress *float64 `json:"progress"`
+	MeasureName string   `json:"measure_name"`
+	Unit        string   `json:"unit"`
+	Better      string   `json:"better"`
+	Current     *float64 `json:"current"`
+	N           int      `json:"n"`
+	Window      string   `json:"window"`
+	Progress    *float64 `json:"progress"`
 }
 
-// ProgressOf places each goal's measure between its baseline (0) and its
-// target (1); null when the measure has no value or the goal no distance.
-func ProgressOf(goals []evident.Goal, current map[string]*float64) []GoalProgress {
-	out := []GoalProgress{}
+// progressOf places a goal's measure between its baseline (0) and its
+// target (1); nil when the measure has no value or the goal no distance.
+func progressOf(g evident.Goal, current *float64) *float64 {
+	if current == nil || g.Target == g.Baseline {
+		return nil
+	}
+	p := (*current - g.Baseline) / (g.Target - g.Baseline)
+	p = math.Round(p*10000) / 10000
+	return &p
+}
+
+// GoalProgress measures each goal on its own product and measure: the
+// product's project when it is one (a product that is not a Jira project
+// has no Jira measures), its surveys over the last GoalWindowDays days,
+// and its latest imported record.
+func (s *Service) GoalProgress(ctx context.Context, goals []evident.Goal) ([]GoalProgress, error) {
+	out := make([]GoalProgress, 0, len(goals))
+	if len(goals) == 0 {
+		return out, nil
+	}
+	cat, err := s.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	to := s.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	from := to.AddDate(0, 0, -GoalWindowDays)
+	window := day(from) + " to " + day(to.AddDate(0, 0, -1))
+	var products []string
+	seen := map[string]bool{}
 	for _, g := range goals {
-		gp := GoalProgress{Goal: g, Current: current[g.Measure]}
-		if gp.Current != nil && g.Target != g.Baseline {
-			p := (*gp.Current - g.Baseline) / (g.Target - g.Baseline)
-			p = float64(int64(p*10000)) / 10000
-			gp.Progress = &p
+		if !seen[g.Product] {
+			seen[g.Product] = true
+			products = append(products, g.Product)
 		}
+	}
+	now := make([]map[string]Measure, len(products))
+	var fns []func() error
+	for i, product := range products {
+		fns = append(fns, func() error {
+			jira := product == "" || cat.HasProject(product)
+			f := Filter{From: from, To: to}
+			if product != "" && jira {
+				f.Project = product
+			}
+			var (
+				e    EBM
+				recs []RecordSeries
+			)
+			err := parallel(
+				func() (err error) { e, err = s.EBM(ctx, f, product, Month); return },
+				func() (err error) { recs, err = s.ValueRecords(ctx, product, to.AddDate(-10, 0, 0), to); return },
+			)
+			if err != nil {
+				return err
+			}
+			ms := map[string]Measure{}
+			for _, k := range e.KVAs {
+				for _, m := range k.Measures {
+					if m.Source == "jira" && !jira {
+						m.Value, m.N = nil, 0
+					}
+					ms[m.Key] = m
+				}
+			}
+			for _, r := range recs {
+				m := measure(r.Measure).with(r.Latest, len(r.Points), len(r.Points) < 2)
+				if r.Unit != "" {
+					m.Unit = r.Unit
+				}
+				ms[r.Measure] = m
+			}
+			now[i] = ms
+			return nil
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	at := map[string]int{}
+	for i, p := range products {
+		at[p] = i
+	}
+	for _, g := range goals {
+		m, ok := now[at[g.Product]][g.Measure]
+		if !ok {
+			m = measure(g.Measure)
+		}
+		gp := GoalProgress{Goal: g, MeasureName: m.Name, Unit: m.Unit, Better: m.Better, Current: m.Value, N: m.N, Window: window}
+		if m.Source == "import" {
+			gp.Window = "latest record"
+		}
+		gp.Progress = progressOf(g, gp.Current)
 		out = append(out, gp)
 	}
-	return out
+	return out, nil
 }
 
 // ExperimentResult is an experiment with the measured change of its measure.
@@ -86,14 +179,8 @@ func (s *Service) measureExperiment(ctx context.Context, e evident.Experiment, c
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, k := range ebm.KVAs {
-			for _, m := range k.Measures {
-				if m.Key == e.Measure {
-					return m.Value, m.N, nil
-				}
-			}
-		}
-		return nil, 0, nil
+		m, _ := ebm.Measure(e.Measure)
+		return m.Value, m.N, nil
 	}
 	var err error
 	if r.Before, r.BeforeN, err = value(start.Add(-length), start); err != nil {

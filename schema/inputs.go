@@ -134,6 +134,15 @@ func (s *Store) CommitValues(ctx context.Context, table string, version uint64) 
 	return int(n), nil
 }
 
+// ImportedMeasure says whether any value record names the measure.
+func (s *Store) ImportedMeasure(ctx context.Context, measure string) (bool, error) {
+	var n uint64
+	if err := s.QueryRow(ctx, `SELECT count() FROM value_records WHERE measure = ?`, []any{measure}, &n); err != nil {
+		return false, fmt.Errorf("value records: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Goals lists the live goals of a product ("" for all), oldest first.
 func (s *Store) Goals(ctx context.Context, product string) ([]evident.Goal, error) {
 	var out []evident.Goal
