@@ -246,11 +246,11 @@ func (s *Server) apiEBM(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.cfg.Measures.EBM(c.UserContext(), f, product(c, f), p)
+	e, err := s.cfg.Measures.EBMCompared(c.UserContext(), f, product(c, f), p)
 	if err != nil {
 		return err
 	}
-	resp := fiber.Map{"from": e.From, "to": e.To, "period": e.Period, "kvas": e.KVAs}
+	resp := fiber.Map{"from": e.From, "to": e.To, "period": e.Period, "kvas": e.KVAs, "previous_from": e.PreviousFrom, "previous_to": e.PreviousTo}
 	if s.cfg.Inputs != nil {
 		goals, err := s.cfg.Inputs.Goals(c.UserContext(), product(c, f))
 		if err != nil {

@@ -2,12 +2,14 @@ package dashboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/evident-ebm/evident"
 )
 
 // chromium returns the browser binary, skipping the test outside CI when
@@ -196,6 +200,139 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 			chromedp.Evaluate(`Array.from(document.querySelectorAll("div.item canvas")).filter(c => c.width > 0).length`, &canvases))
 		if canvases < 4 {
 			t.Fatalf("%d charts after the filter change", canvases)
+		}
+	})
+
+	// A goal's progress is its own: the same on the overview, the value
+	// page and the API, whatever the page's filters.
+	t.Run("goal progress is the same on every page and filter", func(t *testing.T) {
+		_, body, _ := do(t, srv.App, "GET", "/api/v1/goals?product=SHOP", "", "")
+		var api struct {
+			Goals []struct {
+				ID       string   `json:"id"`
+				Progress *float64 `json:"progress"`
+			} `json:"goals"`
+		}
+		if err := json.Unmarshal([]byte(body), &api); err != nil || len(api.Goals) == 0 {
+			t.Fatalf("the demo's SHOP goals: %v %s", err, body)
+		}
+		want := map[string]string{}
+		for _, g := range api.Goals {
+			want[g.ID] = "–"
+			if g.Progress != nil {
+				want[g.ID] = strconv.FormatFloat(*g.Progress, 'f', -1, 64)
+			}
+		}
+		for _, path := range []string{"/", "/?project=SHOP", "/?project=SHOP&period=quarter", "/?project=SHOP&from=2025-10-01&to=2025-11-01&period=week",
+			"/?type=Bug", "/value", "/value?project=SHOP", "/value?project=SHOP&from=2025-06-01&to=2025-09-01", "/value?project=SHOP&category=defect"} {
+			var got map[string]string
+			err := chromedp.Run(ctx, chromedp.Navigate(base+path), chromedp.WaitReady("footer", chromedp.ByQuery),
+				chromedp.Evaluate(`Object.fromEntries(Array.from(document.querySelectorAll("li.goal")).map(li => [li.dataset.goal, li.dataset.progress]))`, &got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, p := range want {
+				if strings.HasPrefix(path, "/value") && !strings.Contains(path, "SHOP") {
+					break // the value page without a product lists the goals of all products
+				}
+				if got[id] != p {
+					t.Errorf("%s: goal %s at progress %q, the API says %q", path, id, got[id], p)
+				}
+			}
+		}
+	})
+
+	t.Run("a goal is created and edited through the page form", func(t *testing.T) {
+		var loc string
+		err := chromedp.Run(ctx,
+			chromedp.Navigate(base+"/value?project=SHOP"),
+			chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Click(`#new-goal summary`, chromedp.ByQuery),
+			chromedp.SetValue(`#new-goal input[name="title"]`, "Customers rate support higher", chromedp.ByQuery),
+			chromedp.SetValue(`#new-goal select[name="measure"]`, "csat", chromedp.ByQuery),
+			chromedp.SetValue(`#new-goal input[name="baseline"]`, "50", chromedp.ByQuery),
+			chromedp.SetValue(`#new-goal input[name="target"]`, "80", chromedp.ByQuery),
+			chromedp.SetValue(`#new-goal input[name="target_date"]`, "2026-09-30", chromedp.ByQuery),
+			chromedp.Submit(`#new-goal form`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor := func(sel string) {
+			for i := 0; i < 50; i++ {
+				var n int
+				chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Evaluate(`document.querySelectorAll(`+strconv.Quote(sel)+`).length`, &n))
+				if n > 0 {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			var text string
+			chromedp.Run(ctx, chromedp.Text("main", &text, chromedp.ByQuery))
+			t.Fatalf("%s never appeared at %s: %.400s", sel, loc, text)
+		}
+		var api struct{ Goals []evident.Goal }
+		var body string
+		for i := 0; i < 50 && !strings.Contains(body, "Customers rate support higher"); i++ {
+			time.Sleep(200 * time.Millisecond)
+			_, body, _ = do(t, srv.App, "GET", "/api/v1/goals?product=SHOP", "", "")
+		}
+		json.Unmarshal([]byte(body), &api)
+		var id string
+		for _, g := range api.Goals {
+			if g.Title == "Customers rate support higher" {
+				id = g.ID
+				if g.Measure != "csat" || g.Baseline != 50 || g.Target != 80 || g.KVA != evident.KVACurrentValue || g.Product != "SHOP" {
+					t.Fatalf("saved from the form: %+v", g)
+				}
+			}
+		}
+		if id == "" {
+			t.Fatalf("the goal from the form was not saved: %s", body)
+		}
+		sel := `li.goal[data-goal="` + id + `"]`
+		waitFor(sel)
+		if !strings.Contains(loc, "/value?project=SHOP") {
+			t.Errorf("after saving, the page is %s", loc)
+		}
+		// Edit: raise the target; the page shows it.
+		edit := `details.edit:has(input[name="id"][value="` + id + `"])`
+		err = chromedp.Run(ctx,
+			chromedp.Click(edit+` summary`, chromedp.ByQuery),
+			chromedp.SetValue(edit+` input[name="target"]`, "90", chromedp.ByQuery),
+			chromedp.Submit(edit+` form.editform`, chromedp.ByQuery),
+			chromedp.Sleep(300*time.Millisecond),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(sel)
+		var detail string
+		for i := 0; i < 30 && !strings.Contains(detail, "to 90"); i++ {
+			chromedp.Run(ctx, chromedp.Text(sel+" .gdetail", &detail, chromedp.ByQuery))
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(detail, "to 90") {
+			t.Fatalf("after editing the target, the goal reads %q", detail)
+		}
+		// A form with a wrong value is refused with the field named.
+		err = chromedp.Run(ctx,
+			chromedp.Navigate(base+"/value?project=SHOP"), chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Click(edit+` summary`, chromedp.ByQuery),
+			chromedp.SetValue(edit+` input[name="target"]`, "50", chromedp.ByQuery),
+			chromedp.Submit(edit+` form.editform`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(`p.error`)
+		var msg string
+		chromedp.Run(ctx, chromedp.Text(`p.error`, &msg, chromedp.ByQuery))
+		if !strings.Contains(msg, "target: equals the baseline") {
+			t.Fatalf("refused form says %q", msg)
+		}
+		if status, _, _ := do(t, srv.App, "DELETE", "/api/v1/goals/"+id, "", ""); status != 204 {
+			t.Fatalf("cleanup: %d", status)
 		}
 	})
 }

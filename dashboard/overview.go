@@ -2,8 +2,10 @@ package dashboard
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -14,10 +16,11 @@ import (
 
 // productView is one product's four Key Value Areas.
 type productView struct {
-	Key   string
-	Name  string
-	KVAs  []kvaView
-	Goals []metrics.GoalProgress
+	Key                      string
+	Name                     string
+	KVAs                     []kvaView
+	Goals                    []metrics.GoalProgress
+	PreviousFrom, PreviousTo string
 }
 
 type kvaView struct {
@@ -31,10 +34,7 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 		return s.pageError(c, v, err)
 	}
 	v.Filters.ShowPeriod = true
-	if p == metrics.Month && c.Query("from") == "" {
-		f.From = f.To.AddDate(-1, 0, 0) // leadership looks at a year of months
-		v.Filters.From = f.From.Format("2006-01-02")
-	}
+	wholePeriods(c, &v, &f, p)
 	var products []metrics.CatalogProject
 	for _, pr := range v.Filters.Projects {
 		if f.Project == "" || pr.Key == f.Project {
@@ -51,13 +51,13 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 		fns = append(fns, func() error {
 			pf := f
 			pf.Project = pr.Key
-			e, err := s.cfg.Measures.EBM(c.UserContext(), pf, pr.Key, p)
+			e, err := s.cfg.Measures.EBMCompared(c.UserContext(), pf, pr.Key, p)
 			if err != nil {
 				return err
 			}
-			pv := productView{Key: pr.Key, Name: pr.Name}
+			pv := productView{Key: pr.Key, Name: pr.Name, PreviousFrom: e.PreviousFrom, PreviousTo: e.PreviousTo}
 			for _, k := range e.KVAs {
-				pv.KVAs = append(pv.KVAs, kvaView{KVA: k, Spark: sparkline(fmt.Sprintf("spark_%s_%s", pr.Key, k.Key), k)})
+				pv.KVAs = append(pv.KVAs, kvaView{KVA: k, Spark: sparkline(fmt.Sprintf("spark_%s_%s", pr.Key, k.Key), k, p)})
 			}
 			if s.cfg.Inputs != nil {
 				goals, err := s.cfg.Inputs.Goals(c.UserContext(), pr.Key)
@@ -79,8 +79,27 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 	return s.render(c, "overview", v)
 }
 
-// sparkline draws the trend of a KVA's first measure that has one.
-func sparkline(id string, k metrics.KVA) Chart {
+// wholePeriods makes a page's default range whole periods (calendar
+// weeks, months or quarters) ending with the current one: a year of
+// months or weeks, two years of quarters. Only the running period is
+// partial, and the charts mark it.
+func wholePeriods(c *fiber.Ctx, v *view, f *metrics.Filter, p metrics.Period) {
+	if c.Query("from") != "" {
+		return
+	}
+	n := map[metrics.Period]int{metrics.Week: 52, metrics.Month: 12, metrics.Quarter: 8}[p]
+	from := p.Start(f.To.AddDate(0, 0, -1))
+	for i := 1; i < n; i++ {
+		from = p.Start(from.AddDate(0, 0, -1))
+	}
+	f.From = from
+	v.Filters.From = from.Format("2006-01-02")
+}
+
+// sparkline draws the trend of a KVA's first measure that has one, with
+// its first and last period and its range on the axes; a partial period
+// is drawn dashed.
+func sparkline(id string, k metrics.KVA, p metrics.Period) Chart {
 	ch := Chart{ID: safeID(id)}
 	for _, m := range k.Measures {
 		has := false
@@ -92,31 +111,93 @@ func sparkline(id string, k metrics.KVA) Chart {
 		if !has {
 			continue
 		}
-		line := charts.NewLine()
-		line.SetGlobalOptions(append(base(ch.ID, "70px"),
-			charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
-			charts.WithGridOpts(opts.Grid{Left: "4", Right: "4", Top: "6", Bottom: "4"}),
-			charts.WithXAxisOpts(opts.XAxis{Show: opts.Bool(false)}),
-			charts.WithYAxisOpts(opts.YAxis{Show: opts.Bool(false), Scale: opts.Bool(true)}))...)
-		var xs []string
-		var ys []opts.LineData
+		// A running period with a few extreme items must not flatten the
+		// whole periods: the axis follows them and the dashed point may
+		// leave the chart (its value is in the table).
+		y := opts.YAxis{Scale: opts.Bool(true), SplitNumber: 1, AxisLabel: &opts.AxisLabel{FontSize: 10}, SplitLine: &opts.SplitLine{Show: opts.Bool(false)}}
+		var maxWhole, maxPartial float64
 		for _, t := range m.Trend {
-			xs = append(xs, t.Period)
-			if t.Value == nil {
-				ys = append(ys, opts.LineData{Value: "-"})
-			} else {
-				ys = append(ys, opts.LineData{Value: *t.Value})
+			if t.Value != nil && t.Partial {
+				maxPartial = math.Max(maxPartial, *t.Value)
+			} else if t.Value != nil {
+				maxWhole = math.Max(maxWhole, *t.Value)
 			}
-			ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, p2s(t.Value), strconv.Itoa(t.N)})
 		}
-		line.SetXAxis(xs).AddSeries(m.Name, ys, charts.WithLineChartOpts(opts.LineChart{Smooth: opts.Bool(true), ConnectNulls: opts.Bool(true)}))
-		ch.Title = m.Name
+		if maxWhole > 0 && maxPartial > 1.5*maxWhole {
+			y.Max = niceCeil(1.2 * maxWhole)
+		}
+		line := charts.NewLine()
+		line.SetGlobalOptions(append(base(ch.ID, "92px"),
+			charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+			charts.WithGridOpts(opts.Grid{Left: "40", Right: "12", Top: "8", Bottom: "20"}),
+			charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "10000", ShowMinLabel: opts.Bool(true), ShowMaxLabel: opts.Bool(true), FontSize: 10}}),
+			charts.WithYAxisOpts(y))...)
+		var xs []string
+		var whole, partial []opts.LineData
+		lastWhole := -1
+		for i, t := range m.Trend {
+			xs = append(xs, periodLabel(t.Period, p))
+			v := any("-")
+			if t.Value != nil {
+				v = *t.Value
+			}
+			if t.Partial {
+				whole = append(whole, opts.LineData{Value: "-"})
+				partial = append(partial, opts.LineData{Value: v})
+			} else {
+				whole = append(whole, opts.LineData{Value: v})
+				partial = append(partial, opts.LineData{Value: "-"})
+				if t.Value != nil {
+					lastWhole = i
+				}
+			}
+			row := []string{t.Period, p2s(t.Value), strconv.Itoa(t.N)}
+			if t.Partial {
+				row[0] += " (partial)"
+			}
+			ch.Table.Rows = append(ch.Table.Rows, row)
+		}
+		// The dashed line starts at the last whole period.
+		if lastWhole >= 0 {
+			partial[lastWhole] = whole[lastWhole]
+		}
+		line.SetXAxis(xs).
+			AddSeries(m.Name, whole, charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true), ShowSymbol: opts.Bool(false)})).
+			AddSeries(m.Name+" (period still running)", partial, charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true), ShowSymbol: opts.Bool(true)}),
+				charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: "#2f6fde"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2f6fde"}))
+		ch.Title = m.Name + " per " + string(p)
 		ch.Table.Head = []string{"period", m.Name, "n"}
 		ch.Element, ch.Script = snippet(line)
 		return ch
 	}
 	ch.Empty = "no trend yet"
 	return ch
+}
+
+// niceCeil rounds v up to one or two significant digits (47.3 → 50,
+// 1234 → 1300).
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return 0
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(v))-1)
+	return math.Ceil(v/mag) * mag
+}
+
+// periodLabel names a period by its start: 2026-03 for a month, 2026 Q1
+// for a quarter, the Monday's date for a week.
+func periodLabel(start string, p metrics.Period) string {
+	t, err := time.Parse("2006-01-02", start)
+	if err != nil {
+		return start
+	}
+	switch p {
+	case metrics.Month:
+		return t.Format("2006-01")
+	case metrics.Quarter:
+		return fmt.Sprintf("%d Q%d", t.Year(), (int(t.Month())+2)/3)
+	}
+	return start
 }
 
 func safeID(s string) string {

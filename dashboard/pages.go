@@ -56,20 +56,8 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(*v, 'f', -1, 64)
 	},
-	"short": func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		digits := 2
-		if math.Abs(*v) >= 100 {
-			digits = 0
-		}
-		out := strconv.FormatFloat(*v, 'f', digits, 64)
-		if strings.Contains(out, ".") {
-			out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
-		}
-		return out
-	},
+	"short":   short,
+	"measure": measureValue,
 	"fixed": func(v *float64, digits int) string {
 		if v == nil {
 			return "–"
@@ -94,9 +82,112 @@ var funcs = template.FuncMap{
 		}
 		return strings.TrimRight(base, "/") + "/browse/" + url.PathEscape(key)
 	},
-	"join":  strings.Join,
-	"ptrOf": func(v float64) *float64 { return &v },
-	"count": count,
+	"join":     strings.Join,
+	"ptrOf":    func(v float64) *float64 { return &v },
+	"count":    count,
+	"goalForm": goalForm,
+	"change":   changeOf,
+	"expForm":  expForm,
+	"measureName": func(key string) string {
+		info, _ := evident.MeasureOf(key)
+		return info.Name
+	},
+}
+
+// short writes a number for reading: two decimals below 100, none from
+// 100, trailing zeros dropped, thousands separated (265,833).
+func short(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	digits := 2
+	if math.Abs(*v) >= 100 {
+		digits = 0
+	}
+	return number(*v, digits)
+}
+
+// number formats v with at most digits decimals (trailing zeros dropped)
+// and thousands separators.
+func number(v float64, digits int) string {
+	out := strconv.FormatFloat(v, 'f', digits, 64)
+	if strings.Contains(out, ".") {
+		out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
+	}
+	if out == "-0" {
+		out = "0"
+	}
+	intPart, frac := out, ""
+	if i := strings.IndexByte(out, '.'); i >= 0 {
+		intPart, frac = out[:i], out[i:]
+	}
+	sign := ""
+	if strings.HasPrefix(intPart, "-") {
+		sign, intPart = "-", intPart[1:]
+	}
+	for i := len(intPart) - 3; i > 0; i -= 3 {
+		intPart = intPart[:i] + "," + intPart[i:]
+	}
+	return sign + intPart + frac
+}
+
+// measureValue writes a measure's value at the precision of its data: days
+// to a tenth, a share as a percentage, counts whole, others as short.
+func measureValue(v *float64, unit string) string {
+	if v == nil {
+		return "–"
+	}
+	switch unit {
+	case "days":
+		return number(*v, 1)
+	case "share of done work":
+		return number(*v*100, 0) + "%"
+	case "issues", "releases per month":
+		return number(*v, 1)
+	}
+	return short(v)
+}
+
+// change is how a measure moved against the previous period, for the page.
+type change struct {
+	Arrow, Text, Class, Title string
+}
+
+// changeOf writes a measure's change: an arrow, the relative change (or the
+// difference in points for scores and shares), coloured by whether it is
+// better.
+func changeOf(m metrics.Measure) change {
+	if m.Change == nil {
+		if m.Previous == nil && m.Value != nil {
+			return change{Text: "new", Class: "flat", Title: "no value in the previous period"}
+		}
+		return change{}
+	}
+	out := change{Arrow: "→", Class: "flat", Title: "previous period: " + measureValue(m.Previous, m.Unit)}
+	switch {
+	case *m.Change > 0:
+		out.Arrow = "▲"
+	case *m.Change < 0:
+		out.Arrow = "▼"
+	}
+	if m.Improved != nil {
+		out.Class = map[bool]string{true: "better", false: "worse"}[*m.Improved]
+	}
+	sign := ""
+	if *m.Change > 0 {
+		sign = "+"
+	}
+	switch {
+	case m.ChangePct != nil:
+		out.Text = sign + number(*m.ChangePct, 0) + "%"
+	case m.Unit == "share of done work":
+		out.Text = sign + number(*m.Change*100, 0) + " pts"
+	case m.Unit == "NPS" || m.Unit == "eNPS" || m.Unit == "% satisfied":
+		out.Text = sign + number(*m.Change, 0) + " pts"
+	default:
+		out.Text = sign + measureValue(m.Change, m.Unit)
+	}
+	return out
 }
 
 // count writes a whole number with thousands separators (12,345), rounding
@@ -161,6 +252,7 @@ type view struct {
 	JiraURL   string
 	AuthOn    bool
 	NoEcharts bool
+	Admin     bool // may edit goals and experiments
 }
 
 // filterForm is the state of the filter bar, kept in the URL.
@@ -188,7 +280,8 @@ func (s *Server) pageRoutes() {
 // newView parses the filters of a page and fills the filter bar. A bad
 // parameter is a 400 with the message on the page.
 func (s *Server) newView(c *fiber.Ctx, title, active string) (view, metrics.Filter, metrics.Period, error) {
-	v := view{Title: title, Active: active, JiraURL: s.cfg.JiraURL, AuthOn: s.auth, NoEcharts: !EchartsEmbedded()}
+	v := view{Title: title, Active: active, JiraURL: s.cfg.JiraURL, AuthOn: s.auth, NoEcharts: !EchartsEmbedded(),
+		Admin: s.cfg.Inputs != nil && s.tokenRole(c) == RoleAdmin}
 	q := func(k string) string { return c.Query(k) }
 	v.Filters = filterForm{Project: q("project"), Board: q("board"), Type: q("type"), From: q("from"), To: q("to"), Period: q("period"),
 		Category: q("category"), Label: q("label"), Query: string(c.Request().URI().QueryString())}

@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	s.inputRoutes(api)
 
 	s.pageRoutes()
+	s.editRoutes()
 }
 
 // statusOf is the HTTP status of each error code, for the API and the pages.

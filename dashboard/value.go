@@ -7,6 +7,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
 )
 
@@ -17,6 +18,9 @@ type valueData struct {
 	Product string
 	Exps    []metrics.ExperimentResult
 	Goals   []metrics.GoalProgress
+	// What the edit forms offer.
+	Measures []evident.MeasureInfo
+	Products []string
 }
 
 func (s *Server) valuePage(c *fiber.Ctx) error {
@@ -25,10 +29,7 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 		return s.pageError(c, v, err)
 	}
 	v.Filters.ShowPeriod = true
-	if c.Query("from") == "" {
-		f.From = f.To.AddDate(-1, 0, 0)
-		v.Filters.From = f.From.Format("2006-01-02")
-	}
+	wholePeriods(c, &v, &f, p)
 	prod := product(c, f)
 	data := valueData{Product: prod}
 	err = parallel(
@@ -61,9 +62,31 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	data.Measures = measureOptions(data.Records)
+	for _, p := range v.Filters.Projects {
+		data.Products = append(data.Products, p.Key)
+	}
 	v.Data = data
 	v.Charts = []Chart{valueChart(data.Value), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
 	return s.render(c, "value", v)
+}
+
+// measureOptions are the measures a goal or experiment may name: those
+// Evident computes or places, then any other imported one.
+func measureOptions(recs []metrics.RecordSeries) []evident.MeasureInfo {
+	out := append([]evident.MeasureInfo(nil), evident.Measures...)
+	seen := map[string]bool{}
+	for _, m := range out {
+		seen[m.Key] = true
+	}
+	for _, r := range recs {
+		if !seen[r.Measure] {
+			seen[r.Measure] = true
+			info, _ := evident.MeasureOf(r.Measure)
+			out = append(out, info)
+		}
+	}
+	return out
 }
 
 func valueChart(val metrics.ValueDelivered) Chart {

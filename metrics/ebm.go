@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -20,6 +21,15 @@ type Measure struct {
 	Source        string       `json:"source"`
 	Better        string       `json:"better"`
 	Trend         []TrendPoint `json:"trend"`
+	// The same measure over the previous period of equal length, and the
+	// change to now: Change is the difference, ChangePct the relative
+	// change where that means something (not for scores that can be
+	// negative or are already percentages), Improved the direction judged
+	// by Better (nil when unchanged, unknown or there is no better).
+	Previous  *float64 `json:"previous"`
+	Change    *float64 `json:"change"`
+	ChangePct *float64 `json:"change_pct"`
+	Improved  *bool    `json:"improved"`
 }
 
 // TrendPoint is a measure's value in one period.
@@ -27,6 +37,10 @@ type TrendPoint struct {
 	Period string   `json:"period"`
 	Value  *float64 `json:"value"`
 	N      int      `json:"n"`
+	// Partial says the period is only partly inside the range asked for
+	// (a period still running, or cut by from/to): its value is not
+	// comparable with the others'.
+	Partial bool `json:"partial"`
 }
 
 // KVA is one of the four Key Value Areas of Evidence-Based Management.
@@ -42,6 +56,10 @@ type EBM struct {
 	To     string `json:"to"`
 	Period Period `json:"period"`
 	KVAs   []KVA  `json:"kvas"`
+	// PreviousFrom and PreviousTo are the period of equal length before,
+	// which each measure's previous value covers (EBMCompared).
+	PreviousFrom string `json:"previous_from"`
+	PreviousTo   string `json:"previous_to"`
 }
 
 // KVA keys.
@@ -243,12 +261,69 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 			out.KVAs[i].Measures = []Measure{}
 		}
 		for j := range out.KVAs[i].Measures {
-			if out.KVAs[i].Measures[j].Trend == nil {
-				out.KVAs[i].Measures[j].Trend = []TrendPoint{}
+			m := &out.KVAs[i].Measures[j]
+			if m.Trend == nil {
+				m.Trend = []TrendPoint{}
+			}
+			for k := range m.Trend {
+				start, err := time.Parse("2006-01-02", m.Trend[k].Period)
+				m.Trend[k].Partial = err == nil && (start.Before(f.From) || p.Next(start).After(f.To))
 			}
 		}
 	}
 	return out, nil
+}
+
+// EBMCompared is EBM with each measure's value over the period of equal
+// length just before: "better or worse than last time?".
+func (s *Service) EBMCompared(ctx context.Context, f Filter, product string, p Period) (EBM, error) {
+	prev := f
+	prev.From, prev.To = f.From.Add(-f.To.Sub(f.From)), f.From
+	var cur, before EBM
+	err := parallel(
+		func() (err error) { cur, err = s.EBM(ctx, f, product, p); return },
+		func() (err error) { before, err = s.EBM(ctx, prev, product, p); return },
+	)
+	if err != nil {
+		return cur, err
+	}
+	cur.PreviousFrom, cur.PreviousTo = day(prev.From), day(prev.To)
+	for i := range cur.KVAs {
+		for j := range cur.KVAs[i].Measures {
+			m := &cur.KVAs[i].Measures[j]
+			if old, ok := before.Measure(m.Key); ok {
+				m.compare(old.Value)
+			}
+		}
+	}
+	return cur, nil
+}
+
+// relativeChange says whether a relative change of a value in this unit
+// means something.
+func relativeChange(unit string) bool {
+	switch unit {
+	case "NPS", "eNPS", "% satisfied", "share of done work", "%":
+		return false
+	}
+	return true
+}
+
+func (m *Measure) compare(previous *float64) {
+	m.Previous = previous
+	if previous == nil || m.Value == nil {
+		return
+	}
+	d := round(*m.Value - *previous)
+	m.Change = &d
+	if relativeChange(m.Unit) && *previous > 0 && *m.Value >= 0 {
+		pct := math.Round(1000*(*m.Value-*previous)/(*previous)) / 10
+		m.ChangePct = &pct
+	}
+	if d != 0 && m.Better != "" {
+		better := (d > 0) == (m.Better == "higher")
+		m.Improved = &better
+	}
 }
 
 // Measure finds a measure of the view by key.

@@ -78,8 +78,11 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 			return nil
 		},
 		func() error {
-			q := "SELECT countIf(work_category = 'defect'), countIf(work_category = 'debt' OR hasAny(labels, ?)) FROM " + from + " WHERE status_category != 'done'"
-			if err := s.DB.QueryRow(ctx, q, append([]any{debtLabels}, args...), &open, &debt); err != nil {
+			// Open at the end of the range: created before it and not
+			// done by then (today: not done).
+			q := "SELECT countIf(work_category = 'defect'), countIf(work_category = 'debt' OR hasAny(labels, ?)) FROM " + from +
+				" WHERE created_at < toDateTime(?) AND (done_at IS NULL OR done_at >= toDateTime(?))"
+			if err := s.DB.QueryRow(ctx, q, append(append([]any{debtLabels}, args...), unix(f.To), unix(f.To)), &open, &debt); err != nil {
 				return fmt.Errorf("open defects and debt: %w", err)
 			}
 			return nil
