@@ -161,14 +161,108 @@ func (s *Server) apiSprints(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if f.Board == 0 {
-		return evident.Errorf(evident.EINVALID, "board: the id of a scrum board is required")
+	for _, name := range []string{"type", "category", "label"} {
+		if c.Query(name) != "" {
+			return evident.Errorf(evident.EINVALID, "%s: sprint reports count every issue of a sprint, as Jira's do; filter the retrospective (/api/v1/sprints/{id}) instead", name)
+		}
 	}
-	sprints, err := s.cfg.Measures.Sprints(c.UserContext(), f.Site, f.Board)
+	board, _, err := s.sprintBoard(c, f)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"board": f.Board, "sprints": sprints})
+	if board == 0 {
+		if f.Project != "" {
+			return evident.Errorf(evident.EINVALID, "project: %s has no scrum board", f.Project)
+		}
+		return evident.Errorf(evident.EINVALID, "board: the id of a scrum board is required")
+	}
+	sprints, err := s.boardSprints(c, f, board)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"board": board, "sprints": sprints})
+}
+
+// sprintBoard is the scrum board a sprints request is about: the board
+// named, else the first scrum board of the project; and the scrum boards
+// to choose from (the project's, or all).
+func (s *Server) sprintBoard(c *fiber.Ctx, f metrics.Filter) (uint64, []metrics.CatalogBoard, error) {
+	cat, err := s.catalog(c.UserContext())
+	if err != nil {
+		return 0, nil, err
+	}
+	var scrum []metrics.CatalogBoard
+	for _, b := range cat.Boards {
+		if b.Type == "scrum" && (f.Project == "" || b.Project == f.Project) && (f.Site == "" || b.Site == f.Site) {
+			scrum = append(scrum, b)
+		}
+	}
+	if f.Board != 0 {
+		if f.Project == "" {
+			return f.Board, scrum, nil
+		}
+		for _, b := range scrum {
+			if b.ID == f.Board {
+				return f.Board, scrum, nil
+			}
+		}
+		return 0, scrum, evident.Errorf(evident.EINVALID, "board: %d is not a scrum board of %s", f.Board, f.Project)
+	}
+	if len(scrum) == 0 {
+		return 0, scrum, nil
+	}
+	return scrum[0].ID, scrum, nil
+}
+
+// boardSprints reports a board's started sprints; an explicit from/to
+// keeps those that started in the range.
+func (s *Server) boardSprints(c *fiber.Ctx, f metrics.Filter, board uint64) ([]metrics.SprintReport, error) {
+	all, err := s.cfg.Measures.Sprints(c.UserContext(), f.Site, board)
+	if err != nil {
+		return nil, err
+	}
+	if c.Query("from") == "" && c.Query("to") == "" {
+		return all, nil
+	}
+	out := []metrics.SprintReport{}
+	for _, r := range all {
+		if r.StartAt != nil && !r.StartAt.Before(f.From) && r.StartAt.Before(f.To) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// apiRetrospective is one sprint's review: its report, the five sprints
+// before, its burndown, its issues, the slowest and the aged ones. A
+// sprint id is unique within a site, so the board is optional.
+func (s *Server) apiRetrospective(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	retro, err := s.retrospective(c, f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(retro)
+}
+
+// retrospective reads the sprint id of the path and finds its board when
+// the request names none.
+func (s *Server) retrospective(c *fiber.Ctx, f metrics.Filter) (metrics.Retrospective, error) {
+	id, err := strconv.ParseUint(c.Params("id"), 10, 64)
+	if err != nil {
+		return metrics.Retrospective{}, evident.Errorf(evident.EINVALID, "sprint: %q is not a sprint id", c.Params("id"))
+	}
+	if f.Board == 0 {
+		site, board, err := s.cfg.Measures.SprintBoard(c.UserContext(), f.Site, id)
+		if err != nil {
+			return metrics.Retrospective{}, err
+		}
+		f.Site, f.Board = site, board
+	}
+	return s.cfg.Measures.Retrospective(c.UserContext(), f, id)
 }
 
 func (s *Server) apiReleases(c *fiber.Ctx) error {

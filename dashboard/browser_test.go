@@ -335,4 +335,102 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 			t.Fatalf("cleanup: %d", status)
 		}
 	})
+
+	// Sprints follow the product; velocity counts closed sprints only; the
+	// retrospective names every carried-over issue.
+	t.Run("sprints follow the product, velocity leaves out the active sprint", func(t *testing.T) {
+		_, body, _ := do(t, srv.App, "GET", "/api/v1/catalog", "", "")
+		var cat struct {
+			Projects []struct{ Key string } `json:"projects"`
+			Boards   []struct {
+				ID      uint64 `json:"id"`
+				Type    string `json:"type"`
+				Project string `json:"project"`
+			} `json:"boards"`
+		}
+		json.Unmarshal([]byte(body), &cat)
+		checkedActive, checkedCarried := false, false
+		for _, p := range cat.Projects {
+			var options []string
+			var notice string
+			err := chromedp.Run(ctx, chromedp.Navigate(base+"/sprints?project="+p.Key), chromedp.WaitReady("footer", chromedp.ByQuery),
+				chromedp.Evaluate(`Array.from(document.querySelectorAll("select[name=board] option")).map(o => o.value)`, &options),
+				chromedp.Evaluate(`(document.querySelector(".notice") || {}).textContent || ""`, &notice))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var own []string
+			for _, b := range cat.Boards {
+				if b.Type == "scrum" && b.Project == p.Key {
+					own = append(own, strconv.FormatUint(b.ID, 10))
+				}
+			}
+			if strings.Join(options, ",") != strings.Join(own, ",") {
+				t.Errorf("/sprints?project=%s offers boards %v, its scrum boards are %v", p.Key, options, own)
+			}
+			if len(own) == 0 {
+				if !strings.Contains(notice, p.Key+" has no scrum board") {
+					t.Errorf("/sprints?project=%s without a scrum board says %q", p.Key, notice)
+				}
+				continue
+			}
+			_, body, _ := do(t, srv.App, "GET", "/api/v1/sprints?board="+own[0], "", "")
+			var api struct {
+				Sprints []struct {
+					ID          uint64   `json:"id"`
+					Name        string   `json:"name"`
+					State       string   `json:"state"`
+					Velocity    *float64 `json:"velocity"`
+					CarriedOver struct {
+						Keys []string `json:"keys"`
+					} `json:"carried_over"`
+				} `json:"sprints"`
+			}
+			json.Unmarshal([]byte(body), &api)
+			var names []string
+			err = chromedp.Run(ctx, chromedp.Evaluate(`echarts.getInstanceByDom(document.getElementById("velocity")).getOption().xAxis[0].data`, &names))
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := map[string]bool{}
+			for _, n := range names {
+				shown[n] = true
+			}
+			for _, sp := range api.Sprints {
+				if sp.State == "active" {
+					checkedActive = true
+					if shown[sp.Name] || sp.Velocity != nil {
+						t.Errorf("the active sprint %s is in the velocity chart (%v) or has a velocity (%v)", sp.Name, shown[sp.Name], sp.Velocity)
+					}
+				}
+			}
+			// The most recent sprint with carried-over issues: each is named.
+			for i := len(api.Sprints) - 1; i >= 0; i-- {
+				sp := api.Sprints[i]
+				if len(sp.CarriedOver.Keys) == 0 {
+					continue
+				}
+				var carried []string
+				err := chromedp.Run(ctx, chromedp.Navigate(fmt.Sprintf("%s/sprints/%d", base, sp.ID)), chromedp.WaitReady("footer", chromedp.ByQuery),
+					chromedp.Evaluate(`Array.from(document.querySelectorAll("tr[data-key]")).filter(tr => tr.querySelector(".carried")).map(tr => tr.dataset.key)`, &carried))
+				if err != nil {
+					t.Fatal(err)
+				}
+				named := map[string]bool{}
+				for _, k := range carried {
+					named[k] = true
+				}
+				for _, k := range sp.CarriedOver.Keys {
+					if !named[k] {
+						t.Errorf("the retrospective of %s does not name carried-over %s (named: %v)", sp.Name, k, carried)
+					}
+				}
+				checkedCarried = true
+				break
+			}
+		}
+		if !checkedActive || !checkedCarried {
+			t.Errorf("the test data has no active sprint (%v) or no carried-over issue (%v) to check", checkedActive, checkedCarried)
+		}
+	})
 }

@@ -76,12 +76,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"jira": func(base, key string) string {
-		if base == "" {
-			return ""
-		}
-		return strings.TrimRight(base, "/") + "/browse/" + url.PathEscape(key)
-	},
+	"jira":     jiraLink,
 	"join":     strings.Join,
 	"ptrOf":    func(v float64) *float64 { return &v },
 	"count":    count,
@@ -92,6 +87,14 @@ var funcs = template.FuncMap{
 		info, _ := evident.MeasureOf(key)
 		return info.Name
 	},
+}
+
+// jiraLink is an issue's page in Jira ("" without a Jira URL).
+func jiraLink(base, key string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/browse/" + url.PathEscape(key)
 }
 
 // short writes a number for reading: two decimals below 100, none from
@@ -262,7 +265,7 @@ type filterForm struct {
 	Boards                                                  []metrics.CatalogBoard
 	Types                                                   []string
 	Query                                                   string // the current query, for links
-	ShowBoard, ShowPeriod                                   bool
+	ShowBoard, ShowPeriod, HideType                         bool
 }
 
 func (s *Server) pageRoutes() {

@@ -147,6 +147,7 @@ func (s *Server) routes() {
 	api.Get("/cfd", s.apiCFD)
 	api.Get("/time-in-status", s.apiStatusTimes)
 	api.Get("/sprints", s.apiSprints)
+	api.Get("/sprints/:id", s.apiRetrospective)
 	api.Get("/releases", s.apiReleases)
 	api.Get("/quality", s.apiQuality)
 	api.Get("/value", s.apiValue)

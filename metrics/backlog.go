@@ -141,7 +141,7 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 	if board != 0 {
 		go func() {
 			var err error
-			recent, err = s.sprints(ctx, f.Site, board, 3)
+			recent, _, err = s.sprints(ctx, f.Site, board, 3)
 			recentDone <- err
 		}()
 	} else {
@@ -289,7 +289,9 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		if len(closed) > 0 {
 			sum := 0.0
 			for _, sp := range closed {
-				sum += sp.Velocity
+				if sp.Velocity != nil {
+					sum += *sp.Velocity
+				}
 			}
 			v := round(sum / float64(len(closed)))
 			out.Velocity = &v

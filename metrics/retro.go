@@ -15,18 +15,24 @@ import (
 // than the 85th percentile of the cycle time done in the 90 days before
 // the sprint's end.
 type Retrospective struct {
+	Board    uint64         `json:"board"`
 	Sprint   SprintReport   `json:"sprint"`
 	Previous []SprintReport `json:"previous"`
 	Slowest  []IssueRow     `json:"slowest"`
 	Aged     []IssueRow     `json:"aged"`
 	P85      *float64       `json:"cycle_p85"`
+	// Burndown replays the sprint's scope every day from its start.
+	Burndown []BurnPoint `json:"burndown"`
+	// Issues are the sprint's issues as they are now (summary, type,
+	// status), for the scopes' keys; the filter's type narrows them.
+	Issues []IssueRow `json:"issues"`
 }
 
 // Retrospective reviews a started sprint of a board (f.Board; f's other
 // dimensions narrow the items). The sprint's end is its completion, else
 // its planned end, else now, whichever comes first.
 func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) (Retrospective, error) {
-	reports, err := s.Sprints(ctx, f.Site, f.Board)
+	reports, rep, err := s.sprints(ctx, f.Site, f.Board, 0)
 	if err != nil {
 		return Retrospective{}, err
 	}
@@ -39,16 +45,12 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 	if idx < 0 {
 		return Retrospective{}, evident.Errorf(evident.ENOTFOUND, "sprint %d is not a started sprint of board %d", sprintID, f.Board)
 	}
-	out := Retrospective{Sprint: reports[idx], Previous: reports[max(0, idx-5):idx]}
+	out := Retrospective{Board: f.Board, Sprint: reports[idx], Previous: reports[max(0, idx-5):idx]}
 	sp := out.Sprint
-	end := s.Now().UTC()
-	if sp.CompleteAt != nil {
-		end = *sp.CompleteAt
-	} else if sp.EndAt != nil && sp.EndAt.Before(end) {
-		end = *sp.EndAt
-	}
+	end := sprintEnd(rep.rows[idx], rep.now)
+	out.Burndown = rep.h.burndown(rep.rows[idx], rep.now)
 	keys := map[string]bool{}
-	for _, sc := range []SprintScope{sp.Committed, sp.Added, sp.Completed, sp.CarriedOver, sp.Removed} {
+	for _, sc := range []SprintScope{sp.Committed, sp.Added, sp.Completed, sp.NotCompleted, sp.Removed} {
 		for _, k := range sc.Keys {
 			keys[k] = true
 		}
@@ -72,6 +74,10 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 		return out, err
 	}
 	out.P85 = flow.CycleTime.P85
+	out.Issues = page.Issues
+	if out.Issues == nil {
+		out.Issues = []IssueRow{}
+	}
 	var done []IssueRow
 	for _, is := range page.Issues {
 		if is.CycleTimeDays != nil && is.DoneAt != nil && !is.DoneAt.After(end) {
@@ -89,6 +95,9 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 	}
 	sort.SliceStable(done, func(a, b int) bool { return *done[a].CycleTimeDays > *done[b].CycleTimeDays })
 	out.Slowest = done[:min(len(done), 5)]
+	if out.Aged == nil {
+		out.Aged = []IssueRow{}
+	}
 	return out, nil
 }
 

@@ -12,9 +12,21 @@ import (
 
 // SprintScope is a set of issues and their story points.
 type SprintScope struct {
-	Issues int      `json:"issues"`
-	Points float64  `json:"points"`
-	Keys   []string `json:"keys"`
+	Issues int          `json:"issues"`
+	Points float64      `json:"points"`
+	Keys   []string     `json:"keys"`
+	Items  []SprintItem `json:"items"`
+}
+
+// SprintItem is an issue of a scope with its estimate at the moment that
+// counts for the scope (the start for committed, the change for added and
+// removed, the end for completed and not completed).
+type SprintItem struct {
+	Key    string  `json:"key"`
+	Points float64 `json:"points"`
+	// AddedAfterStart marks an item of the completed or not completed
+	// scope that joined after the start (Jira's asterisk).
+	AddedAfterStart bool `json:"added_after_start"`
 }
 
 // SprintReport is one sprint measured as Jira's sprint report does, replayed
@@ -31,8 +43,13 @@ type SprintReport struct {
 	Added       SprintScope `json:"added"`
 	Removed     SprintScope `json:"removed"`
 	Completed   SprintScope `json:"completed"`
-	CarriedOver SprintScope `json:"carried_over"`
-	Velocity    float64     `json:"velocity"`
+	// NotCompleted are the members at the end that were not done; those
+	// in a later sprint of the board are also CarriedOver.
+	NotCompleted SprintScope `json:"not_completed"`
+	CarriedOver  SprintScope `json:"carried_over"`
+	// Velocity is the completed points of a closed sprint; null while the
+	// sprint is active (as in Jira's velocity chart).
+	Velocity *float64 `json:"velocity"`
 	SayDo       *float64    `json:"say_do_ratio"`
 	ScopeChange *float64    `json:"scope_change"`
 }
@@ -91,12 +108,20 @@ type sprintHistory struct {
 
 // Sprints reports every started sprint of a board, oldest first.
 func (s *Service) Sprints(ctx context.Context, site string, board uint64) ([]SprintReport, error) {
-	return s.sprints(ctx, site, board, 0)
+	out, _, err := s.sprints(ctx, site, board, 0)
+	return out, err
+}
+
+// replayed is a board's sprints with the history they were replayed from.
+type replayed struct {
+	rows []sprintRow
+	h    *sprintHistory
+	now  time.Time
 }
 
 // sprints reports a board's started sprints, or with lastClosed > 0 only
 // its last closed ones (their carry-over then ignores later sprints).
-func (s *Service) sprints(ctx context.Context, site string, board uint64, lastClosed int) ([]SprintReport, error) {
+func (s *Service) sprints(ctx context.Context, site string, board uint64, lastClosed int) ([]SprintReport, replayed, error) {
 	siteCond, siteArgs := "1", []any{}
 	if site != "" {
 		siteCond, siteArgs = "site = ?", []any{site}
@@ -105,7 +130,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 	q := `SELECT sprint_id, name, state, goal, start_at, end_at, complete_at FROM sprints FINAL
 		WHERE ` + siteCond + ` AND board_id = ? AND state != 'future' AND start_at IS NOT NULL ORDER BY start_at, sprint_id`
 	if err := s.DB.Select(ctx, &sprints, q, append(siteArgs, board)...); err != nil {
-		return nil, fmt.Errorf("sprints: %w", err)
+		return nil, replayed{}, fmt.Errorf("sprints: %w", err)
 	}
 	if lastClosed > 0 {
 		var closed []sprintRow
@@ -117,7 +142,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 		sprints = closed[max(0, len(closed)-lastClosed):]
 	}
 	if len(sprints) == 0 {
-		return []SprintReport{}, nil
+		return []SprintReport{}, replayed{}, nil
 	}
 	ids := make([]uint64, len(sprints))
 	h := &sprintHistory{issues: map[uint64]*sprintIssue{}, members: map[uint64]map[uint64][]memberEvent{},
@@ -167,7 +192,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 		},
 	)
 	if err != nil {
-		return nil, err
+		return nil, replayed{}, err
 	}
 	for i := range issues {
 		is := &issues[i]
@@ -211,7 +236,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 	for _, sp := range sprints {
 		out = append(out, h.report(sp, now))
 	}
-	return out, nil
+	return out, replayed{rows: sprints, h: h, now: now}, nil
 }
 
 // member says whether an issue is in a sprint at t.
@@ -270,22 +295,16 @@ func (h *sprintHistory) pointsAt(id uint64, t time.Time) float64 {
 	return f
 }
 
-func (sc *SprintScope) add(key string, points float64) {
+func (sc *SprintScope) add(key string, points float64, addedAfterStart bool) {
 	sc.Issues++
 	sc.Points += points
 	sc.Keys = append(sc.Keys, key)
+	sc.Items = append(sc.Items, SprintItem{Key: key, Points: points, AddedAfterStart: addedAfterStart})
 }
 
 func (h *sprintHistory) report(sp sprintRow, now time.Time) SprintReport {
 	r := SprintReport{ID: sp.SprintID, Name: sp.Name, State: sp.State, Goal: sp.Goal, StartAt: sp.StartAt, EndAt: sp.EndAt, CompleteAt: sp.CompleteAt}
-	start := sp.StartAt.UTC()
-	end := now
-	switch {
-	case sp.CompleteAt != nil:
-		end = sp.CompleteAt.UTC()
-	case sp.EndAt != nil && sp.EndAt.Before(now):
-		end = sp.EndAt.UTC()
-	}
+	start, end := sp.StartAt.UTC(), sprintEnd(sp, now)
 	var ids []uint64
 	for id := range h.members[sp.SprintID] {
 		if h.issues[id] != nil {
@@ -309,46 +328,106 @@ func (h *sprintHistory) report(sp sprintRow, now time.Time) SprintReport {
 				}
 			}
 		}
+		added := !committed && !addedAt.IsZero()
 		if committed {
-			r.Committed.add(is.Key, h.pointsAt(id, start))
+			r.Committed.add(is.Key, h.pointsAt(id, start), false)
 		}
-		if !committed && !addedAt.IsZero() {
-			r.Added.add(is.Key, h.pointsAt(id, addedAt))
+		if added {
+			r.Added.add(is.Key, h.pointsAt(id, addedAt), true)
 		}
-		if (committed || !addedAt.IsZero()) && !atEnd && !removedAt.IsZero() {
-			r.Removed.add(is.Key, h.pointsAt(id, removedAt))
+		if (committed || added) && !atEnd && !removedAt.IsZero() {
+			r.Removed.add(is.Key, h.pointsAt(id, removedAt), added)
 		}
 		if !atEnd {
 			continue
 		}
 		if h.categoryAt(id, end) == "done" {
 			pts := h.pointsAt(id, end)
-			r.Completed.add(is.Key, pts)
+			r.Completed.add(is.Key, pts, added)
 			if committed {
 				committedDone += h.pointsAt(id, start)
 			}
 			continue
 		}
+		r.NotCompleted.add(is.Key, h.pointsAt(id, end), added)
 		// Not done at the end: carried over when it is in a later sprint.
 		for other, byIssue := range h.members {
 			if other == sp.SprintID || !h.start[other].After(start) {
 				continue
 			}
 			if _, ok := byIssue[id]; ok {
-				r.CarriedOver.add(is.Key, h.pointsAt(id, end))
+				r.CarriedOver.add(is.Key, h.pointsAt(id, end), added)
 				break
 			}
 		}
 	}
-	r.Velocity = r.Completed.Points
+	if sp.State == "closed" {
+		r.Velocity = ptr(r.Completed.Points)
+	}
 	if r.Committed.Points > 0 {
 		r.SayDo = ptr(round(committedDone / r.Committed.Points))
 		r.ScopeChange = ptr(round((r.Added.Points + r.Removed.Points) / r.Committed.Points))
 	}
-	for _, sc := range []*SprintScope{&r.Committed, &r.Added, &r.Removed, &r.Completed, &r.CarriedOver} {
+	for _, sc := range []*SprintScope{&r.Committed, &r.Added, &r.Removed, &r.Completed, &r.NotCompleted, &r.CarriedOver} {
 		if sc.Keys == nil {
-			sc.Keys = []string{}
+			sc.Keys, sc.Items = []string{}, []SprintItem{}
 		}
 	}
 	return r
+}
+
+// sprintEnd is when a sprint's report is taken: its completion, else its
+// planned end once passed, else now.
+func sprintEnd(sp sprintRow, now time.Time) time.Time {
+	switch {
+	case sp.CompleteAt != nil:
+		return sp.CompleteAt.UTC()
+	case sp.EndAt != nil && sp.EndAt.Before(now):
+		return sp.EndAt.UTC()
+	}
+	return now
+}
+
+// BurnPoint is a sprint's scope at one moment: its members' points, the
+// done ones among them, and what remains.
+type BurnPoint struct {
+	At        time.Time `json:"at"`
+	Scope     float64   `json:"scope_points"`
+	Done      float64   `json:"done_points"`
+	Remaining float64   `json:"remaining_points"`
+	Issues    int       `json:"issues"`
+	DoneN     int       `json:"done_issues"`
+}
+
+// burndown replays a sprint every 24 hours from its start, and at its end:
+// the estimates, membership and status categories at each moment.
+func (h *sprintHistory) burndown(sp sprintRow, now time.Time) []BurnPoint {
+	start, end := sp.StartAt.UTC(), sprintEnd(sp, now)
+	var at []time.Time
+	for t := start; !t.After(end) && len(at) < 400; t = t.Add(24 * time.Hour) {
+		at = append(at, t)
+	}
+	if len(at) == 0 || !at[len(at)-1].Equal(end) {
+		at = append(at, end)
+	}
+	out := make([]BurnPoint, 0, len(at))
+	for _, t := range at {
+		bp := BurnPoint{At: t}
+		for id := range h.members[sp.SprintID] {
+			if h.issues[id] == nil || !h.member(sp.SprintID, id, t) {
+				continue
+			}
+			pts := h.pointsAt(id, t)
+			bp.Scope += pts
+			bp.Issues++
+			if h.categoryAt(id, t) == "done" {
+				bp.Done += pts
+				bp.DoneN++
+			}
+		}
+		bp.Scope, bp.Done = round(bp.Scope), round(bp.Done)
+		bp.Remaining = round(bp.Scope - bp.Done)
+		out = append(out, bp)
+	}
+	return out
 }
