@@ -184,8 +184,8 @@ func (s *Server) apiSprints(c *fiber.Ctx) error {
 }
 
 // sprintBoard is the scrum board a sprints request is about: the board
-// named, else the first scrum board of the project; and the scrum boards
-// to choose from (the project's, or all).
+// named, else the first scrum board of the project (0 without either);
+// and the scrum boards to choose from (the project's, or all).
 func (s *Server) sprintBoard(c *fiber.Ctx, f metrics.Filter) (uint64, []metrics.CatalogBoard, error) {
 	cat, err := s.catalog(c.UserContext())
 	if err != nil {
@@ -208,8 +208,8 @@ func (s *Server) sprintBoard(c *fiber.Ctx, f metrics.Filter) (uint64, []metrics.
 		}
 		return 0, scrum, evident.Errorf(evident.EINVALID, "board: %d is not a scrum board of %s", f.Board, f.Project)
 	}
-	if len(scrum) == 0 {
-		return 0, scrum, nil
+	if len(scrum) == 0 || f.Project == "" {
+		return 0, scrum, nil // the caller chooses, or asks for a board
 	}
 	return scrum[0].ID, scrum, nil
 }

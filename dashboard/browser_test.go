@@ -433,4 +433,53 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 			t.Errorf("the test data has no active sprint (%v) or no carried-over issue (%v) to check", checkedActive, checkedCarried)
 		}
 	})
+
+	// Percentile labels never overlap each other: their lines are drawn
+	// where echarts puts them, and every labelled pair is at least a label
+	// apart (14 px); epics are left out unless asked for, and said so.
+	t.Run("percentile labels never overlap", func(t *testing.T) {
+		checked := 0
+		for _, path := range []string{"/flow", "/flow?project=SHOP", "/flow?type=all", "/flow?from=2025-06-01&to=2025-07-01", "/flow?type=Bug"} {
+			var gaps []float64
+			var notice string
+			err := chromedp.Run(ctx, chromedp.Navigate(base+path), chromedp.WaitReady("footer", chromedp.ByQuery), chromedp.Sleep(300*time.Millisecond),
+				chromedp.Evaluate(`(function () {
+					var out = [];
+					["cycle_scatter", "aging"].forEach(function (id) {
+						var el = document.getElementById(id);
+						if (!el) { return; }
+						var ch = echarts.getInstanceByDom(el);
+						ch.getOption().series.forEach(function (s) {
+							if (!s.markLine) { return; }
+							var ys = s.markLine.data.filter(function (d) { return d.name; }).map(function (d) { return ch.convertToPixel({yAxisIndex: 0}, d.yAxis); });
+							ys.sort(function (a, b) { return a - b; });
+							for (var i = 1; i < ys.length; i++) { out.push(ys[i] - ys[i - 1]); }
+							out.push(1000); // a chart with lines was checked
+						});
+					});
+					return out;
+				})()`, &gaps),
+				chromedp.Evaluate(`(document.querySelector(".notice") || {}).textContent || ""`, &notice))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range gaps {
+				if g < 14 {
+					t.Errorf("%s: two percentile labels are %.1f px apart", path, g)
+				}
+				if g == 1000 {
+					checked++
+				}
+			}
+			if path == "/flow" && !strings.Contains(notice, "left out") {
+				t.Errorf("/flow does not say that epics are left out: %q", notice)
+			}
+			if path == "/flow?type=all" && strings.Contains(notice, "left out") {
+				t.Errorf("/flow?type=all still leaves epics out: %q", notice)
+			}
+		}
+		if checked < 5 {
+			t.Errorf("only %d charts with percentile lines were checked", checked)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	if err != nil {
 		return s.pageError(c, v, err)
 	}
+	withoutEpics(c, &v, &f)
 	var flow metrics.Flow
 	var cfd metrics.CFD
 	var st metrics.StatusTimes
@@ -40,7 +42,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	v.Charts = []Chart{
 		s.cycleScatter(flow),
 		leadHistogram(flow),
-		throughputChart(flow),
+		throughputChart(flow, f),
 		cfdChart(cfd),
 		s.agingChart(flow),
 		timeInStatusChart(st),
@@ -48,18 +50,62 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	return s.render(c, "flow", v)
 }
 
-func percentileLines(st metrics.Stats) []opts.MarkLineNameYAxisItem {
+// minLabelGap is the vertical distance, in pixels, two percentile labels
+// need not to overlap (a label of 11 px text sits above its line).
+const minLabelGap = 15
+
+// percentileMarks are the 50/70/85/95th percentile lines of a chart whose
+// y axis runs from 0 to max over plotPx pixels. Each line's label sits
+// above it at the right; a line closer than minLabelGap pixels to the last
+// labelled one below it gives its text to that label instead, so no two
+// labels ever overlap.
+func percentileMarks(st metrics.Stats, max, plotPx float64) []opts.MarkLineNameYAxisItem {
 	var out []opts.MarkLineNameYAxisItem
+	labelled, lastPx := -1, math.Inf(-1)
 	for _, p := range []struct {
 		name string
 		v    *float64
 	}{{"50%", st.P50}, {"70%", st.P70}, {"85%", st.P85}, {"95%", st.P95}} {
-		if p.v != nil {
-			out = append(out, opts.MarkLineNameYAxisItem{Name: p.name, YAxis: *p.v})
+		if p.v == nil {
+			continue
 		}
+		text := p.name + " " + number(*p.v, 1) + " d"
+		px := *p.v / max * plotPx
+		if labelled >= 0 && px-lastPx < minLabelGap {
+			out[labelled].Name += " · " + text
+			out = append(out, opts.MarkLineNameYAxisItem{Name: "", YAxis: *p.v})
+			continue
+		}
+		labelled, lastPx = len(out), px
+		out = append(out, opts.MarkLineNameYAxisItem{Name: text, YAxis: *p.v})
 	}
 	return out
 }
+
+// percentileStyle draws percentile lines plain, labelled above their right
+// end, inside the plot (never over the axis labels).
+var percentileStyle = charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
+	Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}", Position: "insideEndTop", FontSize: 11}})
+
+// axisMax is a y axis maximum that holds every value and the 95th
+// percentile line, rounded up to a readable number.
+func axisMax(values []float64, st metrics.Stats) float64 {
+	m := 1.0
+	for _, v := range values {
+		m = math.Max(m, v)
+	}
+	if st.P95 != nil {
+		m = math.Max(m, *st.P95)
+	}
+	return niceCeil(m * 1.05)
+}
+
+// Heights of the charts with percentile lines, and their plot area.
+const (
+	percentileChartPx = 380
+	percentileGridTop = 40
+	percentileGridBot = 50
+)
 
 func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 	ch := Chart{ID: "cycle_scatter", Title: "Cycle time scatterplot",
@@ -73,11 +119,16 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 		ch.Help += fmt.Sprintf(" More than %s issues were done: the dots are a uniform sample of %s of the %s; the percentile lines use all of them.",
 			count(metrics.MaxCyclePoints), count(len(flow.Points)), count(flow.CycleTime.N))
 	}
+	var days []float64
+	for _, pt := range flow.Points {
+		days = append(days, pt.CycleDays)
+	}
+	ymax := axisMax(days, flow.CycleTime)
 	sc := charts.NewScatter()
-	gl := append(base(ch.ID, "380px"),
-		charts.WithGridOpts(opts.Grid{Left: "50", Right: "90"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "time", Name: "done"}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "days"}),
+	gl := append(base(ch.ID, fmt.Sprintf("%dpx", percentileChartPx)),
+		charts.WithGridOpts(opts.Grid{Left: "50", Right: "30", Top: strconv.Itoa(percentileGridTop), Bottom: strconv.Itoa(percentileGridBot)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "time", Name: "done", NameLocation: "middle", NameGap: 28, AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "days", Min: 0, Max: ymax}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
 			Formatter: opts.FuncOpts(`function (p) { if (!p.data || !p.data.value) { return p.name + ': ' + p.value; } var e = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }; return e(p.data.value[2]) + ' · ' + e(p.data.value[1]) + ' days<br>' + e(p.data.value[3]); }`)}),
 		charts.WithDataZoomOpts(opts.DataZoom{Type: "inside"}))
@@ -95,8 +146,7 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 	for i, t := range sortedKeys(byType) {
 		so := []charts.SeriesOpts{}
 		if i == 0 {
-			so = append(so, charts.WithMarkLineNameYAxisItemOpts(percentileLines(flow.CycleTime)...),
-				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"}, Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c} d"}}))
+			so = append(so, charts.WithMarkLineNameYAxisItemOpts(percentileMarks(flow.CycleTime, ymax, percentileChartPx-percentileGridTop-percentileGridBot)...), percentileStyle)
 		}
 		sc.AddSeries(t, byType[t], so...)
 	}
@@ -113,37 +163,69 @@ func leadHistogram(flow metrics.Flow) Chart {
 		return ch
 	}
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithXAxisOpts(opts.XAxis{Name: "days"}), charts.WithYAxisOpts(opts.YAxis{Name: "issues"}))...)
+	bar.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithXAxisOpts(opts.XAxis{Name: "days", NameLocation: "middle", NameGap: 28}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "issues"}), charts.WithGridOpts(opts.Grid{Bottom: "50"}))...)
+	// Every day from 0 to the longest, empty ones too: the axis is a
+	// scale, not a list of the days that happen to have issues.
+	byDay := map[int]int{}
+	longest := 0
+	for _, b := range flow.LeadHistogram {
+		byDay[b.Days] = b.Count
+		longest = max(longest, b.Days)
+		ch.Table.Rows = append(ch.Table.Rows, []string{strconv.Itoa(b.Days), strconv.Itoa(b.Count)})
+	}
 	var xs []string
 	var ys []opts.BarData
-	for _, b := range flow.LeadHistogram {
-		xs = append(xs, strconv.Itoa(b.Days))
-		ys = append(ys, opts.BarData{Value: b.Count})
-		ch.Table.Rows = append(ch.Table.Rows, []string{strconv.Itoa(b.Days), strconv.Itoa(b.Count)})
+	for d := 0; d <= longest && d <= 3660; d++ {
+		xs = append(xs, strconv.Itoa(d))
+		ys = append(ys, opts.BarData{Value: byDay[d]})
 	}
 	bar.SetXAxis(xs).AddSeries("issues", ys)
 	ch.Element, ch.Script = snippet(bar)
 	return ch
 }
 
-func throughputChart(flow metrics.Flow) Chart {
+func throughputChart(flow metrics.Flow, f metrics.Filter) Chart {
 	ch := Chart{ID: "throughput", Title: "Throughput run chart",
-		Help:  "Issues done per week (weeks start on Monday, UTC).",
-		Table: Table{Head: []string{"week", "done"}}}
+		Help:  "Issues done per week (weeks start on Monday, UTC). A week only partly inside the period (still running, or cut by From/To) is drawn dashed: its count is not comparable.",
+		Table: Table{Head: []string{"week", "done", "partial"}}}
 	if len(flow.Throughput) == 0 {
 		ch.Empty = "No weeks in this period."
 		return ch
 	}
 	line := charts.NewLine()
-	line.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "issues"}))...)
+	line.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "issues"}),
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}))...)
 	var xs []string
-	var ys []opts.LineData
+	var whole, partial []opts.LineData
 	for _, w := range flow.Throughput {
+		start, err := time.Parse("2006-01-02", w.Week)
+		cut := err == nil && (start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To))
 		xs = append(xs, w.Week)
-		ys = append(ys, opts.LineData{Value: w.Count})
-		ch.Table.Rows = append(ch.Table.Rows, []string{w.Week, strconv.Itoa(w.Count)})
+		if cut {
+			whole, partial = append(whole, opts.LineData{Value: "-"}), append(partial, opts.LineData{Value: w.Count})
+		} else {
+			whole, partial = append(whole, opts.LineData{Value: w.Count}), append(partial, opts.LineData{Value: "-"})
+		}
+		ch.Table.Rows = append(ch.Table.Rows, []string{w.Week, strconv.Itoa(w.Count), strconv.FormatBool(cut)})
 	}
-	line.SetXAxis(xs).AddSeries("done", ys, charts.WithMarkLineNameTypeItemOpts(opts.MarkLineNameTypeItem{Name: "average", Type: "average"}))
+	// The dashed line joins the whole weeks next to a partial one.
+	joined := append([]opts.LineData(nil), partial...)
+	for i := range partial {
+		if partial[i].Value == "-" {
+			continue
+		}
+		if i > 0 && whole[i-1].Value != "-" {
+			joined[i-1] = whole[i-1]
+		}
+		if i+1 < len(whole) && whole[i+1].Value != "-" {
+			joined[i+1] = whole[i+1]
+		}
+	}
+	partial = joined
+	line.SetXAxis(xs).
+		AddSeries("done", whole, charts.WithMarkLineNameTypeItemOpts(opts.MarkLineNameTypeItem{Name: "average of whole weeks", Type: "average"})).
+		AddSeries("partial week", partial, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: "#5470c6"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"}))
 	ch.Element, ch.Script = snippet(line)
 	return ch
 }
@@ -154,7 +236,7 @@ var categoryNames = map[string]string{"new": "To do", "indeterminate": "In progr
 
 func cfdChart(cfd metrics.CFD) Chart {
 	ch := Chart{ID: "cfd", Title: "Cumulative flow",
-		Help: "Issues in each status category at the end of each day, replayed from the changelog."}
+		Help: "Issues in each status category at the end of each day, replayed from the changelog; Done counts what was finished since the period's first day. The data table has the totals."}
 	ch.Table.Head = append([]string{"day"}, categoryOrder...)
 	if len(cfd.Days) == 0 || len(cfd.Series) == 0 {
 		ch.Empty = "No issues in this period."
@@ -168,11 +250,17 @@ func cfdChart(cfd metrics.CFD) Chart {
 		if vals == nil {
 			vals = make([]int, len(cfd.Days))
 		}
+		// Done counts from the period's first day: everything finished
+		// before it would fill the chart and flatten the work in flight.
+		name, base := categoryNames[cat], 0
+		if cat == "done" && len(vals) > 0 {
+			name, base = "Done since "+cfd.Days[0], vals[0]
+		}
 		var ys []opts.LineData
 		for _, n := range vals {
-			ys = append(ys, opts.LineData{Value: n})
+			ys = append(ys, opts.LineData{Value: n - base})
 		}
-		line.AddSeries(categoryNames[cat], ys, charts.WithLineChartOpts(opts.LineChart{Stack: "cfd", ShowSymbol: opts.Bool(false)}),
+		line.AddSeries(name, ys, charts.WithLineChartOpts(opts.LineChart{Stack: "cfd", ShowSymbol: opts.Bool(false)}),
 			charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.6)}))
 	}
 	for i, d := range cfd.Days {
@@ -190,9 +278,16 @@ func cfdChart(cfd metrics.CFD) Chart {
 	return ch
 }
 
+// agingBands colour the aging chart between the cycle-time percentiles:
+// an item in a warmer band is older than most finished ones were.
+var agingBands = []struct {
+	name, colour string
+}{{"below 50%", "#e3f4e8"}, {"50–70%", "#f3f7dc"}, {"70–85%", "#fdf3d6"}, {"85–95%", "#fde4cf"}, {"above 95%", "#fbd5d2"}}
+
 func (s *Server) agingChart(flow metrics.Flow) Chart {
 	ch := Chart{ID: "aging", Title: "Aging work in progress",
-		Help:  "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period.",
+		Help: "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period: " +
+			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows.",
 		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days"}}}
 	if len(flow.Aging) == 0 {
 		ch.Empty = "Nothing is in progress."
@@ -200,30 +295,94 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 	}
 	seen := map[string]bool{}
 	var names []string
+	var ages []float64
 	for _, a := range flow.Aging {
 		if !seen[a.Status] {
 			seen[a.Status] = true
 			names = append(names, a.Status)
 		}
+		ages = append(ages, a.AgeDays)
 	}
 	sort.Strings(names)
+	col := map[string]int{}
+	for i, n := range names {
+		col[n] = i
+	}
+	// Items far older than anything finished would flatten the bands: the
+	// axis stops at twice the 95th percentile and older items sit on its
+	// top edge as triangles (their age is in the tooltip and the table).
+	ymax := axisMax(ages, flow.CycleTime)
+	capped := 0
+	if p95 := flow.CycleTime.P95; p95 != nil && ymax > 2**p95 {
+		ymax = niceCeil(2 * *p95)
+		for _, a := range ages {
+			if a > ymax {
+				capped++
+			}
+		}
+		ch.Help += fmt.Sprintf(" %d item(s) older than %s days sit on the top edge as triangles.", capped, number(ymax, 0))
+	}
+	// The axis names go into the formatter as character codes: go-echarts
+	// writes functions as JSON strings, so a quote in them would break out.
+	var codes []string
+	for _, n := range names {
+		var cs []string
+		for _, r := range n {
+			cs = append(cs, strconv.Itoa(int(r)))
+		}
+		codes = append(codes, "["+strings.Join(cs, ",")+"]")
+	}
+	labels := "[" + strings.Join(codes, ",") + "]"
 	sc := charts.NewScatter()
-	sc.SetGlobalOptions(append(base(ch.ID, "340px"),
-		charts.WithGridOpts(opts.Grid{Left: "50", Right: "90"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: names}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "age (days)"}),
+	sc.SetGlobalOptions(append(base(ch.ID, fmt.Sprintf("%dpx", percentileChartPx)),
+		charts.WithGridOpts(opts.Grid{Left: "50", Right: "30", Top: strconv.Itoa(percentileGridTop), Bottom: strconv.Itoa(percentileGridBot)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Min: -0.5, Max: float64(len(names)) - 0.5, MinInterval: 1, MaxInterval: 1,
+			SplitLine: &opts.SplitLine{Show: opts.Bool(false)},
+			AxisLabel: &opts.AxisLabel{Interval: "0", HideOverlap: opts.Bool(true),
+				Formatter: opts.FuncOpts(`function (v) { var n = ` + labels + `; return Number.isInteger(v) && n[v] ? String.fromCodePoint.apply(null, n[v]) : ''; }`)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "age (days)", Min: 0, Max: ymax}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
 			Formatter: opts.FuncOpts(`function (p) { if (!p.data || !p.data.value) { return p.name + ': ' + p.value; } var e = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }; return e(p.data.value[2]) + ' · ' + e(p.data.value[1]) + ' days<br>' + e(p.data.value[3]); }`)}))...)
+	// Spread the dots of a column by age rank, so that items of equal age
+	// do not hide each other: offsets within ±0.35 of the column.
+	byCol := map[int][]int{}
+	for i, a := range flow.Aging {
+		byCol[col[a.Status]] = append(byCol[col[a.Status]], i)
+	}
+	offset := make([]float64, len(flow.Aging))
+	for _, idx := range byCol {
+		sort.SliceStable(idx, func(a, b int) bool { return flow.Aging[idx[a]].AgeDays < flow.Aging[idx[b]].AgeDays })
+		for r, i := range idx {
+			offset[i] = []float64{0, -0.2, 0.2, -0.35, 0.35, -0.1, 0.1, -0.28, 0.28}[r%9]
+		}
+	}
 	var pts []opts.ScatterData
-	for _, a := range flow.Aging {
-		pts = append(pts, opts.ScatterData{Value: []any{a.Status, a.AgeDays, a.Key, a.Summary}, SymbolSize: 8})
+	for i, a := range flow.Aging {
+		pt := opts.ScatterData{Value: []any{float64(col[a.Status]) + offset[i], a.AgeDays, a.Key, a.Summary}, SymbolSize: 8}
+		if a.AgeDays > ymax {
+			pt.Value = []any{float64(col[a.Status]) + offset[i], ymax, a.Key, a.Summary + " (" + number(a.AgeDays, 1) + " days)"}
+			pt.Symbol, pt.SymbolSize = "triangle", 11
+		}
+		pts = append(pts, pt)
 		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays)})
 	}
-	sc.AddSeries("in progress", pts, charts.WithMarkLineNameYAxisItemOpts(percentileLines(flow.CycleTime)...),
-		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"}, Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}: {c} d"}}))
+	var bands []opts.MarkAreaNameCoordItem
+	edges := []*float64{ptrOf(0), flow.CycleTime.P50, flow.CycleTime.P70, flow.CycleTime.P85, flow.CycleTime.P95, ptrOf(ymax)}
+	for i, b := range agingBands {
+		lo, hi := edges[i], edges[i+1]
+		if lo == nil || hi == nil || *hi <= *lo {
+			continue
+		}
+		bands = append(bands, opts.MarkAreaNameCoordItem{Name: "", Coordinate0: []any{-0.5, *lo}, Coordinate1: []any{float64(len(names)) - 0.5, *hi},
+			ItemStyle: &opts.ItemStyle{Color: b.colour}})
+	}
+	sc.AddSeries("in progress", pts, charts.WithMarkLineNameYAxisItemOpts(percentileMarks(flow.CycleTime, ymax, percentileChartPx-percentileGridTop-percentileGridBot)...),
+		percentileStyle, charts.WithMarkAreaNameCoordItemOpts(bands...), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2f6fde", Opacity: opts.Float(0.85)}))
 	ch.Element, ch.Script = snippet(sc)
 	return ch
 }
+
+func ptrOf(v float64) *float64 { return &v }
 
 func timeInStatusChart(flow metrics.StatusTimes) Chart {
 	ch := Chart{ID: "time_in_status", Title: "Time in status",
@@ -233,8 +392,12 @@ func timeInStatusChart(flow metrics.StatusTimes) Chart {
 		ch.Empty = "No issue was done in this period."
 		return ch
 	}
+	// Horizontal bars: every status name is written in full on its own row.
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "days"}))...)
+	height := 90 + 34*len(flow.TimeInStatus)
+	bar.SetGlobalOptions(append(base(ch.ID, fmt.Sprintf("%dpx", max(240, height))),
+		charts.WithGridOpts(opts.Grid{Left: "10", Right: "50", Top: "40", Bottom: "30", ContainLabel: opts.Bool(true)}),
+		charts.WithXAxisOpts(opts.XAxis{Name: "days", Type: "value"}))...)
 	var xs []string
 	var mean, median []opts.BarData
 	for _, st := range flow.TimeInStatus {
@@ -242,7 +405,8 @@ func timeInStatusChart(flow metrics.StatusTimes) Chart {
 		mean, median = append(mean, opts.BarData{Value: st.MeanDays}), append(median, opts.BarData{Value: st.MedianDays})
 		ch.Table.Rows = append(ch.Table.Rows, []string{st.Status, strconv.Itoa(st.Visits), f2s(st.TotalDays), f2s(st.MeanDays), f2s(st.MedianDays)})
 	}
-	bar.SetXAxis(xs).AddSeries("mean", mean).AddSeries("median", median)
+	bar.SetGlobalOptions(charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: xs, Inverse: opts.Bool(true), AxisLabel: &opts.AxisLabel{Interval: "0"}}))
+	bar.AddSeries("mean", mean).AddSeries("median", median)
 	ch.Element, ch.Script = snippet(bar)
 	return ch
 }

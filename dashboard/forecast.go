@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
@@ -17,63 +19,121 @@ type forecastData struct {
 	Forecast *metrics.Forecast
 	Items    string
 	Until    string
-	History  string
+	// Default says the question was not asked: the page answers how many
+	// items the next four weeks bring.
+	Default bool
 }
+
+// forecastHorizon is the default question's horizon: four weeks.
+const forecastHorizon = 28
 
 func (s *Server) forecastPage(c *fiber.Ctx) error {
 	v, f, _, err := s.newView(c, "Forecast", "forecast")
 	if err != nil {
 		return s.pageError(c, v, err)
 	}
-	data := forecastData{Items: c.Query("items"), Until: c.Query("until"), History: c.Query("history", "90")}
-	v.Data = data
-	if data.Items == "" && data.Until == "" {
-		v.Notice = "Ask how many items will be done by a date, or when a number of items will be done."
-		return s.render(c, "forecast", v)
-	}
+	withoutEpics(c, &v, &f)
+	today := s.cfg.Now().UTC().Truncate(24 * time.Hour)
+	data := forecastData{Items: c.Query("items"), Until: c.Query("until")}
 	p := params{c: c, now: s.cfg.Now()}
 	var req metrics.ForecastRequest
-	if data.Items != "" {
+	switch {
+	case data.Items != "":
 		if req.Items, err = p.int("items", 0, 1, 100000); err != nil {
 			return s.pageError(c, v, err)
 		}
-	} else {
+	case data.Until != "":
 		until, _, err := p.date("until")
 		if err != nil {
 			return s.pageError(c, v, err)
 		}
-		today := s.cfg.Now().UTC().Truncate(24 * time.Hour)
 		if !until.After(today) || until.Sub(today) > 5*366*24*time.Hour {
 			return s.pageError(c, v, evident.Errorf(evident.EINVALID, "until: %s must be after today and within five years", data.Until))
 		}
 		req.Until = until
+	default:
+		data.Default = true
+		req.Until = today.AddDate(0, 0, forecastHorizon)
+		data.Until = req.Until.Format("2006-01-02")
 	}
-	if req.HistoryDays, err = p.int("history", 90, 7, 730); err != nil {
-		return s.pageError(c, v, err)
+	// The history is the filter's range, up to today (today is not over).
+	to := f.To
+	if to.After(today) {
+		to = today
 	}
+	if !f.From.Before(to) {
+		return s.pageError(c, v, evident.Errorf(evident.EINVALID, "from: the history must end before today (%s)", today.Format("2006-01-02")))
+	}
+	req.HistoryFrom, req.HistoryDays = f.From, int(to.Sub(f.From).Hours()/24)
 	fc, err := s.cfg.Measures.Forecast(c.UserContext(), f, req)
 	if err != nil {
 		return err
 	}
 	data.Forecast = &fc
 	v.Data = data
-	ch := Chart{ID: "forecast", Title: "Probability distribution", Help: fmt.Sprintf("Outcomes of %d trials, each sampling daily throughput from the last %d days.", fc.Trials, fc.HistoryDays),
-		Table: Table{Head: []string{"outcome", "trials", "share"}}}
+	v.Charts = []Chart{forecastChart(fc)}
+	return s.render(c, "forecast", v)
+}
+
+// forecastChart draws the outcomes of the trials (bars, % of trials), the
+// cumulative chance (line: of at least that many, or of being done by that
+// date) and the 50/85/95% answers as marks.
+func forecastChart(fc metrics.Forecast) Chart {
+	ch := Chart{ID: "forecast", Title: "Probability distribution",
+		Help:  fmt.Sprintf("Outcomes of %s trials, each sampling daily throughput from the %d days from %s. Bars: share of trials; line: the chance of ", count(fc.Trials), fc.HistoryDays, fc.HistoryFrom),
+		Table: Table{Head: []string{"outcome", "trials", "share", "cumulative"}}}
 	if len(fc.Distribution) == 0 {
 		ch.Empty = "Not enough history to forecast."
-	} else {
-		bar := charts.NewBar()
-		bar.SetGlobalOptions(append(base(ch.ID, "320px"), charts.WithYAxisOpts(opts.YAxis{Name: "share of trials"}))...)
-		var xs []string
-		var ys []opts.BarData
-		for _, b := range fc.Distribution {
-			xs = append(xs, b.Value)
-			ys = append(ys, opts.BarData{Value: b.Share})
-			ch.Table.Rows = append(ch.Table.Rows, []string{b.Value, strconv.Itoa(b.Trials), f2s(b.Share)})
-		}
-		bar.SetXAxis(xs).AddSeries("share", ys)
-		ch.Element, ch.Script = snippet(bar)
+		return ch
 	}
-	v.Charts = []Chart{ch}
-	return s.render(c, "forecast", v)
+	howMany := fc.HowMany != nil
+	if howMany {
+		ch.Help += "at least that many."
+	} else {
+		ch.Help += "being done by that date."
+	}
+	n := len(fc.Distribution)
+	cum := make([]float64, n)
+	acc := 0
+	for k := range fc.Distribution {
+		i := k
+		if howMany {
+			i = n - 1 - k // at least: accumulate from the top
+		}
+		acc += fc.Distribution[i].Trials
+		cum[i] = math.Round(1000*float64(acc)/float64(fc.Trials)) / 10
+	}
+	var marks []opts.MarkLineNameXAxisItem
+	for _, p := range []string{"p50", "p85", "p95"} {
+		var at string
+		if howMany {
+			at = strconv.Itoa(fc.HowMany[p])
+		} else if d, ok := fc.When[p].(string); ok {
+			at = d
+		}
+		if at != "" {
+			marks = append(marks, opts.MarkLineNameXAxisItem{Name: strings.TrimPrefix(p, "p") + "%", XAxis: at})
+		}
+	}
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(append(base(ch.ID, "340px"),
+		charts.WithYAxisOpts(opts.YAxis{Name: "% of trials", Type: "value"}),
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}))...)
+	bar.ExtendYAxis(opts.YAxis{Name: "cumulative %", Type: "value", Min: 0, Max: 100})
+	var xs []string
+	var ys []opts.BarData
+	var cs []opts.LineData
+	for i, b := range fc.Distribution {
+		xs = append(xs, b.Value)
+		ys = append(ys, opts.BarData{Value: math.Round(b.Share*1000) / 10})
+		cs = append(cs, opts.LineData{Value: cum[i]})
+		ch.Table.Rows = append(ch.Table.Rows, []string{b.Value, strconv.Itoa(b.Trials), f2s(b.Share), f2s(cum[i] / 100)})
+	}
+	bar.SetXAxis(xs).AddSeries("share", ys, charts.WithMarkLineNameXAxisItemOpts(marks...),
+		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"}, Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}", Position: "end"}}))
+	line := charts.NewLine()
+	line.SetXAxis(xs).AddSeries("cumulative", cs, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1, ShowSymbol: opts.Bool(false), Smooth: opts.Bool(true)}))
+	bar.Overlap(line)
+	ch.Element, ch.Script = snippet(bar)
+	return ch
 }

@@ -89,6 +89,32 @@ var funcs = template.FuncMap{
 	},
 }
 
+// epicTypes are the issue types above stories: their "cycle time" spans
+// months of many items' work and would swamp the flow charts.
+var epicTypes = map[string]bool{"epic": true, "initiative": true, "theme": true, "portfolio epic": true}
+
+// withoutEpics leaves epics out of a page's filter when no type was
+// chosen, and says so on the page.
+func withoutEpics(c *fiber.Ctx, v *view, f *metrics.Filter) {
+	if c.Query("type") != "" {
+		return
+	}
+	v.Filters.NoEpics = true
+	var left []string
+	for _, t := range v.Filters.Types {
+		if epicTypes[strings.ToLower(t)] {
+			left = append(left, t)
+		} else {
+			f.Types = append(f.Types, t)
+		}
+	}
+	if len(left) == 0 {
+		f.Types = nil
+		return
+	}
+	v.Notice = strings.Join(left, ", ") + " left out: an epic's cycle time spans its items' work. Choose Type “all, epics too” to include them."
+}
+
 // jiraLink is an issue's page in Jira ("" without a Jira URL).
 func jiraLink(base, key string) string {
 	if base == "" {
@@ -266,6 +292,8 @@ type filterForm struct {
 	Types                                                   []string
 	Query                                                   string // the current query, for links
 	ShowBoard, ShowPeriod, HideType                         bool
+	// NoEpics: the page leaves epics out unless a type is chosen.
+	NoEpics bool
 }
 
 func (s *Server) pageRoutes() {

@@ -71,7 +71,7 @@ func (p params) filter() (metrics.Filter, error) {
 		return f, err
 	}
 	for _, t := range strings.Split(p.c.Query("type"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
+		if t = strings.TrimSpace(t); t != "" && t != "all" { // "all": every type, epics too
 			f.Types = append(f.Types, t)
 		}
 	}

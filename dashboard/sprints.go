@@ -48,6 +48,9 @@ func (s *Server) sprintsPage(c *fiber.Ctx) error {
 		return err
 	}
 	v.Filters.Boards = scrum
+	if board == 0 && len(scrum) > 0 {
+		board = scrum[0].ID
+	}
 	if c.Query("from") == "" {
 		v.Filters.From = "" // every sprint unless a range is asked for
 	}

@@ -40,6 +40,9 @@ type ForecastRequest struct {
 	Items       int
 	Until       time.Time
 	HistoryDays int
+	// HistoryFrom, when set, starts the history there instead (it then
+	// runs HistoryDays days): a page's From/To.
+	HistoryFrom time.Time
 }
 
 // Forecast runs 10,000 seeded trials, sampling daily throughput uniformly
@@ -52,6 +55,10 @@ func (s *Service) Forecast(ctx context.Context, f Filter, req ForecastRequest) (
 	today := now.Truncate(24 * time.Hour)
 	hf := f
 	hf.From, hf.To = today.AddDate(0, 0, -req.HistoryDays), today
+	if !req.HistoryFrom.IsZero() {
+		hf.From = req.HistoryFrom.UTC().Truncate(24 * time.Hour)
+		hf.To = hf.From.AddDate(0, 0, req.HistoryDays)
+	}
 	daily, err := s.DailyThroughput(ctx, hf)
 	if err != nil {
 		return Forecast{}, err
