@@ -32,26 +32,26 @@ type SprintItem struct {
 // SprintReport is one sprint measured as Jira's sprint report does, replayed
 // from the Sprint field's changelog.
 type SprintReport struct {
-	ID          uint64      `json:"id"`
-	Name        string      `json:"name"`
-	State       string      `json:"state"`
-	Goal        string      `json:"goal"`
-	StartAt     *time.Time  `json:"start_at"`
-	EndAt       *time.Time  `json:"end_at"`
-	CompleteAt  *time.Time  `json:"complete_at"`
-	Committed   SprintScope `json:"committed"`
-	Added       SprintScope `json:"added"`
-	Removed     SprintScope `json:"removed"`
-	Completed   SprintScope `json:"completed"`
+	ID         uint64      `json:"id"`
+	Name       string      `json:"name"`
+	State      string      `json:"state"`
+	Goal       string      `json:"goal"`
+	StartAt    *time.Time  `json:"start_at"`
+	EndAt      *time.Time  `json:"end_at"`
+	CompleteAt *time.Time  `json:"complete_at"`
+	Committed  SprintScope `json:"committed"`
+	Added      SprintScope `json:"added"`
+	Removed    SprintScope `json:"removed"`
+	Completed  SprintScope `json:"completed"`
 	// NotCompleted are the members at the end that were not done; those
 	// in a later sprint of the board are also CarriedOver.
 	NotCompleted SprintScope `json:"not_completed"`
 	CarriedOver  SprintScope `json:"carried_over"`
 	// Velocity is the completed points of a closed sprint; null while the
 	// sprint is active (as in Jira's velocity chart).
-	Velocity *float64 `json:"velocity"`
-	SayDo       *float64    `json:"say_do_ratio"`
-	ScopeChange *float64    `json:"scope_change"`
+	Velocity    *float64 `json:"velocity"`
+	SayDo       *float64 `json:"say_do_ratio"`
+	ScopeChange *float64 `json:"scope_change"`
 }
 
 type sprintRow struct {
