@@ -132,6 +132,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		{"forecast", "/forecast?items=60", 1},
 		{"backlog", "/backlog?project=SHOP", 4},
 		{"health", "/health", 0},
+		{"docs", "/docs/metrics", 0},
 	} {
 		t.Run(pg.name, func(t *testing.T) {
 			mu.Lock()

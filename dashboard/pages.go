@@ -82,6 +82,7 @@ var funcs = template.FuncMap{
 	"count":    count,
 	"goalForm": goalForm,
 	"change":   changeOf,
+	"inc":      func(i int) int { return i + 1 },
 	"expForm":  expForm,
 	"measureName": func(key string) string {
 		info, _ := evident.MeasureOf(key)
@@ -171,7 +172,7 @@ func measureValue(v *float64, unit string) string {
 		return number(*v, 1)
 	case "share of done work":
 		return number(*v*100, 0) + "%"
-	case "issues", "releases per month":
+	case "issues", "releases per month", "NPS", "eNPS", "% satisfied":
 		return number(*v, 1)
 	}
 	return short(v)
@@ -215,6 +216,10 @@ func changeOf(m metrics.Measure) change {
 		out.Text = sign + number(*m.Change, 0) + " pts"
 	default:
 		out.Text = sign + measureValue(m.Change, m.Unit)
+	}
+	// A change too small to show is no change.
+	if strings.Trim(out.Text, "+-0.,% pts") == "" {
+		out = change{Arrow: "→", Text: "no change", Class: "flat", Title: out.Title}
 	}
 	return out
 }
@@ -306,6 +311,7 @@ func (s *Server) pageRoutes() {
 	s.App.Get("/forecast", v, c, s.forecastPage)
 	s.App.Get("/health", v, c, s.healthPage)
 	s.App.Get("/backlog", v, c, s.backlogPage)
+	s.App.Get("/docs/metrics", v, s.metricsPage)
 }
 
 // newView parses the filters of a page and fills the filter bar. A bad

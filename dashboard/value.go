@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -67,7 +68,7 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 		data.Products = append(data.Products, p.Key)
 	}
 	v.Data = data
-	v.Charts = []Chart{valueChart(data.Value), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
+	v.Charts = []Chart{valueChart(data.Value, f, p), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
 	return s.render(c, "value", v)
 }
 
@@ -89,10 +90,10 @@ func measureOptions(recs []metrics.RecordSeries) []evident.MeasureInfo {
 	return out
 }
 
-func valueChart(val metrics.ValueDelivered) Chart {
+func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period) Chart {
 	ch := Chart{ID: "value_delivered", Title: "Value delivered",
-		Help:  "Sum of the business-value field over the issues done in each period.",
-		Table: Table{Head: []string{"period", "value", "done_issues"}}}
+		Help:  "Sum of the business-value field over the issues done in each period. A period only partly inside From–To (the running one, or one cut by From) is drawn pale: its sum is not comparable.",
+		Table: Table{Head: []string{"period", "value", "done_issues", "partial"}}}
 	if val.Issues == 0 {
 		ch.Empty = "No issue was done in this period."
 		return ch
@@ -102,9 +103,17 @@ func valueChart(val metrics.ValueDelivered) Chart {
 	var xs []string
 	var ys []opts.BarData
 	for _, t := range val.Trend {
-		xs = append(xs, t.Period)
-		ys = append(ys, opts.BarData{Value: t.Value})
-		ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, f2s(t.Value), strconv.Itoa(t.Issues)})
+		start, err := time.Parse("2006-01-02", t.Period)
+		partial := err == nil && (start.Before(f.From) || p.Next(start).After(f.To))
+		label := periodLabel(t.Period, p)
+		d := opts.BarData{Value: t.Value}
+		if partial {
+			label += " (partial)"
+			d.ItemStyle = &opts.ItemStyle{Opacity: opts.Float(0.35)}
+		}
+		xs = append(xs, label)
+		ys = append(ys, d)
+		ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, f2s(t.Value), strconv.Itoa(t.Issues), strconv.FormatBool(partial)})
 	}
 	bar.SetXAxis(xs).AddSeries("value", ys)
 	ch.Element, ch.Script = snippet(bar)
