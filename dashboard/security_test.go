@@ -217,6 +217,25 @@ func TestFrameworkErrorsKeepTheAPIShape(t *testing.T) {
 			t.Errorf("%s %s: %d %s %s", c.method, c.path, status, h.Get("Content-Type"), body)
 		}
 	}
+	// Headers over the server's buffer never reach a route (the path is
+	// not even parsed): the answer is the API's JSON error, 431.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Listener(ln)
+	defer app.Shutdown()
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/api/v1/flow", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 10000))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 431 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(string(b), `"code":"invalid"`) {
+		t.Errorf("oversized headers: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
 }
 
 // The API never ignores part of a question: a parameter it does not know

@@ -188,7 +188,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status >= 500 {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err.Error())
 	}
-	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get("Accept"), "application/json") {
+	// A 431 comes before the request line is parsed: the path is unknown,
+	// and no page ever sends such headers, so it is the API's answer.
+	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get("Accept"), "application/json") || status == fiber.StatusRequestHeaderFieldsTooLarge {
 		return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "message": msg}})
 	}
 	return s.renderError(c, status, msg)

@@ -219,12 +219,17 @@ func TestClickHouseStoppedMidSync(t *testing.T) {
 	cfg, sim := simSite(t, 1500, dsn)
 	sim.SetFaults(jirasim.Faults{SlowRate: 1, SlowDelay: 40 * time.Millisecond})
 	cmd := syncCmd(bin, cfg)
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(900 * time.Millisecond)
+	// Stop ClickHouse while issues are being stored (after the migrations,
+	// however slow the machine is today).
+	for i := 0; i < 600 && !strings.Contains(out.String(), "sync progress"); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 	port := ch.TCPPort
 	ch.Stop()
 	done := make(chan error, 1)
@@ -264,4 +269,23 @@ func TestClickHouseStoppedMidSync(t *testing.T) {
 	if fingerprint(t, dsn) != fingerprint(t, clean) {
 		t.Fatal("after ClickHouse came back and the sync was rerun, the data differs from an uninterrupted sync")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
