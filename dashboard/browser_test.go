@@ -81,7 +81,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancel = context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 
 	var mu sync.Mutex
@@ -260,7 +260,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor := func(sel string) {
-			for i := 0; i < 50; i++ {
+			for i := 0; i < 150; i++ {
 				var n int
 				chromedp.Run(ctx, chromedp.Location(&loc), chromedp.Evaluate(`document.querySelectorAll(`+strconv.Quote(sel)+`).length`, &n))
 				if n > 0 {
@@ -274,7 +274,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		}
 		var api struct{ Goals []evident.Goal }
 		var body string
-		for i := 0; i < 50 && !strings.Contains(body, "Customers rate support higher"); i++ {
+		for i := 0; i < 150 && !strings.Contains(body, "Customers rate support higher"); i++ {
 			time.Sleep(200 * time.Millisecond)
 			_, body, _ = do(t, srv.App, "GET", "/api/v1/goals?product=SHOP", "", "")
 		}
@@ -309,9 +309,9 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		}
 		waitFor(sel)
 		var detail string
-		for i := 0; i < 30 && !strings.Contains(detail, "to 90"); i++ {
-			chromedp.Run(ctx, chromedp.Text(sel+" .gdetail", &detail, chromedp.ByQuery))
-			time.Sleep(100 * time.Millisecond)
+		for i := 0; i < 150 && !strings.Contains(detail, "to 90"); i++ {
+			chromedp.Run(ctx, chromedp.Evaluate(`(document.querySelector(`+strconv.Quote(sel+" .gdetail")+`) || {}).textContent || ""`, &detail))
+			time.Sleep(200 * time.Millisecond)
 		}
 		if !strings.Contains(detail, "to 90") {
 			t.Fatalf("after editing the target, the goal reads %q", detail)
@@ -326,9 +326,11 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(`p.error`)
 		var msg string
-		chromedp.Run(ctx, chromedp.Text(`p.error`, &msg, chromedp.ByQuery))
+		for i := 0; i < 100 && !strings.Contains(msg, "target:"); i++ {
+			time.Sleep(150 * time.Millisecond)
+			chromedp.Run(ctx, chromedp.Evaluate(`(document.querySelector("p.error") || {}).textContent || ""`, &msg))
+		}
 		if !strings.Contains(msg, "target: equals the baseline") {
 			t.Fatalf("refused form says %q", msg)
 		}
