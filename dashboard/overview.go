@@ -21,6 +21,8 @@ type productView struct {
 	KVAs                     []kvaView
 	Goals                    []metrics.GoalProgress
 	PreviousFrom, PreviousTo string
+	// Targets are the goals on each measure, shown on its row.
+	Targets map[string][]metrics.GoalProgress
 }
 
 type kvaView struct {
@@ -66,6 +68,10 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 				}
 				if pv.Goals, err = s.cfg.Measures.GoalProgress(c.UserContext(), goals); err != nil {
 					return err
+				}
+				pv.Targets = map[string][]metrics.GoalProgress{}
+				for _, g := range pv.Goals {
+					pv.Targets[g.Measure] = append(pv.Targets[g.Measure], g)
 				}
 			}
 			views[i] = pv
