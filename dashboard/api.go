@@ -357,6 +357,28 @@ func (s *Server) apiEBM(c *fiber.Ctx) error {
 	return c.JSON(resp)
 }
 
+// apiSignals answers "is this change a signal or noise?": the process
+// behaviour chart (XmR) of weekly throughput and of each measure with
+// enough whole periods; split=YYYY-MM-DD starts new limits there.
+func (s *Server) apiSignals(c *fiber.Ctx) error {
+	f, p, err := s.filterPeriod(c)
+	if err != nil {
+		return err
+	}
+	split, _, err := params{c: c}.date("split")
+	if err != nil {
+		return err
+	}
+	if !split.IsZero() && (split.Before(f.From) || !split.Before(f.To)) {
+		return evident.Errorf(evident.EINVALID, "split: %s is outside from/to", split.Format("2006-01-02"))
+	}
+	series, err := s.cfg.Measures.Signals(c.UserContext(), f, product(c, f), p, split)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"from": f.From.Format("2006-01-02"), "to": f.To.Format("2006-01-02"), "period": p, "series": series})
+}
+
 func (s *Server) apiForecast(c *fiber.Ctx) error {
 	f, err := s.filter(c)
 	if err != nil {

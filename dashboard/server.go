@@ -153,6 +153,7 @@ func (s *Server) routes() {
 	api.Get("/value", s.apiValue)
 	api.Get("/satisfaction", s.apiSatisfaction)
 	api.Get("/ebm", s.apiEBM)
+	api.Get("/signals", s.apiSignals)
 	api.Get("/forecast", s.apiForecast)
 	api.Get("/health/data", s.apiHealth)
 	api.Get("/catalog", s.apiCatalog)

@@ -537,7 +537,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -572,7 +572,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
 		t.Error(problem)
 	}
-	if checked < 16 {
+	if checked < 17 {
 		t.Fatalf("checked %d endpoints", checked)
 	}
 }
@@ -740,5 +740,59 @@ func TestQueriesPastTheDeadlineAnswer503(t *testing.T) {
 	status, body, _ = do(t, e.server(nil, nil).App, "GET", "/api/v1/flow?project=SHOP", "", "")
 	if status != 200 {
 		t.Errorf("the next request with the normal deadline: %d %.300s", status, body)
+	}
+}
+
+// The signals API and the overview's verdicts are the same XmR charts:
+// each measure's behaviour in /api/v1/ebm equals the last point of its
+// chart in /api/v1/signals; a split starts a second set of limits.
+func TestSignalsAgreeWithTheOverviewVerdicts(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	q := "?project=SHOP&from=2024-01-01&to=2026-01-01&period=month"
+	_, body, _ := do(t, app, "GET", "/api/v1/signals"+q, "", "")
+	var sig struct {
+		Series []struct {
+			Key   string      `json:"key"`
+			Chart metrics.XmR `json:"chart"`
+		} `json:"series"`
+	}
+	if err := json.Unmarshal([]byte(body), &sig); err != nil || len(sig.Series) < 3 || sig.Series[0].Key != "throughput_weekly" || !sig.Series[0].Chart.Enough {
+		t.Fatalf("signals: %v %.300s", err, body)
+	}
+	_, body, _ = do(t, app, "GET", "/api/v1/ebm"+q, "", "")
+	var ebm struct {
+		KVAs []metrics.KVA `json:"kvas"`
+	}
+	json.Unmarshal([]byte(body), &ebm)
+	byKey := map[string]metrics.Measure{}
+	for _, k := range ebm.KVAs {
+		for _, m := range k.Measures {
+			byKey[m.Key] = m
+		}
+	}
+	compared := 0
+	for _, s := range sig.Series[1:] {
+		m, ok := byKey[s.Key]
+		if !ok || m.Behaviour == nil {
+			t.Errorf("%s has a chart but no verdict in /api/v1/ebm", s.Key)
+			continue
+		}
+		seg := s.Chart.Segments[len(s.Chart.Segments)-1]
+		if m.Behaviour.Signal != s.Chart.Signal || m.Behaviour.Upper != seg.Upper || m.Behaviour.Lower != seg.Lower || m.Behaviour.Centre != seg.Centre {
+			t.Errorf("%s: ebm says %+v, the chart %v %+v", s.Key, *m.Behaviour, s.Chart.Signal, seg)
+		}
+		compared++
+	}
+	if compared < 3 {
+		t.Fatalf("only %d measures compared", compared)
+	}
+	_, body, _ = do(t, app, "GET", "/api/v1/signals"+q+"&split=2025-03-10", "", "")
+	json.Unmarshal([]byte(body), &sig)
+	if segs := sig.Series[0].Chart.Segments; len(segs) != 2 || segs[1].From != "2025-03-10" {
+		t.Fatalf("a split at 2025-03-10 (a Monday) gives segments %+v", segs)
+	}
+	if status, body, _ := do(t, app, "GET", "/api/v1/signals"+q+"&split=2027-01-01", "", ""); status != 400 || !strings.Contains(body, "split:") {
+		t.Fatalf("a split outside the range: %d %s", status, body)
 	}
 }

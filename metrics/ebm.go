@@ -30,6 +30,45 @@ type Measure struct {
 	Change    *float64 `json:"change"`
 	ChangePct *float64 `json:"change_pct"`
 	Improved  *bool    `json:"improved"`
+	// Behaviour judges the trend's last whole period against the natural
+	// process limits of the trend (XmR): a signal or noise. Null with
+	// fewer than XmRMinPoints whole periods.
+	Behaviour *Behaviour `json:"behaviour"`
+}
+
+// Behaviour is the verdict of a measure's process behaviour chart.
+type Behaviour struct {
+	Signal    bool    `json:"signal"`
+	Direction string  `json:"direction,omitempty"`
+	Rules     []int   `json:"rules"`
+	Period    string  `json:"period"`
+	Centre    float64 `json:"centre"`
+	Lower     float64 `json:"lower_limit"`
+	Upper     float64 `json:"upper_limit"`
+}
+
+// behaviour runs the XmR chart over the whole periods of a trend.
+func behaviour(trend []TrendPoint) *Behaviour {
+	var ps []string
+	var vs []*float64
+	for _, t := range trend {
+		if !t.Partial {
+			ps, vs = append(ps, t.Period), append(vs, t.Value)
+		}
+	}
+	x := XmRChart(ps, vs, nil)
+	if !x.Enough || len(x.Segments) == 0 {
+		return nil
+	}
+	seg := x.Segments[len(x.Segments)-1]
+	b := &Behaviour{Signal: x.Signal, Direction: x.Direction, Rules: []int{}, Centre: seg.Centre, Lower: seg.Lower, Upper: seg.Upper}
+	for i := len(x.Points) - 1; i >= 0; i-- {
+		if x.Points[i].Value != nil {
+			b.Period, b.Rules = x.Points[i].Period, x.Points[i].Rules
+			break
+		}
+	}
+	return b
 }
 
 // TrendPoint is a measure's value in one period.
@@ -269,6 +308,7 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 				start, err := time.Parse("2006-01-02", m.Trend[k].Period)
 				m.Trend[k].Partial = err == nil && (start.Before(f.From) || p.Next(start).After(f.To))
 			}
+			m.Behaviour = behaviour(m.Trend)
 		}
 	}
 	return out, nil

@@ -1,0 +1,254 @@
+package metrics
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// Process behaviour charts (XmR, Wheeler): is a change a signal or noise?
+//
+// For a series x₁…xₙ the moving ranges are |xᵢ − xᵢ₋₁|. The centre line is
+// the mean of the baseline points, the natural process limits are
+// centre ± 2.66 · mR̄ (mR̄ = the mean moving range of the baseline), and
+// the upper range limit is 3.268 · mR̄. Three detection rules:
+//
+//  1. a point outside the natural process limits;
+//  2. a run of 8 successive points on the same side of the centre line
+//     (a point on the line breaks the run);
+//  3. 3 of 4 successive points nearer to one limit than to the centre
+//     (beyond centre ± 2/3 of the distance to the limit), on the same side.
+//
+// The limits come from the points before a split (an annotated change),
+// and are computed again from the split on: points after a split are
+// judged against their own limits.
+
+// XmRMinPoints is how many points limits need; fewer gives no limits.
+const XmRMinPoints = 6
+
+// XmRPoint is one value of a series and what the rules say about it.
+type XmRPoint struct {
+	Period string   `json:"period"`
+	Value  *float64 `json:"value"`
+	// Rules lists the detection rules the point is part of a signal of
+	// (1, 2, 3); empty for noise.
+	Rules []int `json:"rules"`
+}
+
+// XmRSegment is the limits over a stretch of the series.
+type XmRSegment struct {
+	From        string  `json:"from"`
+	Centre      float64 `json:"centre"`
+	Lower       float64 `json:"lower_limit"`
+	Upper       float64 `json:"upper_limit"`
+	MovingRange float64 `json:"mean_moving_range"`
+	RangeLimit  float64 `json:"upper_range_limit"`
+	N           int     `json:"n"`
+}
+
+// XmR is a series judged by its natural process limits.
+type XmR struct {
+	Points   []XmRPoint   `json:"points"`
+	Segments []XmRSegment `json:"segments"`
+	// Signal says whether the last point is part of a signal, and
+	// Direction which way ("up", "down") it points.
+	Signal    bool   `json:"signal"`
+	Direction string `json:"direction,omitempty"`
+	// Enough is false when there are fewer than XmRMinPoints values
+	// before the first split: no limits, no verdict.
+	Enough bool `json:"enough"`
+}
+
+// XmRChart judges a series. periods and values are aligned (a nil value
+// is a gap: it is skipped by the moving ranges and the rules); splits are
+// the indexes where new limits start (an annotation's period).
+func XmRChart(periods []string, values []*float64, splits []int) XmR {
+	out := XmR{Points: make([]XmRPoint, len(values)), Segments: []XmRSegment{}}
+	for i := range values {
+		out.Points[i] = XmRPoint{Period: periods[i], Value: values[i], Rules: []int{}}
+	}
+	bounds := []int{0}
+	for _, s := range splits {
+		if s > bounds[len(bounds)-1] && s < len(values) {
+			bounds = append(bounds, s)
+		}
+	}
+	bounds = append(bounds, len(values))
+	for b := 0; b+1 < len(bounds); b++ {
+		lo, hi := bounds[b], bounds[b+1]
+		var idx []int
+		for i := lo; i < hi; i++ {
+			if values[i] != nil {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) < XmRMinPoints {
+			if b == 0 {
+				return out // not enough to judge anything
+			}
+			continue
+		}
+		out.Enough = true
+		sum, mr := 0.0, 0.0
+		for k, i := range idx {
+			sum += *values[i]
+			if k > 0 {
+				mr += math.Abs(*values[i] - *values[idx[k-1]])
+			}
+		}
+		seg := XmRSegment{From: periods[lo], N: len(idx)}
+		seg.Centre = sum / float64(len(idx))
+		seg.MovingRange = mr / float64(len(idx)-1)
+		seg.Lower, seg.Upper = seg.Centre-2.66*seg.MovingRange, seg.Centre+2.66*seg.MovingRange
+		seg.RangeLimit = 3.268 * seg.MovingRange
+		seg.Centre, seg.MovingRange = round(seg.Centre), round(seg.MovingRange)
+		seg.Lower, seg.Upper, seg.RangeLimit = round(seg.Lower), round(seg.Upper), round(seg.RangeLimit)
+		out.Segments = append(out.Segments, seg)
+		judge(out.Points, idx, seg)
+	}
+	for i := len(out.Points) - 1; i >= 0; i-- {
+		if out.Points[i].Value == nil {
+			continue
+		}
+		out.Signal = len(out.Points[i].Rules) > 0
+		if out.Signal && len(out.Segments) > 0 {
+			seg := out.Segments[len(out.Segments)-1]
+			out.Direction = "down"
+			if *out.Points[i].Value > seg.Centre {
+				out.Direction = "up"
+			}
+		}
+		break
+	}
+	return out
+}
+
+// judge marks the points of one segment (idx: the indexes with a value)
+// that the three rules flag.
+func judge(pts []XmRPoint, idx []int, seg XmRSegment) {
+	mark := func(i, rule int) {
+		for _, r := range pts[i].Rules {
+			if r == rule {
+				return
+			}
+		}
+		pts[i].Rules = append(pts[i].Rules, rule)
+	}
+	side := func(i int) int {
+		switch v := *pts[i].Value; {
+		case v > seg.Centre:
+			return 1
+		case v < seg.Centre:
+			return -1
+		}
+		return 0
+	}
+	// Rule 1: outside the limits.
+	for _, i := range idx {
+		if v := *pts[i].Value; v > seg.Upper || v < seg.Lower {
+			mark(i, 1)
+		}
+	}
+	// Rule 2: 8 in a row on one side.
+	for k := 0; k+8 <= len(idx); k++ {
+		s := side(idx[k])
+		run := s != 0
+		for j := k + 1; run && j < k+8; j++ {
+			run = side(idx[j]) == s
+		}
+		if run {
+			for j := k; j < k+8; j++ {
+				mark(idx[j], 2)
+			}
+		}
+	}
+	// Rule 3: 3 of 4 beyond two thirds of the way to the same limit.
+	near := func(i, s int) bool {
+		v := *pts[i].Value
+		if s > 0 {
+			return v > seg.Centre+2.0/3.0*(seg.Upper-seg.Centre)
+		}
+		return v < seg.Centre-2.0/3.0*(seg.Centre-seg.Lower)
+	}
+	for k := 0; k+4 <= len(idx); k++ {
+		for _, s := range []int{1, -1} {
+			n := 0
+			for j := k; j < k+4; j++ {
+				if near(idx[j], s) {
+					n++
+				}
+			}
+			if n >= 3 {
+				for j := k; j < k+4; j++ {
+					if near(idx[j], s) {
+						mark(idx[j], 3)
+					}
+				}
+			}
+		}
+	}
+}
+
+// SignalSeries is one measure's process behaviour chart.
+type SignalSeries struct {
+	Key   string `json:"key"`
+	Name  string `json:"name"`
+	Unit  string `json:"unit"`
+	Chart XmR    `json:"chart"`
+}
+
+// Signals draws the process behaviour chart of weekly throughput and of
+// every measure of the EBM view whose trend has enough whole periods;
+// split (when not zero) starts new limits at the period holding it.
+func (s *Service) Signals(ctx context.Context, f Filter, product string, p Period, split time.Time) ([]SignalSeries, error) {
+	var (
+		e    EBM
+		flow Flow
+	)
+	err := parallel(
+		func() (err error) { e, err = s.EBM(ctx, f, product, p); return },
+		func() (err error) { flow, err = s.Flow(ctx, f); return },
+	)
+	if err != nil {
+		return nil, err
+	}
+	chart := func(periods []string, values []*float64, step Period) XmR {
+		var splits []int
+		if !split.IsZero() {
+			at := day(step.Start(split))
+			for i, ps := range periods {
+				if ps >= at {
+					splits = []int{i}
+					break
+				}
+			}
+		}
+		return XmRChart(periods, values, splits)
+	}
+	out := []SignalSeries{}
+	var ps []string
+	var vs []*float64
+	for _, w := range flow.Throughput {
+		start, err := time.Parse("2006-01-02", w.Week)
+		if err != nil || start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To) {
+			continue // a partial week is not comparable
+		}
+		ps, vs = append(ps, w.Week), append(vs, ptr(float64(w.Count)))
+	}
+	out = append(out, SignalSeries{Key: "throughput_weekly", Name: "Throughput per week", Unit: "issues", Chart: chart(ps, vs, Week)})
+	for _, k := range e.KVAs {
+		for _, m := range k.Measures {
+			ps, vs = nil, nil
+			for _, t := range m.Trend {
+				if !t.Partial {
+					ps, vs = append(ps, t.Period), append(vs, t.Value)
+				}
+			}
+			c := chart(ps, vs, p)
+			if c.Enough {
+				out = append(out, SignalSeries{Key: m.Key, Name: m.Name, Unit: m.Unit, Chart: c})
+			}
+		}
+	}
+	return out, nil
+}

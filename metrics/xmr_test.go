@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+func series(vs ...float64) ([]string, []*float64) {
+	ps := make([]string, len(vs))
+	out := make([]*float64, len(vs))
+	for i := range vs {
+		ps[i] = fmt.Sprintf("p%02d", i)
+		v := vs[i]
+		out[i] = &v
+	}
+	return ps, out
+}
+
+// rulesAt lists, for each point, the rules that flag it (nil for none).
+func rulesAt(x XmR) map[int][]int {
+	out := map[int][]int{}
+	for i, p := range x.Points {
+		if len(p.Rules) > 0 {
+			out[i] = p.Rules
+		}
+	}
+	return out
+}
+
+// Each rule on a series worked out by hand.
+func TestXmRRulesOnHandMadeSeries(t *testing.T) {
+	// Rule 1. Mean 97/12 = 8.0833; moving ranges 2×9 + 23×2 = 64 over 11,
+	// mR̄ 5.8182; limits 8.0833 ± 15.4764 = [−7.3930, 23.5597]: 30 is out.
+	// No run of 8 (30 breaks it), nothing else beyond 2/3 of a limit.
+	ps, vs := series(5, 7, 5, 7, 5, 7, 30, 7, 5, 7, 5, 7)
+	x := XmRChart(ps, vs, nil)
+	seg := x.Segments[0]
+	if seg.Centre != 8.0833 || seg.MovingRange != 5.8182 || seg.Upper != 23.5597 || seg.Lower != -7.393 || seg.RangeLimit != 19.0138 {
+		t.Fatalf("rule 1 limits %+v", seg)
+	}
+	if got := rulesAt(x); !reflect.DeepEqual(got, map[int][]int{6: {1}}) || x.Signal || !x.Enough {
+		t.Fatalf("rule 1: %v signal %v", got, x.Signal)
+	}
+
+	// Rule 2. Mean 170/14 = 12.1429 (12 is below it); mR̄ 11/13 = 0.8462;
+	// limits [9.8921, 14.3937]. The eight 13s (6–13) are above the centre.
+	ps, vs = series(10, 12, 10, 12, 10, 12, 13, 13, 13, 13, 13, 13, 13, 13)
+	x = XmRChart(ps, vs, nil)
+	want := map[int][]int{}
+	for i := 6; i <= 13; i++ {
+		want[i] = []int{2}
+	}
+	if got := rulesAt(x); !reflect.DeepEqual(got, want) || !x.Signal || x.Direction != "up" {
+		t.Fatalf("rule 2: %v signal %v %s; limits %+v", got, x.Signal, x.Direction, x.Segments)
+	}
+
+	// Rule 3. Twenty points alternating 8 and 12, then 19, 19, 10, 19:
+	// mean 267/24 = 11.125, mR̄ 101/23 = 4.3913, upper limit 22.806,
+	// two thirds of the way 18.912: 19, 19 and 19 are 3 of 4 beyond it.
+	vals := []float64{}
+	for i := 0; i < 20; i++ {
+		vals = append(vals, []float64{8, 12}[i%2])
+	}
+	ps, vs = series(append(vals, 19, 19, 10, 19)...)
+	x = XmRChart(ps, vs, nil)
+	if got := rulesAt(x); !reflect.DeepEqual(got, map[int][]int{20: {3}, 21: {3}, 23: {3}}) || !x.Signal || x.Direction != "up" {
+		t.Fatalf("rule 3: %v signal %v; limits %+v", got, x.Signal, x.Segments)
+	}
+}
+
+// An annotated change splits the limits: the same series is a signal
+// against one set of limits and noise against its own after the change.
+func TestXmRSplitAtAnAnnotation(t *testing.T) {
+	ps, vs := series(10, 12, 10, 12, 10, 12, 10, 12, 20, 22, 20, 22, 20, 22, 20, 22)
+	whole := XmRChart(ps, vs, nil)
+	if !whole.Signal || len(whole.Segments) != 1 || whole.Segments[0].Centre != 16 {
+		t.Fatalf("unsplit: signal %v, %+v", whole.Signal, whole.Segments)
+	}
+	split := XmRChart(ps, vs, []int{8})
+	if split.Signal || len(split.Segments) != 2 || len(rulesAt(split)) != 0 {
+		t.Fatalf("split: signal %v, rules %v, %+v", split.Signal, rulesAt(split), split.Segments)
+	}
+	a, b := split.Segments[0], split.Segments[1]
+	if a.Centre != 11 || a.MovingRange != 2 || a.Upper != 16.32 || a.Lower != 5.68 || a.From != "p00" ||
+		b.Centre != 21 || b.Upper != 26.32 || b.Lower != 15.68 || b.From != "p08" || b.N != 8 {
+		t.Fatalf("split limits %+v %+v", a, b)
+	}
+}
+
+// Fewer than six points give no limits and no verdict; gaps are skipped.
+func TestXmRNeedsSixPointsAndSkipsGaps(t *testing.T) {
+	ps, vs := series(1, 2, 3, 4, 5)
+	if x := XmRChart(ps, vs, nil); x.Enough || x.Signal || len(x.Segments) != 0 {
+		t.Fatalf("five points: %+v", x)
+	}
+	ps, vs = series(5, 7, 5, 7, 5, 7, 30, 7, 5, 7, 5, 7)
+	vs = append(vs[:3], append([]*float64{nil}, vs[3:]...)...)
+	ps = append(ps, "p12")
+	x := XmRChart(ps, vs, nil)
+	if got := rulesAt(x); !reflect.DeepEqual(got, map[int][]int{7: {1}}) || x.Segments[0].N != 12 || x.Segments[0].Centre != 8.0833 {
+		t.Fatalf("with a gap: %v %+v", got, x.Segments)
+	}
+}
