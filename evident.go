@@ -317,6 +317,19 @@ type Experiment struct {
 	Version        uint64     `json:"-" ch:"version"`
 }
 
+// Annotation is a dated note on the evidence of a product ("" for all):
+// a team change, a process change, a release. Charts show it; process
+// behaviour limits start again from it.
+type Annotation struct {
+	ID        string    `json:"id" ch:"annotation_id"`
+	Product   string    `json:"product" ch:"product"`
+	At        time.Time `json:"at" ch:"at"`
+	Text      string    `json:"text" ch:"text"`
+	CreatedAt time.Time `json:"created_at" ch:"created_at"`
+	Deleted   uint8     `json:"-" ch:"deleted"`
+	Version   uint64    `json:"-" ch:"version"`
+}
+
 // BacklogFacts are an issue's WSJF inputs and whether it states acceptance
 // criteria, for backlog health.
 type BacklogFacts struct {

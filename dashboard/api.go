@@ -359,7 +359,8 @@ func (s *Server) apiEBM(c *fiber.Ctx) error {
 
 // apiSignals answers "is this change a signal or noise?": the process
 // behaviour chart (XmR) of weekly throughput and of each measure with
-// enough whole periods; split=YYYY-MM-DD starts new limits there.
+// enough whole periods; split=YYYY-MM-DD starts new limits there, and
+// without it the latest annotation in the range does.
 func (s *Server) apiSignals(c *fiber.Ctx) error {
 	f, p, err := s.filterPeriod(c)
 	if err != nil {
@@ -372,11 +373,25 @@ func (s *Server) apiSignals(c *fiber.Ctx) error {
 	if !split.IsZero() && (split.Before(f.From) || !split.Before(f.To)) {
 		return evident.Errorf(evident.EINVALID, "split: %s is outside from/to", split.Format("2006-01-02"))
 	}
+	var notes []evident.Annotation
+	if split.IsZero() {
+		// The latest annotated change in the range starts new limits.
+		if notes, err = s.annotationsIn(c, product(c, f), f); err != nil {
+			return err
+		}
+		if len(notes) > 0 {
+			split = notes[len(notes)-1].At
+		}
+	}
 	series, err := s.cfg.Measures.Signals(c.UserContext(), f, product(c, f), p, split)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"from": f.From.Format("2006-01-02"), "to": f.To.Format("2006-01-02"), "period": p, "series": series})
+	resp := fiber.Map{"from": f.From.Format("2006-01-02"), "to": f.To.Format("2006-01-02"), "period": p, "series": series, "split": nil}
+	if !split.IsZero() {
+		resp["split"] = split.Format("2006-01-02")
+	}
+	return c.JSON(resp)
 }
 
 func (s *Server) apiForecast(c *fiber.Ctx) error {

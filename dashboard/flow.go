@@ -13,6 +13,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
 )
 
@@ -30,6 +31,10 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	var flow metrics.Flow
 	var cfd metrics.CFD
 	var st metrics.StatusTimes
+	notes, err := s.annotationsIn(c, product(c, f), f)
+	if err != nil {
+		return err
+	}
 	err = parallel(
 		func() (err error) { flow, err = s.cfg.Measures.Flow(c.UserContext(), f); return },
 		func() (err error) { cfd, err = s.cfg.Measures.CumulativeFlow(c.UserContext(), f, "category"); return },
@@ -42,7 +47,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	v.Charts = []Chart{
 		s.cycleScatter(flow),
 		leadHistogram(flow),
-		throughputChart(flow, f),
+		throughputChart(flow, f, notes),
 		cfdChart(cfd),
 		s.agingChart(flow),
 		timeInStatusChart(st),
@@ -185,7 +190,7 @@ func leadHistogram(flow metrics.Flow) Chart {
 	return ch
 }
 
-func throughputChart(flow metrics.Flow, f metrics.Filter) Chart {
+func throughputChart(flow metrics.Flow, f metrics.Filter, notes []evident.Annotation) Chart {
 	ch := Chart{ID: "throughput", Title: "Throughput run chart",
 		Help:  "Issues done per week (weeks start on Monday, UTC). A week only partly inside the period (still running, or cut by From/To) is drawn dashed: its count is not comparable.",
 		Table: Table{Head: []string{"week", "done", "partial"}}}
@@ -224,10 +229,29 @@ func throughputChart(flow metrics.Flow, f metrics.Filter) Chart {
 	}
 	partial = joined
 	line.SetXAxis(xs).
-		AddSeries("done", whole, charts.WithMarkLineNameTypeItemOpts(opts.MarkLineNameTypeItem{Name: "average of whole weeks", Type: "average"})).
+		AddSeries("done", whole, charts.WithMarkLineNameTypeItemOpts(opts.MarkLineNameTypeItem{Name: "average of whole weeks", Type: "average"}),
+			charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, metrics.Week, func(s string) string { return s })...)).
 		AddSeries("partial week", partial, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: "#5470c6"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"}))
 	ch.Element, ch.Script = snippet(line)
 	return ch
+}
+
+// annotationMarks are vertical lines at the periods of annotated changes,
+// labelled with their text (label maps a period start to the axis value).
+func annotationMarks(notes []evident.Annotation, p metrics.Period, label func(string) string) []opts.MarkLineNameXAxisItem {
+	var out []opts.MarkLineNameXAxisItem
+	for _, a := range notes {
+		text := a.Text
+		if len([]rune(text)) > 40 {
+			text = string([]rune(text)[:39]) + "…"
+		}
+		at := label(p.Start(a.At).Format("2006-01-02"))
+		if at == "" {
+			continue // not a period of this chart
+		}
+		out = append(out, opts.MarkLineNameXAxisItem{Name: a.At.Format("2006-01-02") + ": " + text, XAxis: at})
+	}
+	return out
 }
 
 var categoryOrder = []string{"done", "indeterminate", "new"}

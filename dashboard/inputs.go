@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/metrics"
 )
 
 // Inputs is the evidence Jira does not hold: surveys, value records, goals
@@ -27,6 +28,9 @@ type Inputs interface {
 	Experiment(ctx context.Context, id string) (evident.Experiment, bool, error)
 	SaveExperiment(ctx context.Context, e evident.Experiment) (evident.Experiment, error)
 	DeleteExperiment(ctx context.Context, id string) error
+	Annotations(ctx context.Context, product string) ([]evident.Annotation, error)
+	SaveAnnotation(ctx context.Context, a evident.Annotation) (evident.Annotation, error)
+	DeleteAnnotation(ctx context.Context, id string) error
 }
 
 func (s *Server) inputRoutes(api fiber.Router) {
@@ -49,6 +53,55 @@ func (s *Server) inputRoutes(api fiber.Router) {
 	api.Put("/experiments/:id", admin, saveExperiment)
 	api.Patch("/experiments/:id", admin, patchHandler(s, "experiment", func(e *evident.Experiment) *string { return &e.ID }, Inputs.Experiment, Inputs.SaveExperiment))
 	api.Delete("/experiments/:id", admin, s.apiDeleteExperiment)
+	api.Get("/annotations", s.apiAnnotations)
+	api.Post("/annotations", admin, saveHandler(s, "an annotation", "annotations", func(a *evident.Annotation) *string { return &a.ID }, Inputs.SaveAnnotation))
+	api.Delete("/annotations/:id", admin, func(c *fiber.Ctx) error {
+		in, err := s.inputs()
+		if err != nil {
+			return err
+		}
+		if err := in.DeleteAnnotation(c.UserContext(), c.Params("id")); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+}
+
+// apiAnnotations lists the annotations of a product (product=, else
+// project=) and those of every product.
+func (s *Server) apiAnnotations(c *fiber.Ctx) error {
+	in, err := s.inputs()
+	if err != nil {
+		return err
+	}
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	out, err := in.Annotations(c.UserContext(), product(c, f))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"annotations": out})
+}
+
+// annotationsIn are the annotations of a product dated inside [from, to);
+// none when inputs are not configured.
+func (s *Server) annotationsIn(c *fiber.Ctx, product string, f metrics.Filter) ([]evident.Annotation, error) {
+	if s.cfg.Inputs == nil {
+		return nil, nil
+	}
+	all, err := s.cfg.Inputs.Annotations(c.UserContext(), product)
+	if err != nil {
+		return nil, err
+	}
+	var out []evident.Annotation
+	for _, a := range all {
+		if !a.At.Before(f.From) && a.At.Before(f.To) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) inputs() (Inputs, error) {
@@ -211,7 +264,7 @@ func (s *Server) apiDeleteExperiment(c *fiber.Ctx) error {
 
 // dateKeys are the body keys that take a date; YYYY-MM-DD is accepted
 // there besides RFC 3339.
-var dateKeys = map[string]bool{"baseline_date": true, "target_date": true, "created_at": true, "started_at": true, "ended_at": true}
+var dateKeys = map[string]bool{"at": true, "baseline_date": true, "target_date": true, "created_at": true, "started_at": true, "ended_at": true}
 
 // decodeStrict decodes a JSON body, refusing unknown keys and naming the
 // key that is wrong.

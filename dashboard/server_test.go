@@ -538,7 +538,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
 		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
-		"/api/v1/goals": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
+		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
 	checked := 0
@@ -572,7 +572,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
 		t.Error(problem)
 	}
-	if checked < 17 {
+	if checked < 18 {
 		t.Fatalf("checked %d endpoints", checked)
 	}
 }
@@ -794,5 +794,32 @@ func TestSignalsAgreeWithTheOverviewVerdicts(t *testing.T) {
 	}
 	if status, body, _ := do(t, app, "GET", "/api/v1/signals"+q+"&split=2027-01-01", "", ""); status != 400 || !strings.Contains(body, "split:") {
 		t.Fatalf("a split outside the range: %d %s", status, body)
+	}
+	// An annotation is where the limits start again when no split is given.
+	status, body, _ := do(t, app, "POST", "/api/v1/annotations", "", `{"product":"SHOP","at":"2025-06-04","text":"Team split in two"}`, "Content-Type", "application/json")
+	var a evident.Annotation
+	json.Unmarshal([]byte(body), &a)
+	if status != 201 || a.ID == "" || a.At.Format("2006-01-02") != "2025-06-04" {
+		t.Fatalf("annotation: %d %s", status, body)
+	}
+	defer do(t, app, "DELETE", "/api/v1/annotations/"+a.ID, "", "")
+	_, body, _ = do(t, app, "GET", "/api/v1/signals"+q, "", "")
+	var split struct {
+		Split  string `json:"split"`
+		Series []struct {
+			Chart metrics.XmR `json:"chart"`
+		} `json:"series"`
+	}
+	json.Unmarshal([]byte(body), &split)
+	if segs := split.Series[0].Chart.Segments; split.Split != "2025-06-04" || len(segs) != 2 || segs[1].From != "2025-06-02" {
+		t.Fatalf("split at the annotation: %q %+v", split.Split, segs)
+	}
+	for body, want := range map[string]string{`{"at":"2025-06-04"}`: "text: required", `{"text":"x"}`: "at: required", `{"text":"x","at":"2300-01-01"}`: "at:", `{"text":"x","at":"2025-01-01","colour":1}`: "colour"} {
+		if status, got, _ := do(t, app, "POST", "/api/v1/annotations", "", body, "Content-Type", "application/json"); status != 400 || !strings.Contains(got, want) {
+			t.Errorf("POST annotation %s: %d %s, want 400 with %q", body, status, got, want)
+		}
+	}
+	if _, body, _ := do(t, app, "GET", "/api/v1/annotations?project=SHOP", "", ""); !strings.Contains(body, "Team split in two") {
+		t.Errorf("annotations of SHOP: %s", body)
 	}
 }

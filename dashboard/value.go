@@ -68,7 +68,11 @@ func (s *Server) valuePage(c *fiber.Ctx) error {
 		data.Products = append(data.Products, p.Key)
 	}
 	v.Data = data
-	v.Charts = []Chart{valueChart(data.Value, f, p), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
+	notes, err := s.annotationsIn(c, prod, f)
+	if err != nil {
+		return err
+	}
+	v.Charts = []Chart{valueChart(data.Value, f, p, notes), satisfactionChart(data.Sat), valueEffortChart(data.Value)}
 	return s.render(c, "value", v)
 }
 
@@ -90,7 +94,7 @@ func measureOptions(recs []metrics.RecordSeries) []evident.MeasureInfo {
 	return out
 }
 
-func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period) Chart {
+func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period, notes []evident.Annotation) Chart {
 	ch := Chart{ID: "value_delivered", Title: "Value delivered",
 		Help:  "Sum of the business-value field over the issues done in each period. A period only partly inside From–To (the running one, or one cut by From) is drawn pale: its sum is not comparable.",
 		Table: Table{Head: []string{"period", "value", "done_issues", "partial"}}}
@@ -115,7 +119,12 @@ func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period) 
 		ys = append(ys, d)
 		ch.Table.Rows = append(ch.Table.Rows, []string{t.Period, f2s(t.Value), strconv.Itoa(t.Issues), strconv.FormatBool(partial)})
 	}
-	bar.SetXAxis(xs).AddSeries("value", ys)
+	// Annotations land on their period's bar: its label, partial or not.
+	labels := map[string]string{}
+	for i, t := range val.Trend {
+		labels[t.Period] = xs[i]
+	}
+	bar.SetXAxis(xs).AddSeries("value", ys, charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, p, func(s string) string { return labels[s] })...))
 	ch.Element, ch.Script = snippet(bar)
 	return ch
 }

@@ -446,6 +446,55 @@ func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	return schema.InsertInto(ctx, s.Store, "experiments", []evident.Experiment{e})
 }
 
+// Annotations lists the annotations of a product and of every product.
+func (s *Service) Annotations(ctx context.Context, product string) ([]evident.Annotation, error) {
+	out, err := s.Store.Annotations(ctx, product)
+	if out == nil {
+		out = []evident.Annotation{}
+	}
+	for i := range out {
+		out[i].At, out[i].CreatedAt = out[i].At.UTC(), out[i].CreatedAt.UTC()
+	}
+	return out, err
+}
+
+// SaveAnnotation creates an annotation (annotations are not edited: delete
+// and add again).
+func (s *Service) SaveAnnotation(ctx context.Context, a evident.Annotation) (evident.Annotation, error) {
+	a.Text = strings.TrimSpace(a.Text)
+	switch {
+	case a.ID != "":
+		return a, evident.Errorf(evident.EINVALID, "id: set by the server")
+	case a.Text == "":
+		return a, evident.Errorf(evident.EINVALID, "text: required (what changed)")
+	case len(a.Text) > 500:
+		return a, evident.Errorf(evident.EINVALID, "text: at most 500 characters")
+	case a.At.IsZero():
+		return a, evident.Errorf(evident.EINVALID, "at: required (the day of the change, YYYY-MM-DD)")
+	case !evident.StorableTime(a.At):
+		return a, evident.Errorf(evident.EINVALID, "at: %s", evident.OutsideStorable(a.At.Format("2006-01-02")))
+	case !validProduct(a.Product):
+		return a, evident.Errorf(evident.EINVALID, "product: valid UTF-8 text of at most %d bytes without control characters", MaxProductLen)
+	}
+	a.ID, a.At = randomID(), a.At.UTC().Truncate(24*time.Hour)
+	a.CreatedAt = s.Now().UTC().Truncate(time.Second)
+	a.Version, a.Deleted = versionNow(), 0
+	return a, schema.InsertInto(ctx, s.Store, "annotations", []evident.Annotation{a})
+}
+
+// DeleteAnnotation deletes an annotation.
+func (s *Service) DeleteAnnotation(ctx context.Context, id string) error {
+	a, ok, err := s.Store.Annotation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return evident.Errorf(evident.ENOTFOUND, "no annotation %q", id)
+	}
+	a.Deleted, a.Version = 1, versionNow()
+	return schema.InsertInto(ctx, s.Store, "annotations", []evident.Annotation{a})
+}
+
 // storable rejects a date ClickHouse's DateTime cannot hold (stored, it
 // would wrap around to another date), naming the field; zero dates are
 // checked elsewhere (required, or defaulted).

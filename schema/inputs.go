@@ -143,6 +143,26 @@ func (s *Store) ImportedMeasure(ctx context.Context, measure string) (bool, erro
 	return n > 0, nil
 }
 
+// Annotations lists the live annotations of a product and those of every
+// product ("" lists all), by date.
+func (s *Store) Annotations(ctx context.Context, product string) ([]evident.Annotation, error) {
+	var out []evident.Annotation
+	q, args := "SELECT * FROM annotations FINAL WHERE deleted = 0", []any{}
+	if product != "" {
+		q += " AND (product = ? OR product = '')"
+		args = append(args, product)
+	}
+	if err := s.Select(ctx, &out, q+" ORDER BY at, annotation_id", args...); err != nil {
+		return nil, fmt.Errorf("annotations: %w", err)
+	}
+	return out, nil
+}
+
+// Annotation reads a live annotation; ok is false when there is none.
+func (s *Store) Annotation(ctx context.Context, id string) (evident.Annotation, bool, error) {
+	return live[evident.Annotation](ctx, s, "annotations", "annotation_id", id)
+}
+
 // Goals lists the live goals of a product ("" for all), oldest first.
 func (s *Store) Goals(ctx context.Context, product string) ([]evident.Goal, error) {
 	var out []evident.Goal

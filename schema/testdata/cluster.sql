@@ -470,3 +470,15 @@ ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN findings Array(String);
 -- timelines
 ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN finding_notes Array(String);
 
+-- annotations
+CREATE TABLE IF NOT EXISTS annotations ON CLUSTER `prod` (
+    annotation_id String,
+    product String,
+    at Date,
+    text String,
+    created_at DateTime('UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.annotations', '{replica}', version)
+ORDER BY annotation_id;
+

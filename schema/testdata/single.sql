@@ -470,3 +470,15 @@ ALTER TABLE issues_current  ADD COLUMN findings Array(String);
 -- timelines
 ALTER TABLE issues_current  ADD COLUMN finding_notes Array(String);
 
+-- annotations
+CREATE TABLE IF NOT EXISTS annotations  (
+    annotation_id String,
+    product String,
+    at Date,
+    text String,
+    created_at DateTime('UTC'),
+    deleted UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY annotation_id;
+
