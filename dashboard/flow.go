@@ -45,7 +45,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	}
 	v.Data = flowData{Flow: flow, Status: st}
 	v.Charts = []Chart{
-		s.cycleScatter(flow),
+		s.cycleScatter(flow, f),
 		leadHistogram(flow),
 		throughputChart(flow, f, notes),
 		cfdChart(cfd),
@@ -112,7 +112,7 @@ const (
 	percentileGridBot = 50
 )
 
-func (s *Server) cycleScatter(flow metrics.Flow) Chart {
+func (s *Server) cycleScatter(flow metrics.Flow, f metrics.Filter) Chart {
 	ch := Chart{ID: "cycle_scatter", Title: "Cycle time scatterplot",
 		Help:  "Each dot is an issue done in the period: when it was done and how many days it took from start to done. Lines mark the 50th, 70th, 85th and 95th percentiles (nearest rank). Click a dot to open the issue.",
 		Table: Table{Head: []string{"key", "summary", "type", "done_at", "cycle_time_days"}}}
@@ -132,7 +132,10 @@ func (s *Server) cycleScatter(flow metrics.Flow) Chart {
 	sc := charts.NewScatter()
 	gl := append(base(ch.ID, fmt.Sprintf("%dpx", percentileChartPx)),
 		charts.WithGridOpts(opts.Grid{Left: "50", Right: "30", Top: strconv.Itoa(percentileGridTop), Bottom: strconv.Itoa(percentileGridBot)}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "time", Name: "done", NameLocation: "middle", NameGap: 28, AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}),
+		// The axis spans the period from midnight to midnight, so that its
+		// first label is a day, not the time of the first dot.
+		charts.WithXAxisOpts(opts.XAxis{Type: "time", Name: "done", NameLocation: "middle", NameGap: 28, AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)},
+			Min: f.From.Format(time.RFC3339), Max: f.To.Format(time.RFC3339)}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "days", Min: 0, Max: ymax}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item",
 			Formatter: opts.FuncOpts(`function (p) { if (!p.data || !p.data.value) { return p.name + ': ' + p.value; } var e = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }; return e(p.data.value[2]) + ' · ' + e(p.data.value[1]) + ' days<br>' + e(p.data.value[3]); }`)}),
@@ -229,11 +232,26 @@ func throughputChart(flow metrics.Flow, f metrics.Filter, notes []evident.Annota
 	}
 	partial = joined
 	line.SetXAxis(xs).
-		AddSeries("done", whole, charts.WithMarkLineNameTypeItemOpts(opts.MarkLineNameTypeItem{Name: "average of whole weeks", Type: "average"}),
-			charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, metrics.Week, func(s string) string { return s })...)).
+		AddSeries("done", whole, charts.WithMarkLineNameYAxisItemOpts(avgMark(whole)...),
+			charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, metrics.Week, func(s string) string { return s })...),
+			charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}"}})).
 		AddSeries("partial week", partial, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: "#5470c6"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"}))
 	ch.Element, ch.Script = snippet(line)
 	return ch
+}
+
+// avgMark is the line of the mean of the whole weeks, labelled with it.
+func avgMark(whole []opts.LineData) []opts.MarkLineNameYAxisItem {
+	sum, n := 0.0, 0
+	for _, d := range whole {
+		if v, ok := d.Value.(int); ok {
+			sum, n = sum+float64(v), n+1
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []opts.MarkLineNameYAxisItem{{Name: "avg " + number(sum/float64(n), 1), YAxis: math.Round(sum/float64(n)*10) / 10}}
 }
 
 // annotationMarks are vertical lines at the periods of annotated changes,

@@ -124,7 +124,8 @@ func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period, 
 	for i, t := range val.Trend {
 		labels[t.Period] = xs[i]
 	}
-	bar.SetXAxis(xs).AddSeries("value", ys, charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, p, func(s string) string { return labels[s] })...))
+	bar.SetXAxis(xs).AddSeries("value", ys, charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, p, func(s string) string { return labels[s] })...),
+		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}"}}))
 	ch.Element, ch.Script = snippet(bar)
 	return ch
 }
