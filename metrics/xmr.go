@@ -9,7 +9,7 @@ import (
 // Process behaviour charts (XmR, Wheeler): is a change a signal or noise?
 //
 // For a series x₁…xₙ the moving ranges are |xᵢ − xᵢ₋₁|. The centre line is
-// the mean of the baseline points, the natural process limits are
+// the mean of the baseline points (the first XmRBaseline of a segment), the natural process limits are
 // centre ± 2.66 · mR̄ (mR̄ = the mean moving range of the baseline), and
 // the upper range limit is 3.268 · mR̄. Three detection rules:
 //
@@ -25,6 +25,12 @@ import (
 
 // XmRMinPoints is how many points limits need; fewer gives no limits.
 const XmRMinPoints = 6
+
+// XmRBaseline is how many values of a segment its limits come from: the
+// first 20 (all when fewer), so that a change later in a long series is
+// judged against the limits from before it rather than pulling them
+// towards itself.
+const XmRBaseline = 20
 
 // XmRPoint is one value of a series and what the rules say about it.
 type XmRPoint struct {
@@ -43,7 +49,8 @@ type XmRSegment struct {
 	Upper       float64 `json:"upper_limit"`
 	MovingRange float64 `json:"mean_moving_range"`
 	RangeLimit  float64 `json:"upper_range_limit"`
-	N           int     `json:"n"`
+	// N is the number of values the limits come from.
+	N int `json:"n"`
 }
 
 // XmR is a series judged by its natural process limits.
@@ -89,16 +96,17 @@ func XmRChart(periods []string, values []*float64, splits []int) XmR {
 			continue
 		}
 		out.Enough = true
+		base := idx[:min(len(idx), XmRBaseline)]
 		sum, mr := 0.0, 0.0
-		for k, i := range idx {
+		for k, i := range base {
 			sum += *values[i]
 			if k > 0 {
-				mr += math.Abs(*values[i] - *values[idx[k-1]])
+				mr += math.Abs(*values[i] - *values[base[k-1]])
 			}
 		}
-		seg := XmRSegment{From: periods[lo], N: len(idx)}
-		seg.Centre = sum / float64(len(idx))
-		seg.MovingRange = mr / float64(len(idx)-1)
+		seg := XmRSegment{From: periods[lo], N: len(base)}
+		seg.Centre = sum / float64(len(base))
+		seg.MovingRange = mr / float64(len(base)-1)
 		seg.Lower, seg.Upper = seg.Centre-2.66*seg.MovingRange, seg.Centre+2.66*seg.MovingRange
 		seg.RangeLimit = 3.268 * seg.MovingRange
 		seg.Centre, seg.MovingRange = round(seg.Centre), round(seg.MovingRange)

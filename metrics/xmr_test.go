@@ -55,15 +55,19 @@ func TestXmRRulesOnHandMadeSeries(t *testing.T) {
 		t.Fatalf("rule 2: %v signal %v %s; limits %+v", got, x.Signal, x.Direction, x.Segments)
 	}
 
-	// Rule 3. Twenty points alternating 8 and 12, then 19, 19, 10, 19:
-	// mean 267/24 = 11.125, mR̄ 101/23 = 4.3913, upper limit 22.806,
-	// two thirds of the way 18.912: 19, 19 and 19 are 3 of 4 beyond it.
+	// Rule 3. Twenty points alternating 8 and 12 (the baseline: mean 10,
+	// mR̄ 4, limits [−0.64, 20.64], two thirds of the way up 17.0933), then
+	// 19, 19, 10, 19: three of four beyond it, none beyond the limit; 10
+	// is on the centre line, so no run either.
 	vals := []float64{}
 	for i := 0; i < 20; i++ {
 		vals = append(vals, []float64{8, 12}[i%2])
 	}
 	ps, vs = series(append(vals, 19, 19, 10, 19)...)
 	x = XmRChart(ps, vs, nil)
+	if seg := x.Segments[0]; seg.Centre != 10 || seg.MovingRange != 4 || seg.Upper != 20.64 || seg.N != 20 {
+		t.Fatalf("rule 3 baseline %+v", seg)
+	}
 	if got := rulesAt(x); !reflect.DeepEqual(got, map[int][]int{20: {3}, 21: {3}, 23: {3}}) || !x.Signal || x.Direction != "up" {
 		t.Fatalf("rule 3: %v signal %v; limits %+v", got, x.Signal, x.Segments)
 	}
@@ -100,5 +104,23 @@ func TestXmRNeedsSixPointsAndSkipsGaps(t *testing.T) {
 	x := XmRChart(ps, vs, nil)
 	if got := rulesAt(x); !reflect.DeepEqual(got, map[int][]int{7: {1}}) || x.Segments[0].N != 12 || x.Segments[0].Centre != 8.0833 {
 		t.Fatalf("with a gap: %v %+v", got, x.Segments)
+	}
+}
+
+// A shift late in a long series is judged against the limits of the first
+// 20 values (mean 11, mR̄ 2, lower limit 5.68): the first shifted value
+// is already a signal.
+func TestXmRBaselineCatchesALateShiftAtOnce(t *testing.T) {
+	vals := []float64{}
+	for i := 0; i < 30; i++ {
+		vals = append(vals, []float64{10, 12}[i%2])
+	}
+	ps, vs := series(append(vals, 4, 5, 4, 5)...)
+	x := XmRChart(ps, vs, nil)
+	if seg := x.Segments[0]; seg.Centre != 11 || seg.Lower != 5.68 || seg.N != 20 {
+		t.Fatalf("baseline %+v", seg)
+	}
+	if got := rulesAt(x); len(got[30]) == 0 || got[30][0] != 1 || len(got) != 4 || !x.Signal || x.Direction != "down" {
+		t.Fatalf("late shift: %v", got)
 	}
 }

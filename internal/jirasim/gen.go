@@ -25,6 +25,17 @@ type Config struct {
 	// NoShapes leaves out the real-world shapes (shapes.go) that about one
 	// issue in nine takes otherwise.
 	NoShapes bool
+	// Shift makes one project's throughput drop at a known date (a team
+	// that lost most of its people): of its issues created from At on,
+	// the share Stuck is never started. Off while Project is "".
+	Shift Shift
+}
+
+// Shift is a known change in one project's throughput.
+type Shift struct {
+	Project string
+	At      time.Time
+	Stuck   float64
 }
 
 // DefaultNow is the fixed "now" of generated data unless configured.
@@ -420,6 +431,9 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 	}
 	created := is.Created
 	roll := r.IntN(1000)
+	if sh := g.cfg.Shift; sh.Project == p.Key && !created.Before(sh.At) && g.rngFor(is.Index, 11).Float64() < sh.Stuck {
+		roll = 100 // never started (its own random stream: other issues are unchanged)
+	}
 	median := 4.0
 	switch is.Type {
 	case "Bug", "Incident":
