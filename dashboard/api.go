@@ -394,6 +394,27 @@ func (s *Server) apiSignals(c *fiber.Ctx) error {
 	return c.JSON(resp)
 }
 
+// apiEpics forecasts when each open epic of a project will be done, the
+// team working through them in rank order.
+func (s *Server) apiEpics(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	if f.Project == "" {
+		return evident.Errorf(evident.EINVALID, "project: required (epics are forecast from their own team's throughput)")
+	}
+	history, err := params{c: c}.int("history", 90, 7, 730)
+	if err != nil {
+		return err
+	}
+	out, err := s.cfg.Measures.Epics(c.UserContext(), f, history)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
 func (s *Server) apiForecast(c *fiber.Ctx) error {
 	f, err := s.filter(c)
 	if err != nil {

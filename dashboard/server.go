@@ -155,6 +155,7 @@ func (s *Server) routes() {
 	api.Get("/ebm", s.apiEBM)
 	api.Get("/signals", s.apiSignals)
 	api.Get("/forecast", s.apiForecast)
+	api.Get("/epics", s.apiEpics)
 	api.Get("/health/data", s.apiHealth)
 	api.Get("/catalog", s.apiCatalog)
 	api.Get("/backlog", s.apiBacklog)

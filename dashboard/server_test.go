@@ -537,7 +537,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -572,7 +572,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
 		t.Error(problem)
 	}
-	if checked < 18 {
+	if checked < 19 {
 		t.Fatalf("checked %d endpoints", checked)
 	}
 }
@@ -821,5 +821,33 @@ func TestSignalsAgreeWithTheOverviewVerdicts(t *testing.T) {
 	}
 	if _, body, _ := do(t, app, "GET", "/api/v1/annotations?project=SHOP", "", ""); !strings.Contains(body, "Team split in two") {
 		t.Errorf("annotations of SHOP: %s", body)
+	}
+}
+
+// Epic forecasts: every open epic of the project in rank order, later
+// epics never before earlier ones (they are done one after the other), and
+// the project is required.
+func TestEpicForecasts(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	status, body, _ := do(t, app, "GET", "/api/v1/epics?project=SHOP", "", "")
+	var out metrics.EpicForecasts
+	if err := json.Unmarshal([]byte(body), &out); status != 200 || err != nil || len(out.Epics) < 1 || out.HistoryDone == 0 {
+		t.Fatalf("epics: %d %v %.300s", status, err, body)
+	}
+	prev := ""
+	for i, ep := range out.Epics {
+		if ep.Position != i+1 || ep.Remaining != ep.Children-ep.Done || ep.Remaining < 0 {
+			t.Errorf("epic %s: position %d, %d children, %d done, %d remaining", ep.Key, ep.Position, ep.Children, ep.Done, ep.Remaining)
+		}
+		p50 := ep.When["p50"]
+		if p50 == nil || *p50 < prev || *ep.When["p85"] < *p50 || *ep.When["p95"] < *ep.When["p85"] {
+			t.Errorf("epic %s (position %d): %v after %q", ep.Key, ep.Position, ep.When, prev)
+			continue
+		}
+		prev = *p50
+	}
+	if status, body, _ := do(t, app, "GET", "/api/v1/epics", "", ""); status != 400 || !strings.Contains(body, "project: required") {
+		t.Fatalf("without a project: %d %s", status, body)
 	}
 }

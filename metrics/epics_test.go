@@ -1,0 +1,38 @@
+package metrics
+
+import (
+	"reflect"
+	"testing"
+)
+
+// A tiny throughput history whose finishing days are known exactly: each
+// day finishes 0, 1 or 2 items with equal chance. Three items are done by
+// day index k (0 = the first day) with probability P(S(k+1) ≥ 3), S(n) the
+// sum of n days: 0, 3/9 = .333, 17/27 = .630, 66/81 = .815, 222/243 = .914,
+// 701/729 = .962 for k = 0…5, so the 50th percentile is day 2, the 85th
+// day 4, the 95th day 5 (each at least 1.2 points from its bound). One item
+// first: 2/3 = .667 by day 0, 8/9 = .889 by day 1, 26/27 = .963 by day 2.
+// Two epics in rank order, 1 item then 2: the second is done when 3 are.
+func TestSequentialFinishAgainstTheExactDistribution(t *testing.T) {
+	got := SequentialFinish([]int{0, 1, 2}, []int{3}, 1)
+	if want := []map[string]int{{"p50": 2, "p85": 4, "p95": 5}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("three items: %v, want %v", got, want)
+	}
+	got = SequentialFinish([]int{0, 1, 2}, []int{1, 2}, 7)
+	want := []map[string]int{{"p50": 0, "p85": 1, "p95": 2}, {"p50": 2, "p85": 4, "p95": 5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("two epics in sequence: %v, want %v", got, want)
+	}
+	// An epic with nothing left is done as soon as those above it are; a
+	// history without throughput never finishes anything left.
+	got = SequentialFinish([]int{2}, []int{3, 0, 4, 1}, 1)
+	want = []map[string]int{{"p50": 1, "p85": 1, "p95": 1}, {"p50": 1, "p85": 1, "p95": 1}, {"p50": 3, "p85": 3, "p95": 3}, {"p50": 3, "p85": 3, "p95": 3}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("steady two a day: %v, want %v", got, want)
+	}
+	got = SequentialFinish([]int{0, 0}, []int{0, 2}, 1)
+	want = []map[string]int{{"p50": 0, "p85": 0, "p95": 0}, {"p50": -1, "p85": -1, "p95": -1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("no throughput: %v, want %v", got, want)
+	}
+}
