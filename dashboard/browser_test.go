@@ -133,6 +133,7 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		{"backlog", "/backlog?project=SHOP", 4},
 		{"health", "/health", 0},
 		{"docs", "/docs/metrics", 0},
+		{"initiatives", "/initiatives", 0},
 	} {
 		t.Run(pg.name, func(t *testing.T) {
 			mu.Lock()

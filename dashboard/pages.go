@@ -311,6 +311,7 @@ func (s *Server) pageRoutes() {
 	s.App.Get("/forecast", v, c, s.forecastPage)
 	s.App.Get("/health", v, c, s.healthPage)
 	s.App.Get("/backlog", v, c, s.backlogPage)
+	s.App.Get("/initiatives", v, c, s.initiativesPage)
 	s.App.Get("/docs/metrics", v, s.metricsPage)
 }
 
