@@ -449,6 +449,7 @@ func (s *Server) apiForecast(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordForecast(c, f, fc)
 	return c.JSON(fc)
 }
 

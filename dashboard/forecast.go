@@ -22,6 +22,8 @@ type forecastData struct {
 	// Default says the question was not asked: the page answers how many
 	// items the next four weeks bring.
 	Default bool
+	// Scores are the past year's recorded forecasts of the product.
+	Scores metrics.ForecastScores
 }
 
 // forecastHorizon is the default question's horizon: four weeks.
@@ -70,6 +72,10 @@ func (s *Server) forecastPage(c *fiber.Ctx) error {
 		return err
 	}
 	data.Forecast = &fc
+	s.recordForecast(c, f, fc)
+	if data.Scores, err = s.cfg.Measures.ForecastScores(c.UserContext(), f.Project, today.AddDate(-1, 0, 0), today.AddDate(0, 0, 1)); err != nil {
+		return err
+	}
 	v.Data = data
 	v.Charts = []Chart{forecastChart(fc)}
 	return s.render(c, "forecast", v)

@@ -31,6 +31,7 @@ type Inputs interface {
 	Annotations(ctx context.Context, product string) ([]evident.Annotation, error)
 	SaveAnnotation(ctx context.Context, a evident.Annotation) (evident.Annotation, error)
 	DeleteAnnotation(ctx context.Context, id string) error
+	RecordForecast(ctx context.Context, r metrics.ForecastRecord) error
 }
 
 func (s *Server) inputRoutes(api fiber.Router) {
@@ -83,6 +84,39 @@ func (s *Server) apiAnnotations(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"annotations": out})
+}
+
+// recordForecast keeps a forecast that was shown, for scoring later; a
+// failure to keep it is logged, never shown to the asker.
+func (s *Server) recordForecast(c *fiber.Ctx, f metrics.Filter, fc metrics.Forecast) {
+	if s.cfg.Inputs == nil {
+		return
+	}
+	r, ok := metrics.Record(f, fc, s.cfg.Now())
+	if !ok {
+		return
+	}
+	if err := s.cfg.Inputs.RecordForecast(c.UserContext(), r); err != nil {
+		s.log.Warn("forecast not recorded", "err", err.Error())
+	}
+}
+
+// apiForecastScores scores the recorded forecasts of a project made in
+// from/to: each one's outcome once known, and how often each level kept
+// its promise.
+func (s *Server) apiForecastScores(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	if c.Query("from") == "" {
+		f.From = f.To.AddDate(-1, 0, 0)
+	}
+	out, err := s.cfg.Measures.ForecastScores(c.UserContext(), f.Project, f.From, f.To)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
 }
 
 // annotationsIn are the annotations of a product dated inside [from, to);

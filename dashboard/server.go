@@ -156,6 +156,7 @@ func (s *Server) routes() {
 	api.Get("/signals", s.apiSignals)
 	api.Get("/forecast", s.apiForecast)
 	api.Get("/epics", s.apiEpics)
+	api.Get("/forecast/scores", s.apiForecastScores)
 	api.Get("/health/data", s.apiHealth)
 	api.Get("/catalog", s.apiCatalog)
 	api.Get("/backlog", s.apiBacklog)

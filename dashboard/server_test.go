@@ -537,7 +537,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -572,7 +572,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	for _, problem := range validate(schemas, map[string]any{"$ref": "#/components/schemas/Error"}, v, "error") {
 		t.Error(problem)
 	}
-	if checked < 19 {
+	if checked < 20 {
 		t.Fatalf("checked %d endpoints", checked)
 	}
 }
@@ -849,5 +849,60 @@ func TestEpicForecasts(t *testing.T) {
 	}
 	if status, body, _ := do(t, app, "GET", "/api/v1/epics", "", ""); status != 400 || !strings.Contains(body, "project: required") {
 		t.Fatalf("without a project: %d %s", status, body)
+	}
+}
+
+// A forecast made in the past is scored against what was done since: its
+// actual count equals the issues whose done_at falls in its window (read
+// through the issues list, not the throughput query the scores use), and
+// a forecast asked now is kept with its outcome unknown.
+func TestForecastsAreKeptAndScored(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	made, until := testNow.AddDate(0, 0, -60), testNow.AddDate(0, 0, -30)
+	rec, _ := metrics.Record(metrics.Filter{Project: "APP"}, metrics.Forecast{Until: until.Format("2006-01-02"), HistoryDays: 90,
+		HowMany: map[string]int{"p50": 1000, "p85": 5, "p95": 1}}, made)
+	if err := e.in.RecordForecast(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.ms.Issues(context.Background(), metrics.Filter{Project: "APP"}, 100000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, is := range page.Issues {
+		if is.DoneAt != nil && !is.DoneAt.Before(made) && is.DoneAt.Before(until) {
+			want++
+		}
+	}
+	if status, _, _ := do(t, app, "GET", "/api/v1/forecast?project=APP&items=30", "", ""); status != 200 {
+		t.Fatalf("forecast: %d", status)
+	}
+	_, body, _ := do(t, app, "GET", "/api/v1/forecast/scores?project=APP", "", "")
+	var out metrics.ForecastScores
+	json.Unmarshal([]byte(body), &out)
+	var past, now *metrics.Score
+	for i := range out.Forecasts {
+		switch sc := &out.Forecasts[i]; {
+		case sc.ID == rec.ID:
+			past = sc
+		case sc.Kind == "when" && sc.Items == 30:
+			now = sc
+		}
+	}
+	if past == nil || !past.Known || int(past.Actual) != want || past.Hit["p50"] || past.Hit["p85"] != (want >= 5) || !past.Hit["p95"] {
+		t.Fatalf("the past forecast (want actual %d): %+v", want, past)
+	}
+	if now == nil || now.Known || len(now.Hit) != 0 {
+		t.Fatalf("the forecast asked now: %+v", now)
+	}
+	var p50 metrics.Calibration
+	for _, c := range out.Calibration {
+		if c.Level == "p50" {
+			p50 = c
+		}
+	}
+	if p50.N < 1 || p50.Kept > p50.N-1 {
+		t.Fatalf("calibration of the 50%% level: %+v", p50)
 	}
 }

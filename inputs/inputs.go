@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/metrics"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -505,4 +506,10 @@ func storable(dates map[string]time.Time) error {
 		}
 	}
 	return nil
+}
+
+// RecordForecast keeps a forecast that was shown, for scoring once its
+// outcome is known (the same question on the same day replaces it).
+func (s *Service) RecordForecast(ctx context.Context, r metrics.ForecastRecord) error {
+	return schema.InsertInto(ctx, s.Store, "forecast_log", []metrics.ForecastRecord{r})
 }

@@ -404,7 +404,7 @@ var validTable = map[string]bool{
 	"sites": true, "projects": true, "statuses": true, "raw_issues": true, "issues": true,
 	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
 	"sprints": true, "releases": true, "sync_checkpoints": true,
-	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true, "annotations": true, "issue_backlog": true, "backlog_snapshots": true,
+	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true, "annotations": true, "forecast_log": true, "issue_backlog": true, "backlog_snapshots": true,
 	"issue_timelines": true, "skipped_issues": true,
 }
 

@@ -482,3 +482,20 @@ CREATE TABLE IF NOT EXISTS annotations  (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY annotation_id;
 
+-- forecast_log
+CREATE TABLE IF NOT EXISTS forecast_log  (
+    forecast_id String,
+    kind String,
+    project String,
+    types String,
+    made_on Date,
+    history_days UInt16,
+    until Date,
+    items UInt32,
+    p50 Float64,
+    p85 Float64,
+    p95 Float64,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY forecast_id;
+
