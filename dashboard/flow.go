@@ -330,7 +330,7 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 	ch := Chart{ID: "aging", Title: "Aging work in progress",
 		Help: "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period: " +
 			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows.",
-		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days"}}}
+		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days", "expected_finish_p85"}}}
 	if len(flow.Aging) == 0 {
 		ch.Empty = "Nothing is in progress."
 		return ch
@@ -406,7 +406,11 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 			pt.Symbol, pt.SymbolSize = "triangle", 11
 		}
 		pts = append(pts, pt)
-		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays)})
+		finish := "older than almost every finished item"
+		if a.ExpectedFinishP85 != nil {
+			finish = *a.ExpectedFinishP85
+		}
+		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays), finish})
 	}
 	var bands []opts.MarkAreaNameCoordItem
 	edges := []*float64{ptrOf(0), flow.CycleTime.P50, flow.CycleTime.P70, flow.CycleTime.P85, flow.CycleTime.P95, ptrOf(ymax)}

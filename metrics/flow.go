@@ -127,6 +127,30 @@ type AgingItem struct {
 	Status    string    `json:"status" ch:"status_name"`
 	StartedAt time.Time `json:"started_at" ch:"started"`
 	AgeDays   float64   `json:"age_days" ch:"-"`
+	// ExpectedFinishP85 is the day by which it is done with 85% chance,
+	// judged by the finished items of the period that lasted at least as
+	// long (the 85th percentile of their cycle times); null when fewer
+	// than 5 did: it is older than almost everything that finished.
+	ExpectedFinishP85 *string `json:"expected_finish_p85"`
+}
+
+// ExpectFinish fills each item's 85% expected finish from the cycle times
+// (days) of finished items: the 85th percentile of those at least as old
+// as the item, counted from its start.
+func ExpectFinish(items []AgingItem, cycles []float64) {
+	sorted := append([]float64(nil), cycles...)
+	sort.Float64s(sorted)
+	for i := range items {
+		at := sort.SearchFloat64s(sorted, items[i].AgeDays)
+		longer := sorted[at:]
+		if len(longer) < MinConfidentN {
+			items[i].ExpectedFinishP85 = nil
+			continue
+		}
+		p85 := NearestRank(longer, 85)
+		d := day(items[i].StartedAt.Add(time.Duration(p85 * 24 * float64(time.Hour))))
+		items[i].ExpectedFinishP85 = &d
+	}
 }
 
 // CyclePoint is one done issue on the cycle-time scatterplot.
@@ -193,6 +217,13 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		},
 	)
 	out.PointsSampled = out.CycleTime.N > len(out.Points)
+	if err == nil {
+		cycles := make([]float64, len(out.Points))
+		for i, p := range out.Points {
+			cycles[i] = p.CycleDays
+		}
+		ExpectFinish(out.Aging, cycles)
+	}
 	return out, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func series(vs ...float64) ([]string, []*float64) {
@@ -122,5 +123,25 @@ func TestXmRBaselineCatchesALateShiftAtOnce(t *testing.T) {
 	}
 	if got := rulesAt(x); len(got[30]) == 0 || got[30][0] != 1 || len(got) != 4 || !x.Signal || x.Direction != "down" {
 		t.Fatalf("late shift: %v", got)
+	}
+}
+
+// An item's 85% expected finish comes from the finished items that lasted
+// at least as long as it has: of cycle times 1…10 days, an item 6.5 days
+// old is judged by 7, 8, 9, 10 (four: too few), one 5.5 days old by 6…10
+// (the 85th percentile by nearest rank: rank ceil(4.25) = 5, so 10 days
+// from its start), one a day old by 1…10 (rank ceil(8.5) = 9: 9 days).
+func TestExpectFinishFromTheLongerCycles(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	items := []AgingItem{{Key: "A", StartedAt: start, AgeDays: 6.5}, {Key: "B", StartedAt: start, AgeDays: 5.5}, {Key: "C", StartedAt: start, AgeDays: 1}}
+	ExpectFinish(items, []float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	got := []string{"nil", "nil", "nil"}
+	for i, it := range items {
+		if it.ExpectedFinishP85 != nil {
+			got[i] = *it.ExpectedFinishP85
+		}
+	}
+	if want := []string{"nil", "2026-01-11", "2026-01-10"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("expected finishes %v, want %v", got, want)
 	}
 }
