@@ -48,24 +48,30 @@ func (s *Server) inputRoutes(api fiber.Router) {
 	api.Post("/goals", admin, saveGoal)
 	api.Put("/goals/:id", admin, saveGoal)
 	api.Patch("/goals/:id", admin, patchHandler(s, "goal", func(g *evident.Goal) *string { return &g.ID }, Inputs.Goal, Inputs.SaveGoal))
-	api.Delete("/goals/:id", admin, s.apiDeleteGoal)
+	api.Delete("/goals/:id", admin, s.apiDelete(Inputs.DeleteGoal))
 	api.Get("/experiments", s.apiExperiments)
 	api.Post("/experiments", admin, saveExperiment)
 	api.Put("/experiments/:id", admin, saveExperiment)
 	api.Patch("/experiments/:id", admin, patchHandler(s, "experiment", func(e *evident.Experiment) *string { return &e.ID }, Inputs.Experiment, Inputs.SaveExperiment))
-	api.Delete("/experiments/:id", admin, s.apiDeleteExperiment)
+	api.Delete("/experiments/:id", admin, s.apiDelete(Inputs.DeleteExperiment))
 	api.Get("/annotations", s.apiAnnotations)
 	api.Post("/annotations", admin, saveHandler(s, "an annotation", "annotations", func(a *evident.Annotation) *string { return &a.ID }, Inputs.SaveAnnotation))
-	api.Delete("/annotations/:id", admin, func(c *fiber.Ctx) error {
+	api.Delete("/annotations/:id", admin, s.apiDelete(Inputs.DeleteAnnotation))
+}
+
+// apiDelete deletes the record of the path's id: 204, or 404 when there
+// is none.
+func (s *Server) apiDelete(del func(Inputs, context.Context, string) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
 		in, err := s.inputs()
 		if err != nil {
 			return err
 		}
-		if err := in.DeleteAnnotation(c.UserContext(), c.Params("id")); err != nil {
+		if err := del(in, c.UserContext(), c.Params("id")); err != nil {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
-	})
+	}
 }
 
 // apiAnnotations lists the annotations of a product (product=, else
@@ -258,17 +264,6 @@ func patchHandler[T any](s *Server, noun string, idOf func(*T) *string, get func
 	}
 }
 
-func (s *Server) apiDeleteGoal(c *fiber.Ctx) error {
-	in, err := s.inputs()
-	if err != nil {
-		return err
-	}
-	if err := in.DeleteGoal(c.UserContext(), c.Params("id")); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
-}
-
 func (s *Server) apiExperiments(c *fiber.Ctx) error {
 	in, err := s.inputs()
 	if err != nil {
@@ -283,17 +278,6 @@ func (s *Server) apiExperiments(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"experiments": out})
-}
-
-func (s *Server) apiDeleteExperiment(c *fiber.Ctx) error {
-	in, err := s.inputs()
-	if err != nil {
-		return err
-	}
-	if err := in.DeleteExperiment(c.UserContext(), c.Params("id")); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // dateKeys are the body keys that take a date; YYYY-MM-DD is accepted
