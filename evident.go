@@ -121,8 +121,10 @@ type Issue struct {
 	StartedAt      *time.Time `ch:"started_at"`
 	DoneAt         *time.Time `ch:"done_at"`
 	ResolvedAt     *time.Time `ch:"resolved_at"`
-	Deleted        uint8      `ch:"deleted"`
-	Version        uint64     `ch:"version"`
+	// DueDate is Jira's due date (a day; midnight UTC).
+	DueDate *time.Time `ch:"due_date"`
+	Deleted uint8      `ch:"deleted"`
+	Version uint64     `ch:"version"`
 }
 
 // Transition is one status change from an issue's changelog.

@@ -287,6 +287,9 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 	if t := x.time(f, "resolutiondate"); !t.IsZero() {
 		is.ResolvedAt = &t
 	}
+	if t := x.date(f, "duedate"); !t.IsZero() {
+		is.DueDate = &t
+	}
 	if m.Fields.Sprint != "" {
 		is.SprintIDs = x.sprintIDs(f[m.Fields.Sprint])
 	}
@@ -389,6 +392,25 @@ func (x *extractor) time(f map[string]json.RawMessage, field string) time.Time {
 	t, err := ParseJiraTime(s)
 	if err != nil {
 		x.find(evident.CheckFieldUnreadable, field, "%v", err)
+		return time.Time{}
+	}
+	if !evident.StorableTime(t) {
+		x.find(evident.CheckDateOutOfRange, field, "%s is outside %s; left empty", s, evident.StorableRange)
+		return time.Time{}
+	}
+	return t
+}
+
+// date reads a date field (YYYY-MM-DD, as Jira writes a due date); an
+// unreadable or unstorable one is a finding and stays empty.
+func (x *extractor) date(f map[string]json.RawMessage, field string) time.Time {
+	var s string
+	if !x.decode(f, field, &s) || s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		x.find(evident.CheckFieldUnreadable, field, "%q is not a date (want YYYY-MM-DD)", s)
 		return time.Time{}
 	}
 	if !evident.StorableTime(t) {

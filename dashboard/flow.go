@@ -329,8 +329,8 @@ var agingBands = []struct {
 func (s *Server) agingChart(flow metrics.Flow) Chart {
 	ch := Chart{ID: "aging", Title: "Aging work in progress",
 		Help: "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period: " +
-			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows.",
-		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days", "expected_finish_p85"}}}
+			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows; a red dot is at risk of missing its due date (its 85% expected finish is later).",
+		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days", "expected_finish_p85", "due", "at_risk"}}}
 	if len(flow.Aging) == 0 {
 		ch.Empty = "Nothing is in progress."
 		return ch
@@ -398,19 +398,27 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 			offset[i] = []float64{0, -0.2, 0.2, -0.35, 0.35, -0.1, 0.1, -0.28, 0.28}[r%9]
 		}
 	}
-	var pts []opts.ScatterData
+	var pts, risky []opts.ScatterData
 	for i, a := range flow.Aging {
 		pt := opts.ScatterData{Value: []any{float64(col[a.Status]) + offset[i], a.AgeDays, a.Key, a.Summary}, SymbolSize: 8}
 		if a.AgeDays > ymax {
 			pt.Value = []any{float64(col[a.Status]) + offset[i], ymax, a.Key, a.Summary + " (" + number(a.AgeDays, 1) + " days)"}
 			pt.Symbol, pt.SymbolSize = "triangle", 11
 		}
-		pts = append(pts, pt)
+		if a.AtRisk {
+			risky = append(risky, pt)
+		} else {
+			pts = append(pts, pt)
+		}
 		finish := "older than almost every finished item"
 		if a.ExpectedFinishP85 != nil {
 			finish = *a.ExpectedFinishP85
 		}
-		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays), finish})
+		due := ""
+		if a.Due != nil {
+			due = a.Due.Format("2006-01-02")
+		}
+		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays), finish, due, strconv.FormatBool(a.AtRisk)})
 	}
 	var bands []opts.MarkAreaNameCoordItem
 	edges := []*float64{ptrOf(0), flow.CycleTime.P50, flow.CycleTime.P70, flow.CycleTime.P85, flow.CycleTime.P95, ptrOf(ymax)}
@@ -424,6 +432,9 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 	}
 	sc.AddSeries("in progress", pts, charts.WithMarkLineNameYAxisItemOpts(percentileMarks(flow.CycleTime, ymax, percentileChartPx-percentileGridTop-percentileGridBot)...),
 		percentileStyle, charts.WithMarkAreaNameCoordItemOpts(bands...), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2f6fde", Opacity: opts.Float(0.85)}))
+	if len(risky) > 0 {
+		sc.AddSeries("at risk of missing its due date", risky, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#b42318"}))
+	}
 	ch.Element, ch.Script = snippet(sc)
 	return ch
 }

@@ -83,7 +83,13 @@ var funcs = template.FuncMap{
 	"goalForm": goalForm,
 	"change":   changeOf,
 	"inc":      func(i int) int { return i + 1 },
-	"expForm":  expForm,
+	"deref": func(v *float64) float64 {
+		if v == nil {
+			return 0
+		}
+		return *v
+	},
+	"expForm": expForm,
 	"measureName": func(key string) string {
 		info, _ := evident.MeasureOf(key)
 		return info.Name

@@ -846,6 +846,16 @@ func TestEpicForecasts(t *testing.T) {
 			continue
 		}
 		prev = *p50
+		// The chance of meeting the due date agrees with the dates: due on
+		// or after the 95% date means at least 95%, before the 50% date
+		// less than half.
+		if ep.Due == nil || ep.OnTime == nil || *ep.OnTime < 0 || *ep.OnTime > 1 {
+			t.Errorf("epic %s: due %v, on time %v", ep.Key, ep.Due, ep.OnTime)
+			continue
+		}
+		if (*ep.Due >= *ep.When["p95"] && *ep.OnTime < 0.95) || (*ep.Due < *p50 && *ep.OnTime >= 0.5) {
+			t.Errorf("epic %s: due %s, dates %v, on time %v", ep.Key, *ep.Due, ep.When, *ep.OnTime)
+		}
 	}
 	if status, body, _ := do(t, app, "GET", "/api/v1/epics", "", ""); status != 400 || !strings.Contains(body, "project: required") {
 		t.Fatalf("without a project: %d %s", status, body)

@@ -26,6 +26,10 @@ type EpicForecast struct {
 	// epic's remaining items and those of every epic ranked above it; null
 	// when not within MaxForecastDays.
 	When map[string]*string `json:"when"`
+	// Due is the epic's due date, and OnTime the share of trials done by
+	// the end of it (null without a due date).
+	Due    *string  `json:"due"`
+	OnTime *float64 `json:"on_time"`
 }
 
 // EpicForecasts is the forecast of a project's open epics.
@@ -52,10 +56,11 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 	ef.From, ef.To, ef.Types = time.Time{}, time.Time{}, nil
 	from, args := ef.issues()
 	var epics []struct {
-		Key     string `ch:"issue_key"`
-		Summary string `ch:"summary"`
-		Status  string `ch:"status_name"`
-		Rank    string `ch:"rank"`
+		Key     string     `ch:"issue_key"`
+		Summary string     `ch:"summary"`
+		Status  string     `ch:"status_name"`
+		Rank    string     `ch:"rank"`
+		Due     *time.Time `ch:"due"`
 	}
 	var children []struct {
 		Epic string `ch:"epic_key"`
@@ -64,7 +69,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 	}
 	err := parallel(
 		func() error {
-			q := `SELECT issue_key, summary, status_name, rank FROM ` + from + ` WHERE has(?, issue_type) AND status_category != 'done' ORDER BY rank, issue_key`
+			q := `SELECT issue_key, summary, status_name, rank, toDateTime(due_date) AS due FROM ` + from + ` WHERE has(?, issue_type) AND status_category != 'done' ORDER BY rank, issue_key`
 			if err := s.DB.Select(ctx, &epics, q, append(args, EpicTypes)...); err != nil {
 				return fmt.Errorf("open epics: %w", err)
 			}
@@ -108,6 +113,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 		out.Epics = append(out.Epics, ep)
 		remaining = append(remaining, ep.Remaining)
 	}
+	trials := sequentialTrials(daily, remaining, s.Seed)
 	for i, when := range SequentialFinish(daily, remaining, s.Seed) {
 		w := map[string]*string{}
 		for _, p := range []string{"p50", "p85", "p95"} {
@@ -119,6 +125,16 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 			}
 		}
 		out.Epics[i].When = w
+		if due := epics[i].Due; due != nil {
+			d := day(*due)
+			out.Epics[i].Due = &d
+			by := int(due.UTC().Sub(today).Hours() / 24)
+			chance := 0.0
+			if by >= 0 {
+				chance = ChanceBy(trials[i], by)
+			}
+			out.Epics[i].OnTime = &chance
+		}
 	}
 	return out, nil
 }
@@ -126,35 +142,61 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 // SequentialFinish runs Trials Monte Carlo trials of a team doing the
 // remaining items of several pieces of work one after the other, each day
 // finishing a number of items drawn from its daily history. For each
-// piece it returns the day (0 = today's end) by which 50, 85 and 95% of
+// piece it returns the day (0 = the first day) by which 50, 85 and 95% of
 // trials had finished it and everything before it; −1 when not within
 // MaxForecastDays.
 func SequentialFinish(daily []int, remaining []int, seed uint64) []map[string]int {
+	finish := sequentialTrials(daily, remaining, seed)
 	out := make([]map[string]int, len(remaining))
+	for i := range finish {
+		m := map[string]int{}
+		for _, p := range []struct {
+			name string
+			pct  int
+		}{{"p50", 50}, {"p85", 85}, {"p95", 95}} {
+			v := finish[i][(len(finish[i])*p.pct+99)/100-1]
+			if v >= MaxForecastDays {
+				v = -1
+			}
+			m[p.name] = v
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// ChanceBy is the share of trials (sorted finishing days) done by day.
+func ChanceBy(sorted []int, day int) float64 {
+	n := sort.SearchInts(sorted, day+1)
+	return round(float64(n) / float64(len(sorted)))
+}
+
+// sequentialTrials returns, per piece of work, the sorted finishing day of
+// each trial (MaxForecastDays when not within it).
+func sequentialTrials(daily []int, remaining []int, seed uint64) [][]int {
 	total, cum := 0, make([]int, len(remaining))
 	for i, r := range remaining {
 		total += r
 		cum[i] = total
 	}
-	never := map[string]int{"p50": -1, "p85": -1, "p95": -1}
 	sum := 0
 	for _, d := range daily {
 		sum += d
 	}
+	finish := make([][]int, len(remaining))
 	if len(daily) == 0 || sum == 0 {
-		for i := range out {
-			out[i] = never
+		for i := range finish {
+			finish[i] = []int{MaxForecastDays}
 			if cum[i] == 0 {
-				out[i] = map[string]int{"p50": 0, "p85": 0, "p95": 0}
+				finish[i] = []int{0}
 			}
 		}
-		return out
+		return finish
 	}
-	rng := rand.New(rand.NewPCG(seed, 0xE91C))
-	finish := make([][]int, len(remaining))
 	for i := range finish {
 		finish[i] = make([]int, Trials)
 	}
+	rng := rand.New(rand.NewPCG(seed, 0xE91C))
 	for t := 0; t < Trials; t++ {
 		done, d, next := 0, 0, 0
 		for next < len(cum) && cum[next] == 0 {
@@ -175,18 +217,6 @@ func SequentialFinish(daily []int, remaining []int, seed uint64) []map[string]in
 	}
 	for i := range finish {
 		sort.Ints(finish[i])
-		m := map[string]int{}
-		for _, p := range []struct {
-			name string
-			pct  int
-		}{{"p50", 50}, {"p85", 85}, {"p95", 95}} {
-			v := finish[i][(Trials*p.pct+99)/100-1]
-			if v >= MaxForecastDays {
-				v = -1
-			}
-			m[p.name] = v
-		}
-		out[i] = m
 	}
-	return out
+	return finish
 }

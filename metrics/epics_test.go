@@ -36,3 +36,21 @@ func TestSequentialFinishAgainstTheExactDistribution(t *testing.T) {
 		t.Fatalf("no throughput: %v, want %v", got, want)
 	}
 }
+
+// The chance of meeting a due date is the share of trials done by it:
+// three items at 0, 1 or 2 a day are done by day 2 with probability
+// 17/27 = .630 and by day 4 with 222/243 = .914 (exact, see above).
+func TestChanceByADueDate(t *testing.T) {
+	trials := sequentialTrials([]int{0, 1, 2}, []int{3}, 3)[0]
+	for _, c := range []struct {
+		day  int
+		want float64
+	}{{0, 0}, {1, 3.0 / 9}, {2, 17.0 / 27}, {4, 222.0 / 243}} {
+		if got := ChanceBy(trials, c.day); got < c.want-0.015 || got > c.want+0.015 {
+			t.Errorf("by day %d: %.4f, exact %.4f", c.day, got, c.want)
+		}
+	}
+	if got := ChanceBy(sequentialTrials([]int{2}, []int{3}, 1)[0], 1); got != 1 {
+		t.Errorf("steady: %v", got)
+	}
+}

@@ -132,6 +132,10 @@ type AgingItem struct {
 	// long (the 85th percentile of their cycle times); null when fewer
 	// than 5 did: it is older than almost everything that finished.
 	ExpectedFinishP85 *string `json:"expected_finish_p85"`
+	// Due is the item's due date; AtRisk says its 85% expected finish is
+	// after it (or it is older than almost everything, and due).
+	Due    *time.Time `json:"due" ch:"due"`
+	AtRisk bool       `json:"at_risk" ch:"-"`
 }
 
 // ExpectFinish fills each item's 85% expected finish from the cycle times
@@ -145,11 +149,13 @@ func ExpectFinish(items []AgingItem, cycles []float64) {
 		longer := sorted[at:]
 		if len(longer) < MinConfidentN {
 			items[i].ExpectedFinishP85 = nil
+			items[i].AtRisk = items[i].Due != nil
 			continue
 		}
 		p85 := NearestRank(longer, 85)
 		d := day(items[i].StartedAt.Add(time.Duration(p85 * 24 * float64(time.Hour))))
 		items[i].ExpectedFinishP85 = &d
+		items[i].AtRisk = items[i].Due != nil && d > day(*items[i].Due)
 	}
 }
 
@@ -392,7 +398,7 @@ func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error)
 func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
 	from, args := f.issues()
 	var items []AgingItem
-	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started FROM ` + from +
+	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started, toDateTime(due_date) AS due FROM ` + from +
 		` WHERE started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' ORDER BY started, issue_key LIMIT 2000`
 	if err := s.DB.Select(ctx, &items, q, args...); err != nil {
 		return nil, fmt.Errorf("aging: %w", err)
@@ -401,6 +407,10 @@ func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
 	for i := range items {
 		items[i].StartedAt = items[i].StartedAt.UTC()
 		items[i].AgeDays = daysSince(now, items[i].StartedAt)
+		if items[i].Due != nil {
+			d := items[i].Due.UTC()
+			items[i].Due = &d
+		}
 	}
 	if items == nil {
 		items = []AgingItem{}

@@ -77,6 +77,7 @@ func (g *Generator) Fields() []fieldDef {
 		sys("updated", "Updated", "datetime", ""),
 		sys("resolutiondate", "Resolved", "datetime", ""),
 		sys("resolution", "Resolution", "resolution", ""),
+		sys("duedate", "Due date", "date", ""),
 		sys("description", "Description", "string", ""),
 		sys("parent", "Parent", "issuelink", ""),
 		custom(f.sprint, "Sprint", "array", "json", "com.pyxis.greenhopper.jira:gh-sprint"),

@@ -368,6 +368,15 @@ func (g *Generator) Issue(i int) *Issue {
 		epicNum := (num-1)/40*40 + 1
 		is.EpicKey = fmt.Sprintf("%s-%d", p.Key, epicNum)
 	}
+	// Due dates, from a stream of their own (the rest is unchanged): every
+	// epic 3 to 7 months after its creation, one story in six a few weeks.
+	dr := g.rngFor(i, 12)
+	switch {
+	case is.Type == "Epic":
+		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 90+dr.IntN(120))
+	case is.Type == "Story" && dr.IntN(6) == 0:
+		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 14+dr.IntN(46))
+	}
 	// Estimates and WSJF inputs.
 	fib := []float64{1, 2, 3, 5, 8, 13}
 	switch is.Type {

@@ -119,6 +119,7 @@ type Issue struct {
 	Created     time.Time
 	Updated     time.Time
 	Resolution  time.Time // zero when unresolved
+	Due         time.Time // due date (a day), zero when none
 	StoryPoints float64   // 0: no estimate
 	Business    float64   // business value, 0: none
 	TimeCrit    float64

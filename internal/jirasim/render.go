@@ -266,6 +266,12 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 			}
 			return g.jiraTime(is.Resolution)
 		})
+		put("duedate", func() any {
+			if is.Due.IsZero() {
+				return nil
+			}
+			return is.Due.Format("2006-01-02")
+		})
 		put("resolution", func() any {
 			if is.Resolution.IsZero() {
 				return nil

@@ -499,3 +499,9 @@ CREATE TABLE IF NOT EXISTS forecast_log ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.forecast_log', '{replica}', version)
 ORDER BY forecast_id;
 
+-- due_date
+ALTER TABLE issues ON CLUSTER `prod` ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
+
+-- due_date
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
+

@@ -499,3 +499,9 @@ CREATE TABLE IF NOT EXISTS forecast_log  (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY forecast_id;
 
+-- due_date
+ALTER TABLE issues  ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
+
+-- due_date
+ALTER TABLE issues_current  ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
+
