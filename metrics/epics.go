@@ -30,6 +30,8 @@ type EpicForecast struct {
 	// the end of it (null without a due date).
 	Due    *string  `json:"due"`
 	OnTime *float64 `json:"on_time"`
+	// Overdue says the due date has passed with items left.
+	Overdue bool `json:"overdue"`
 }
 
 // EpicForecasts is the forecast of a project's open epics.
@@ -133,6 +135,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, historyDays int) (EpicFor
 			if by >= 0 {
 				chance = ChanceBy(trials[i], by)
 			}
+			out.Epics[i].Overdue = by < 0 && out.Epics[i].Remaining > 0
 			out.Epics[i].OnTime = &chance
 		}
 	}
