@@ -133,7 +133,7 @@ type AgingItem struct {
 	// than 5 did: it is older than almost everything that finished.
 	ExpectedFinishP85 *string `json:"expected_finish_p85"`
 	// Due is the item's due date; AtRisk says its 85% expected finish is
-	// after it (or it is older than almost everything, and due).
+	// after it (or, older than almost everything, its due date passed).
 	Due    *time.Time `json:"due" ch:"due"`
 	AtRisk bool       `json:"at_risk" ch:"-"`
 }
@@ -149,7 +149,9 @@ func ExpectFinish(items []AgingItem, cycles []float64) {
 		longer := sorted[at:]
 		if len(longer) < MinConfidentN {
 			items[i].ExpectedFinishP85 = nil
-			items[i].AtRisk = items[i].Due != nil
+			// Older than almost everything: at risk once its due date
+			// passed, the history cannot say more.
+			items[i].AtRisk = items[i].Due != nil && items[i].Due.Before(items[i].StartedAt.Add(time.Duration(items[i].AgeDays*24*float64(time.Hour))))
 			continue
 		}
 		p85 := NearestRank(longer, 85)

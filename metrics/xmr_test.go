@@ -144,12 +144,18 @@ func TestExpectFinishFromTheLongerCycles(t *testing.T) {
 	if want := []string{"nil", "2026-01-11", "2026-01-10"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("expected finishes %v, want %v", got, want)
 	}
-	// At risk: due before its 85% finish (B due Jan 10 < Jan 11), or older
-	// than almost everything and due (A); C due Jan 10 finishes by then.
-	due := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	// At risk: due before its 85% finish (B due Jan 10 < Jan 11); C due
+	// Jan 10 finishes by then. A (6.5 days old on Jan 7, older than almost
+	// everything) is at risk once due on Jan 5, not when due on Jan 10.
+	due, past := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	items[0].Due, items[1].Due, items[2].Due = &due, &due, &due
 	ExpectFinish(items, []float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9})
-	if !items[0].AtRisk || !items[1].AtRisk || items[2].AtRisk {
+	if items[0].AtRisk || !items[1].AtRisk || items[2].AtRisk {
 		t.Fatalf("at risk: %v %v %v", items[0].AtRisk, items[1].AtRisk, items[2].AtRisk)
+	}
+	items[0].Due = &past
+	ExpectFinish(items, []float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	if !items[0].AtRisk {
+		t.Fatal("an item older than almost everything, past its due date, is at risk")
 	}
 }
