@@ -48,6 +48,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 		s.cycleScatter(flow, f),
 		leadHistogram(flow),
 		throughputChart(flow, f, notes),
+		throughputSignals(flow, f, notes),
 		cfdChart(cfd),
 		s.agingChart(flow),
 		timeInStatusChart(st),
@@ -236,6 +237,88 @@ func throughputChart(flow metrics.Flow, f metrics.Filter, notes []evident.Annota
 			charts.WithMarkLineNameXAxisItemOpts(annotationMarks(notes, metrics.Week, func(s string) string { return s })...),
 			charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}"}})).
 		AddSeries("partial week", partial, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: "#5470c6"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"}))
+	ch.Element, ch.Script = snippet(line)
+	return ch
+}
+
+// throughputSignals is the process behaviour chart (XmR) of the whole
+// weeks' throughput: is this week's change a signal or noise? New limits
+// start at the latest annotation in the range.
+func throughputSignals(flow metrics.Flow, f metrics.Filter, notes []evident.Annotation) Chart {
+	ch := Chart{ID: "throughput_signals", Title: "Throughput: signal or noise?",
+		Help: "Weekly throughput of whole weeks against its natural process limits (centre ± 2.66 × the mean moving range of the first 20 weeks). " +
+			"Red points are signals: outside the limits, 8 in a row on one side, or 3 of 4 near a limit. Anything else is noise: do not react to it.",
+		Table: Table{Head: []string{"week", "done", "centre", "lower_limit", "upper_limit", "rules"}}}
+	var ps []string
+	var vs []*float64
+	for _, w := range flow.Throughput {
+		start, err := time.Parse("2006-01-02", w.Week)
+		if err != nil || start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To) {
+			continue
+		}
+		v := float64(w.Count)
+		ps, vs = append(ps, w.Week), append(vs, &v)
+	}
+	var splits []int
+	if len(notes) > 0 {
+		at := metrics.Week.Start(notes[len(notes)-1].At).Format("2006-01-02")
+		for i, p := range ps {
+			if p >= at {
+				splits = []int{i}
+				break
+			}
+		}
+	}
+	x := metrics.XmRChart(ps, vs, splits)
+	if !x.Enough {
+		ch.Empty = fmt.Sprintf("%d whole weeks in this period: limits need at least %d.", len(ps), metrics.XmRMinPoints)
+		return ch
+	}
+	segAt := func(i int) metrics.XmRSegment {
+		seg := x.Segments[0]
+		for _, sg := range x.Segments {
+			if ps[i] >= sg.From {
+				seg = sg
+			}
+		}
+		return seg
+	}
+	var done, signals, centre, lower, upper []opts.LineData
+	for i, pt := range x.Points {
+		seg := segAt(i)
+		done = append(done, opts.LineData{Value: *pt.Value})
+		sig := any("-")
+		if len(pt.Rules) > 0 {
+			sig = *pt.Value
+		}
+		signals = append(signals, opts.LineData{Value: sig})
+		centre = append(centre, opts.LineData{Value: seg.Centre})
+		lower = append(lower, opts.LineData{Value: math.Max(0, seg.Lower)})
+		upper = append(upper, opts.LineData{Value: seg.Upper})
+		rules := make([]string, len(pt.Rules))
+		for k, r := range pt.Rules {
+			rules[k] = strconv.Itoa(r)
+		}
+		ch.Table.Rows = append(ch.Table.Rows, []string{pt.Period, f2s(*pt.Value), f2s(seg.Centre), f2s(seg.Lower), f2s(seg.Upper), strings.Join(rules, " ")})
+	}
+	if x.Signal {
+		ch.Help = "The last whole week is a signal (" + x.Direction + "). " + ch.Help
+	} else {
+		ch.Help = "The last whole week is noise. " + ch.Help
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "issues", Min: 0}),
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}))...)
+	dashed := func(c string) charts.SeriesOpts {
+		return charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: c, Width: 1})
+	}
+	line.SetXAxis(ps).
+		AddSeries("done", done, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"})).
+		AddSeries("signal", signals, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 9}),
+			charts.WithLineStyleOpts(opts.LineStyle{Width: 0}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#b42318"})).
+		AddSeries("centre", centre, dashed("#8a94a6"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#8a94a6"})).
+		AddSeries("limits", upper, dashed("#e67e22"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#e67e22"})).
+		AddSeries("lower limit", lower, dashed("#e67e22"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#e67e22"}))
 	ch.Element, ch.Script = snippet(line)
 	return ch
 }
