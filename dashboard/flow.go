@@ -208,8 +208,7 @@ func throughputChart(flow metrics.Flow, f metrics.Filter, notes []evident.Annota
 	var xs []string
 	var whole, partial []opts.LineData
 	for _, w := range flow.Throughput {
-		start, err := time.Parse("2006-01-02", w.Week)
-		cut := err == nil && (start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To))
+		cut := metrics.Week.Partial(w.Week, f.From, f.To)
 		xs = append(xs, w.Week)
 		if cut {
 			whole, partial = append(whole, opts.LineData{Value: "-"}), append(partial, opts.LineData{Value: w.Count})
@@ -249,27 +248,12 @@ func throughputSignals(flow metrics.Flow, f metrics.Filter, notes []evident.Anno
 		Help: "Weekly throughput of whole weeks against its natural process limits (centre ± 2.66 × the mean moving range of the first 20 weeks). " +
 			"Red points are signals: outside the limits, 8 in a row on one side, or 3 of 4 near a limit. Anything else is noise: do not react to it.",
 		Table: Table{Head: []string{"week", "done", "centre", "lower_limit", "upper_limit", "rules"}}}
-	var ps []string
-	var vs []*float64
-	for _, w := range flow.Throughput {
-		start, err := time.Parse("2006-01-02", w.Week)
-		if err != nil || start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To) {
-			continue
-		}
-		v := float64(w.Count)
-		ps, vs = append(ps, w.Week), append(vs, &v)
-	}
-	var splits []int
+	ps, vs := metrics.WholeWeeks(flow, f)
+	var at time.Time
 	if len(notes) > 0 {
-		at := metrics.Week.Start(notes[len(notes)-1].At).Format("2006-01-02")
-		for i, p := range ps {
-			if p >= at {
-				splits = []int{i}
-				break
-			}
-		}
+		at = notes[len(notes)-1].At
 	}
-	x := metrics.XmRChart(ps, vs, splits)
+	x := metrics.XmRChart(ps, vs, metrics.SplitAt(ps, metrics.Week, at))
 	if !x.Enough {
 		ch.Empty = fmt.Sprintf("%d whole weeks in this period: limits need at least %d.", len(ps), metrics.XmRMinPoints)
 		return ch

@@ -74,18 +74,28 @@ func (s *Server) apiDelete(del func(Inputs, context.Context, string) error) fibe
 	}
 }
 
-// apiAnnotations lists the annotations of a product (product=, else
-// project=) and those of every product.
-func (s *Server) apiAnnotations(c *fiber.Ctx) error {
+// productInputs is the inputs and the product a request names (product=,
+// else project=, checked like every filter).
+func (s *Server) productInputs(c *fiber.Ctx) (Inputs, string, error) {
 	in, err := s.inputs()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	f, err := s.filter(c)
 	if err != nil {
+		return nil, "", err
+	}
+	return in, product(c, f), nil
+}
+
+// apiAnnotations lists the annotations of a product (product=, else
+// project=) and those of every product.
+func (s *Server) apiAnnotations(c *fiber.Ctx) error {
+	in, prod, err := s.productInputs(c)
+	if err != nil {
 		return err
 	}
-	out, err := in.Annotations(c.UserContext(), product(c, f))
+	out, err := in.Annotations(c.UserContext(), prod)
 	if err != nil {
 		return err
 	}
@@ -178,15 +188,11 @@ func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format str
 // when neither), each measured on its own product and measure: the page's
 // other filters never change a goal's progress.
 func (s *Server) apiGoals(c *fiber.Ctx) error {
-	in, err := s.inputs()
+	in, prod, err := s.productInputs(c)
 	if err != nil {
 		return err
 	}
-	f, err := s.filter(c)
-	if err != nil {
-		return err
-	}
-	goals, err := in.Goals(c.UserContext(), product(c, f))
+	goals, err := in.Goals(c.UserContext(), prod)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -107,8 +106,7 @@ func valueChart(val metrics.ValueDelivered, f metrics.Filter, p metrics.Period, 
 	var xs []string
 	var ys []opts.BarData
 	for _, t := range val.Trend {
-		start, err := time.Parse("2006-01-02", t.Period)
-		partial := err == nil && (start.Before(f.From) || p.Next(start).After(f.To))
+		partial := p.Partial(t.Period, f.From, f.To)
 		label := periodLabel(t.Period, p)
 		d := opts.BarData{Value: t.Value}
 		if partial {

@@ -49,13 +49,7 @@ type Behaviour struct {
 
 // behaviour runs the XmR chart over the whole periods of a trend.
 func behaviour(trend []TrendPoint) *Behaviour {
-	var ps []string
-	var vs []*float64
-	for _, t := range trend {
-		if !t.Partial {
-			ps, vs = append(ps, t.Period), append(vs, t.Value)
-		}
-	}
+	ps, vs := wholeTrend(trend)
 	x := XmRChart(ps, vs, nil)
 	if !x.Enough || len(x.Segments) == 0 {
 		return nil
@@ -305,8 +299,7 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 				m.Trend = []TrendPoint{}
 			}
 			for k := range m.Trend {
-				start, err := time.Parse("2006-01-02", m.Trend[k].Period)
-				m.Trend[k].Partial = err == nil && (start.Before(f.From) || p.Next(start).After(f.To))
+				m.Trend[k].Partial = p.Partial(m.Trend[k].Period, f.From, f.To)
 			}
 			m.Behaviour = behaviour(m.Trend)
 		}

@@ -259,6 +259,14 @@ func (p Period) Next(t time.Time) time.Time {
 	return t.AddDate(0, 1, 0)
 }
 
+// Partial says whether the period starting on start (YYYY-MM-DD) is only
+// partly inside [from, to): still running, or cut by from/to. Its value is
+// not comparable with those of whole periods.
+func (p Period) Partial(start string, from, to time.Time) bool {
+	t, err := time.Parse("2006-01-02", start)
+	return err == nil && (t.Before(from) || p.Next(t).After(to))
+}
+
 // Buckets lists the starts of the periods that overlap [from, to).
 func (p Period) Buckets(from, to time.Time) []time.Time {
 	var out []time.Time

@@ -220,43 +220,58 @@ func (s *Service) Signals(ctx context.Context, f Filter, product string, p Perio
 	if err != nil {
 		return nil, err
 	}
-	chart := func(periods []string, values []*float64, step Period) XmR {
-		var splits []int
-		if !split.IsZero() {
-			at := day(step.Start(split))
-			for i, ps := range periods {
-				if ps >= at {
-					splits = []int{i}
-					break
-				}
-			}
-		}
-		return XmRChart(periods, values, splits)
-	}
 	out := []SignalSeries{}
-	var ps []string
-	var vs []*float64
-	for _, w := range flow.Throughput {
-		start, err := time.Parse("2006-01-02", w.Week)
-		if err != nil || start.Before(f.From) || start.AddDate(0, 0, 7).After(f.To) {
-			continue // a partial week is not comparable
-		}
-		ps, vs = append(ps, w.Week), append(vs, ptr(float64(w.Count)))
-	}
-	out = append(out, SignalSeries{Key: "throughput_weekly", Name: "Throughput per week", Unit: "issues", Chart: chart(ps, vs, Week)})
+	ps, vs := WholeWeeks(flow, f)
+	out = append(out, SignalSeries{Key: "throughput_weekly", Name: "Throughput per week", Unit: "issues", Chart: XmRChart(ps, vs, SplitAt(ps, Week, split))})
 	for _, k := range e.KVAs {
 		for _, m := range k.Measures {
-			ps, vs = nil, nil
-			for _, t := range m.Trend {
-				if !t.Partial {
-					ps, vs = append(ps, t.Period), append(vs, t.Value)
-				}
-			}
-			c := chart(ps, vs, p)
+			ps, vs := wholeTrend(m.Trend)
+			c := XmRChart(ps, vs, SplitAt(ps, p, split))
 			if c.Enough {
 				out = append(out, SignalSeries{Key: m.Key, Name: m.Name, Unit: m.Unit, Chart: c})
 			}
 		}
 	}
 	return out, nil
+}
+
+// WholeWeeks is the weekly throughput of the weeks wholly inside the
+// filter's range: the series a process behaviour chart judges.
+func WholeWeeks(flow Flow, f Filter) ([]string, []*float64) {
+	var ps []string
+	var vs []*float64
+	for _, w := range flow.Throughput {
+		if !Week.Partial(w.Week, f.From, f.To) {
+			ps, vs = append(ps, w.Week), append(vs, ptr(float64(w.Count)))
+		}
+	}
+	return ps, vs
+}
+
+// wholeTrend is a trend without its partial periods.
+func wholeTrend(trend []TrendPoint) ([]string, []*float64) {
+	var ps []string
+	var vs []*float64
+	for _, t := range trend {
+		if !t.Partial {
+			ps, vs = append(ps, t.Period), append(vs, t.Value)
+		}
+	}
+	return ps, vs
+}
+
+// SplitAt is where new limits start for a change on day at: the first
+// period (a start, YYYY-MM-DD) at or after the period holding it; none
+// when at is zero or after the last period.
+func SplitAt(periods []string, p Period, at time.Time) []int {
+	if at.IsZero() {
+		return nil
+	}
+	start := day(p.Start(at))
+	for i, ps := range periods {
+		if ps >= start {
+			return []int{i}
+		}
+	}
+	return nil
 }
