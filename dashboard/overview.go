@@ -93,13 +93,20 @@ func wholePeriods(c *fiber.Ctx, v *view, f *metrics.Filter, p metrics.Period) {
 	if c.Query("from") != "" {
 		return
 	}
+	f.From = wholePeriodsFrom(p, f.To)
+	v.Filters.From = f.From.Format("2006-01-02")
+}
+
+// wholePeriodsFrom is the start of the default range ending at to
+// (exclusive): 52 weeks, 12 months or 8 quarters, the last one the period
+// holding the day before to.
+func wholePeriodsFrom(p metrics.Period, to time.Time) time.Time {
 	n := map[metrics.Period]int{metrics.Week: 52, metrics.Month: 12, metrics.Quarter: 8}[p]
-	from := p.Start(f.To.AddDate(0, 0, -1))
+	from := p.Start(to.AddDate(0, 0, -1))
 	for i := 1; i < n; i++ {
 		from = p.Start(from.AddDate(0, 0, -1))
 	}
-	f.From = from
-	v.Filters.From = from.Format("2006-01-02")
+	return from
 }
 
 // sparkline draws the trend of a KVA's first measure that has one, with
