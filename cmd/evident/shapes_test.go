@@ -31,6 +31,7 @@ var shapeChecks = map[string]string{
 	jirasim.ShapeMoved:                  evident.CheckStatusUnknown,
 	jirasim.ShapeResolvedOpen:           evident.CheckResolvedNotDone,
 	jirasim.ShapeCreatedOutOfRange:      evident.CheckDateOutOfRange,
+	jirasim.ShapeDueOutOfRange:          evident.CheckDateOutOfRange,
 }
 
 // TestSyncOfASiteWithEveryShape: `evident sync` of a Cloud and a Data
@@ -140,7 +141,7 @@ func TestSyncOfASiteWithEveryShape(t *testing.T) {
 			}
 			for _, s := range []string{jirasim.ShapeCreatedDone, jirasim.ShapeResolvedBeforeCreated, jirasim.ShapeChangelogBeforeCreated,
 				jirasim.ShapeMoved, jirasim.ShapeDeletedStatus, jirasim.ShapeResolvedOpen, jirasim.ShapeTypeChanged, jirasim.ShapeSubtask,
-				jirasim.ShapeBackwards, jirasim.ShapeCreatedOutOfRange} {
+				jirasim.ShapeBackwards, jirasim.ShapeCreatedOutOfRange, jirasim.ShapeDueOutOfRange} {
 				if shapes[s] == 0 {
 					t.Errorf("the site holds no issue of the shape %s: the test proves nothing about it", s)
 				}

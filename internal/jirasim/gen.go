@@ -234,6 +234,10 @@ func (g *Generator) Issue(i int) *Issue {
 	case is.Type == "Story" && dr.IntN(6) == 0:
 		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 14+dr.IntN(46))
 	}
+	if is.Shape == ShapeDueOutOfRange {
+		due := is.Created.AddDate(0, 1, 0)
+		is.Due = time.Date(20, due.Month(), due.Day(), 0, 0, 0, 0, time.UTC)
+	}
 	// Estimates and WSJF inputs.
 	fib := []float64{1, 2, 3, 5, 8, 13}
 	switch is.Type {

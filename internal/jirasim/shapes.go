@@ -43,6 +43,8 @@ const (
 	// ShapeCreatedOutOfRange: an import typo dated its creation in the
 	// year 20; its update date is right.
 	ShapeCreatedOutOfRange = "created_out_of_range"
+	// ShapeDueOutOfRange: an import typo put its due date in the year 20.
+	ShapeDueOutOfRange = "due_out_of_range"
 )
 
 // shapeRates are the shapes' rates per 100,000 issues, in the order the
@@ -53,7 +55,7 @@ var shapeRates = []struct {
 }{
 	{ShapeCreatedDone, 1000}, {ShapeResolvedBeforeCreated, 300}, {ShapeChangelogBeforeCreated, 300}, {ShapeMoved, 800},
 	{ShapeDeletedStatus, 500}, {ShapeResolvedOpen, 400}, {ShapeTypeChanged, 1000}, {ShapeSubtask, 4000},
-	{ShapeBackwards, 3000}, {ShapeCreatedOutOfRange, 50},
+	{ShapeBackwards, 3000}, {ShapeCreatedOutOfRange, 50}, {ShapeDueOutOfRange, 100},
 }
 
 // Statuses deleted from the site: in changelogs, not in /rest/api/2/status.

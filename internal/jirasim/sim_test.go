@@ -824,6 +824,10 @@ func TestRealWorldShapes(t *testing.T) {
 			if is.Created.Year() != 20 || is.Updated.Year() < 2020 {
 				bad = "not created in the year 20"
 			}
+		case ShapeDueOutOfRange:
+			if is.Due.Year() != 20 || is.Created.Year() < 2020 {
+				bad = "not due in the year 20"
+			}
 		}
 		if bad != "" {
 			t.Fatalf("%s (%s): %s: %+v", is.Key, is.Shape, bad, is)
