@@ -175,7 +175,18 @@ func (s *Server) apiImport(run func(ctx context.Context, r io.Reader, format str
 		default:
 			return evident.Errorf(evident.EINVALID, "Content-Type: %q is neither text/csv nor application/json", ct)
 		}
-		res, err := run(c.UserContext(), bytes.NewReader(c.Body()), format)
+		// The body is streamed (limitBody left it unread) up to the import
+		// limit, whatever Content-Length says (a chunked one has none).
+		body := c.Context().RequestBodyStream()
+		if body == nil {
+			body = bytes.NewReader(c.Body())
+		}
+		c.Context().SetConnectionClose() // a refused file may be left unread
+		lim := &io.LimitedReader{R: body, N: importBodyLimit + 1}
+		res, err := run(c.UserContext(), lim, format)
+		if lim.N <= 0 {
+			return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the request body is over "+sizeOf(importBodyLimit))
+		}
 		if err != nil {
 			return err
 		}

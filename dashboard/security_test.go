@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -82,12 +83,55 @@ func TestLargeBodiesWithoutAnAdminTokenAreNotRead(t *testing.T) {
 	}
 	t.Logf("16 × 60 MB without an admin token: %d MiB allocated in all; answers %s", alloc>>20, strings.Join(statuses, " "))
 
-	// An admin's import still gets its 64 MiB, and one byte more is refused.
+	// An admin's import is streamed up to 1 GiB, and one byte more is
+	// refused from its Content-Length; an admin's other writes get 1 MiB.
 	if code, err := post("/api/v1/satisfaction", "a", 2<<20); err != nil || code != 400 {
 		t.Fatalf("an admin's 2 MiB of zeros: %d %v, want 400 (read, then rejected as CSV)", code, err)
 	}
-	if code, err := post("/api/v1/satisfaction", "a", 64<<20+1); err == nil && code != 413 {
-		t.Fatalf("an admin's 64 MiB + 1: %d, want 413", code)
+	if code, err := post("/api/v1/satisfaction", "a", 1<<30+1); err == nil && code != 413 {
+		t.Fatalf("an admin's 1 GiB + 1: %d, want 413", code)
+	}
+	if code, err := post("/api/v1/goals", "a", 1<<20+1); err == nil && code != 413 {
+		t.Fatalf("an admin's goal of 1 MiB + 1: %d, want 413", code)
+	}
+}
+
+// An admin's import is streamed through the server as the CLI streams it:
+// a file whose header is wrong is refused while the client is still
+// sending the rest of its 60 MB (before: the server read all of it first).
+func TestImportsAreStreamed(t *testing.T) {
+	e := sharedEnv(t)
+	srv := e.server(nil, []string{"a"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App.Listener(ln)
+	defer srv.App.Shutdown()
+	for _, chunked := range []bool{false, true} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := "POST /api/v1/satisfaction HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nContent-Type: text/csv\r\n"
+		// fasthttp reads the first 8 KiB before the handler runs.
+		first := "when,scale,score,product,respondent,comment\n" + strings.Repeat("2024-01-05,nps,9,EV,,\n", 1000)
+		if chunked {
+			fmt.Fprintf(conn, "%sTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", head, len(first), first)
+		} else {
+			fmt.Fprintf(conn, "%sContent-Length: %d\r\n\r\n%s", head, 60<<20, first)
+		}
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			conn.Close()
+			t.Fatalf("chunked %v: no answer while the body is unfinished: %v", chunked, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "line 1, column when: unknown column") {
+			t.Fatalf("chunked %v: %d %s", chunked, resp.StatusCode, b)
+		}
 	}
 }
 

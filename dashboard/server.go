@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/valyala/fasthttp"
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
@@ -114,16 +114,17 @@ func New(cfg Config) *Server {
 	s.App = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
-		BodyLimit:             64 << 20,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          120 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Bodies are streamed and limited per request by limitBody, from
+		// the headers, before any of the body is read.
+		StreamRequestBody: true,
+		BodyLimit:         adminBodyLimit,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
 	})
-	// The body limit is decided from the headers, before any of the body is
-	// read: only an admin may send a large one.
-	s.App.Server().HeaderReceived = s.bodyLimit
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: false}))
 	s.App.Use(s.observe)
+	s.App.Use(s.limitBody)
 	s.App.Use(securityHeaders)
 	s.App.Use(sameOrigin)
 	s.routes()
@@ -298,28 +299,71 @@ func (s *Server) roleOf(authorization, cookie string) Role {
 	return role
 }
 
-// Request body limits: an admin's file import, an admin's other writes,
-// and everyone else (a login form; a viewer writes nothing).
+// Request body limits: an admin's file import (streamed, never held
+// whole), an admin's other writes, and everyone else (a login form; a
+// viewer writes nothing).
 const (
-	importBodyLimit = 64 << 20
+	importBodyLimit = 1 << 30
 	adminBodyLimit  = 1 << 20
 	otherBodyLimit  = 16 << 10
 )
 
-// bodyLimit decides, from a request's headers alone, how much body the
-// server will read: fasthttp calls it before reading any of the body, so
-// that requests without an admin token cannot make the server hold
-// megabytes (they get 413 after 16 KiB at most).
-func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	role := s.roleOf(string(h.Peek("Authorization")), string(h.Cookie(cookieName)))
-	limit := otherBodyLimit
-	if role == RoleAdmin {
-		limit = adminBodyLimit
-		if path := string(h.RequestURI()); h.IsPost() && (strings.HasPrefix(path, "/api/v1/satisfaction") || strings.HasPrefix(path, "/api/v1/value")) {
+// isImport says whether a request is a file import, whose body its
+// handler streams (apiImport).
+func isImport(c *fiber.Ctx) bool {
+	p := c.Path()
+	return c.Method() == fiber.MethodPost && (p == "/api/v1/satisfaction" || p == "/api/v1/value")
+}
+
+// limitBody decides, from a request's headers alone, how much body the
+// server will read, and reads it (bodies are streamed: fasthttp itself has
+// read at most 8 KiB). Without an admin token that is 16 KiB, so that
+// nobody can make the server hold megabytes before it answers 401; an
+// admin's writes get 1 MiB; an admin's import is left to its handler,
+// which streams it. A refused body is not read: the connection closes.
+func (s *Server) limitBody(c *fiber.Ctx) error {
+	body := c.Context().RequestBodyStream()
+	if body == nil {
+		return c.Next()
+	}
+	limit, hint := otherBodyLimit, " (a larger one needs an admin token)"
+	if s.roleOf(c.Get(fiber.HeaderAuthorization), c.Cookies(cookieName)) == RoleAdmin {
+		limit, hint = adminBodyLimit, ""
+		if isImport(c) {
 			limit = importBodyLimit
 		}
 	}
-	return fasthttp.RequestConfig{MaxRequestBodySize: limit}
+	tooLarge := func() error {
+		c.Context().SetConnectionClose()
+		return fiber.NewError(fiber.StatusRequestEntityTooLarge, "the request body is over "+sizeOf(limit)+hint)
+	}
+	if c.Request().Header.ContentLength() > limit {
+		return tooLarge()
+	}
+	if limit == importBodyLimit {
+		return c.Next()
+	}
+	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	if err != nil {
+		c.Context().SetConnectionClose()
+		return fiber.NewError(fiber.StatusBadRequest, "the request body could not be read")
+	}
+	if len(b) > limit {
+		return tooLarge()
+	}
+	c.Request().SetBody(b)
+	return c.Next()
+}
+
+// sizeOf writes a byte count the way the limits are set: 16 KiB, 1 MiB, 1 GiB.
+func sizeOf(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 const cookieName = "evident_token"

@@ -3,6 +3,8 @@ package inputs_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -332,5 +334,50 @@ func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
 	}
 	if newRows != 2000 {
 		t.Fatalf("four identical imports reported %d new rows in all (%+v), want 2000", newRows, results)
+	}
+}
+
+// endless is an endless stream of one byte: a file that never ends.
+type endless byte
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(e)
+	}
+	return len(p), nil
+}
+
+// Files are streamed, so a line (CSV) or a record (JSON) without end must
+// be refused before it fills memory: reading either would never stop.
+func TestEndlessLinesAndRecordsAreRefused(t *testing.T) {
+	st := chtest.Store(t)
+	in := inputs.New(st, "salt")
+	ctx := context.Background()
+	ok := header + "2024-01-05,nps,9,EV,a,\n"
+	for name, c := range map[string]struct {
+		format string
+		r      io.Reader
+		want   string
+	}{
+		"csv line without end":   {"csv", io.MultiReader(strings.NewReader(ok), endless('x')), "line 3: longer than 1 MiB"},
+		"csv header without end": {"csv", endless('x'), "line 1: longer than 1 MiB"},
+		"json string without end": {"json", io.MultiReader(strings.NewReader(`[{"responded_at": "2024-01-05", "scale": "nps", "score": 9, "product": "EV"},
+{"comment": "`), endless('x')), "line 2: record 2 is longer than 4 MiB"},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := in.ImportSatisfaction(ctx, c.r, c.format, "test")
+		runtime.ReadMemStats(&after)
+		if msg := evident.ErrorMessage(err); err == nil || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			t.Errorf("%s: %d MiB allocated to refuse it", name, alloc>>20)
+		}
+	}
+	// A line of almost a MiB is still a line.
+	long := header + "2024-01-05,nps,9,EV,a," + strings.Repeat(" ", inputs.MaxLine-100) + "ok\n"
+	if _, err := in.ImportSatisfaction(ctx, strings.NewReader(long), "csv", "test"); err != nil {
+		t.Errorf("a line of %d bytes: %v", len(long)-len(header), err)
 	}
 }

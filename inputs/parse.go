@@ -94,7 +94,7 @@ func rows(r io.Reader, format string, required, optional []string, ps *Problems,
 }
 
 func csvRows(r io.Reader, required []string, known map[string]bool, ps *Problems, fn func(record) error) error {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+	cr := csv.NewReader(bufio.NewReaderSize(&lineLimit{r: r, max: MaxLine, line: 1}, 1<<16))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -163,7 +163,8 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 	br := bufio.NewReaderSize(r, 1<<16)
 	// Count lines as the decoder consumes input, for messages.
 	lc := &lineCounter{r: br}
-	dec := json.NewDecoder(lc)
+	budget := &recordBudget{r: lc, left: MaxRecord}
+	dec := json.NewDecoder(budget)
 	dec.UseNumber()
 	first, err := peekNonSpace(br)
 	if err != nil {
@@ -177,6 +178,7 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 	}
 	n := 0
 	for {
+		budget.left = MaxRecord
 		if array && !dec.More() {
 			break
 		}
@@ -187,6 +189,10 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 			break
 		}
 		n++
+		if budget.over {
+			ps.Add(start, "", "record %d is longer than %d MiB", n, MaxRecord>>20)
+			return nil
+		}
 		if err != nil {
 			ps.Add(start, "", "record %d is not a JSON object: %v", n, err)
 			return nil // the decoder cannot resync
@@ -228,6 +234,7 @@ func jsonRows(r io.Reader, required []string, known map[string]bool, ps *Problem
 		}
 	}
 	if array {
+		budget.left = MaxRecord
 		if _, err := dec.Token(); err != nil {
 			ps.Add(lc.lines+1, "", "the JSON array is not closed: %v", err)
 			return nil
