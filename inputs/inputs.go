@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -125,16 +124,16 @@ func importFile[T any](ctx context.Context, s *Service, r io.Reader, format, sou
 	if err := s.duplicates(ctx, table, fi.dupKey, fi.dupWhat); err != nil {
 		return res, err
 	}
-	// Commits of this process one at a time: two identical files imported
-	// at once would both count nothing as there yet and both report every
-	// row as new. (Another process importing the same file at the same
-	// moment still can; the rows themselves are deduplicated by key.)
-	commitMu.Lock()
-	defer commitMu.Unlock()
+	// Commits one at a time, in whatever process: two identical files
+	// imported at once would both count nothing as there yet and both
+	// report every row as new.
+	unlock, err := s.Store.LockImports(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	return commit(table, res)
 }
-
-var commitMu sync.Mutex
 
 // ImportSatisfaction imports survey answers (CSV with the header
 // responded_at,scale,score,product,respondent,comment, or JSON records with

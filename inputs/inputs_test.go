@@ -14,6 +14,7 @@ import (
 	"github.com/evident-ebm/evident/inputs"
 	"github.com/evident-ebm/evident/internal/chtest"
 	"github.com/evident-ebm/evident/metrics"
+	"github.com/evident-ebm/evident/schema"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -302,12 +303,26 @@ func TestLeftoverStagingTablesAreDropped(t *testing.T) {
 	}
 }
 
-// Four identical files imported at once: one reports its rows new, the
-// others report them already there (before: each reported every row new).
+// Four identical files imported at once, each through its own connection
+// as four processes would: one reports its rows new, the others report
+// them already there (before: each reported every row new; then, with a
+// lock inside the process, processes still could).
 func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
-	st := chtest.Store(t)
-	in := inputs.New(st, "salt")
-	in.Now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+	dsn := chtest.DSN(t)
+	ctx := context.Background()
+	services := make([]*inputs.Service, 4)
+	for i := range services {
+		st, err := schema.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Migrate(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		services[i] = inputs.New(st, "salt")
+		services[i].Now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+	}
 	var b strings.Builder
 	b.WriteString("responded_at,scale,score,product,respondent,comment\n")
 	for i := range 2000 {
@@ -320,7 +335,7 @@ func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := in.ImportSatisfaction(context.Background(), strings.NewReader(file), "csv", "t")
+			res, err := services[i].ImportSatisfaction(ctx, strings.NewReader(file), "csv", "t")
 			if err != nil {
 				t.Error(err)
 			}
@@ -334,6 +349,19 @@ func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
 	}
 	if newRows != 2000 {
 		t.Fatalf("four identical imports reported %d new rows in all (%+v), want 2000", newRows, results)
+	}
+
+	// The lock of an import killed while it held it is broken once a
+	// commit has waited ImportLockMaxWait.
+	defer func(d time.Duration) { schema.ImportLockMaxWait = d }(schema.ImportLockMaxWait)
+	schema.ImportLockMaxWait = 300 * time.Millisecond
+	if err := services[0].Store.Exec(ctx, "CREATE TABLE evident_import_lock (at DateTime) ENGINE = TinyLog"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := services[1].ImportSatisfaction(ctx, strings.NewReader(file), "csv", "t")
+	if err != nil || res.Unchanged != 2000 || time.Since(start) < schema.ImportLockMaxWait {
+		t.Fatalf("import after a leftover lock: %+v %v in %v", res, err, time.Since(start))
 	}
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/evident-ebm/evident"
 )
 
@@ -219,4 +221,60 @@ func live[T any](ctx context.Context, st *Store, table, idCol, id string) (T, bo
 		return zero, false, nil
 	}
 	return out[0], true, nil
+}
+
+// importLock is the table whose existence is the import lock: a CREATE
+// TABLE succeeds for one caller only, in whatever process.
+const importLock = "evident_import_lock"
+
+// ImportLockMaxWait is how long a commit waits for the import lock before
+// it takes the holder for an import killed while holding it (a commit
+// takes seconds) and breaks the lock.
+var ImportLockMaxWait = 5 * time.Minute
+
+// LockImports takes the database's import lock, which serialises the
+// commits of imports across processes (the CLI and servers alike), so
+// that two identical files imported at once do not both count their rows
+// as new. It polls until it has the lock or ctx ends; unlock drops it.
+func (s *Store) LockImports(ctx context.Context) (unlock func(), err error) {
+	start := time.Now()
+	for {
+		err := s.Exec(ctx, "CREATE TABLE "+importLock+" (at DateTime) ENGINE = TinyLog")
+		if err == nil {
+			return func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				s.Exec(ctx, "DROP TABLE IF EXISTS "+importLock)
+			}, nil
+		}
+		if !isTableExists(err) {
+			return nil, fmt.Errorf("import lock: %w", err)
+		}
+		if time.Since(start) > ImportLockMaxWait {
+			// Break it: the rename succeeds for one waiter only.
+			var b [8]byte
+			rand.Read(b[:])
+			broken := importLock + "_broken_" + hex.EncodeToString(b[:])
+			if s.Exec(ctx, "RENAME TABLE "+importLock+" TO "+broken) == nil {
+				s.Exec(ctx, "DROP TABLE IF EXISTS "+broken)
+			}
+			start = time.Now()
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// isTableExists says whether a CREATE failed because the table is there,
+// or being created by another query at this moment.
+func isTableExists(err error) bool {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return ex.Code == 57 || strings.Contains(ex.Message, "right now") // TABLE_ALREADY_EXISTS, or being created
+	}
+	return false
 }

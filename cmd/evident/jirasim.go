@@ -21,6 +21,8 @@ func (m *Main) runJirasim(ctx context.Context, args []string) error {
 	rate429 := fs.Float64("fault-429", 0, "share of requests answered 429 with Retry-After")
 	rate503 := fs.Float64("fault-503", 0, "share of requests answered 503")
 	budget := fs.Int("fault-budget", 0, "requests allowed per second before 429 (0: unlimited)")
+	hugePage := fs.Int64("fault-huge-page", 0, "answer every issue search with a valid page of that many bytes (hostile Jira)")
+	endless := fs.Bool("fault-endless-paging", false, "answer every issue search with the first page and the same nextPageToken, forever (hostile Jira)")
 	desk := fs.Bool("service-desk", false, "make the kanban project a Jira Service Management desk with customer feedback")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -33,7 +35,8 @@ func (m *Main) runJirasim(ctx context.Context, args []string) error {
 		}
 		cfg.Now = t
 	}
-	opts := jirasim.Options{Config: cfg, ServiceDesk: *desk, Faults: jirasim.Faults{Seed: *seed, RateLimitRate: *rate429, UnavailableRate: *rate503, Budget: *budget}}
+	opts := jirasim.Options{Config: cfg, ServiceDesk: *desk, Faults: jirasim.Faults{Seed: *seed, RateLimitRate: *rate429, UnavailableRate: *rate503, Budget: *budget,
+		HugePageBytes: *hugePage, EndlessPaging: *endless}}
 	switch *mode {
 	case "cloud":
 		opts.Cloud = true
