@@ -404,15 +404,62 @@ func (s *Server) apiEpics(c *fiber.Ctx) error {
 	if f.Project == "" {
 		return evident.Errorf(evident.EINVALID, "project: required (epics are forecast from their own team's throughput)")
 	}
-	history, err := params{c: c}.int("history", 90, 7, 730)
+	o, err := epicOptions(c)
 	if err != nil {
 		return err
 	}
-	out, err := s.cfg.Measures.Epics(c.UserContext(), f, history)
+	out, err := s.cfg.Measures.Epics(c.UserContext(), f, o)
 	if err != nil {
 		return err
+	}
+	if c.Query("format") == "csv" || strings.Contains(c.Get("Accept"), "text/csv") {
+		return sendCSV(c, "epics-"+f.Project+".csv", epicsCSV(out))
 	}
 	return c.JSON(out)
+}
+
+// epicsCSV is the epic forecast as a table, one row per open epic.
+func epicsCSV(out metrics.EpicForecasts) [][]string {
+	rows := [][]string{{"position", "key", "summary", "status", "items", "done", "remaining", "estimated", "p50", "p85", "p95", "due", "chance_by_due", "overdue"}}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	for _, e := range out.Epics {
+		chance := ""
+		if e.OnTime != nil {
+			chance = strconv.FormatFloat(*e.OnTime, 'f', -1, 64)
+		}
+		rows = append(rows, []string{strconv.Itoa(e.Position), e.Key, e.Summary, e.Status, strconv.Itoa(e.Children), strconv.Itoa(e.Done),
+			strconv.Itoa(e.Remaining), strconv.FormatBool(e.Estimated), str(e.When["p50"]), str(e.When["p85"]), str(e.When["p95"]),
+			str(e.Due), chance, strconv.FormatBool(e.Overdue)})
+	}
+	return rows
+}
+
+// epicOptions reads an epic forecast's assumptions: history= days of
+// throughput (90), wip= epics worked on at once (1), unsplit= items of an
+// epic not split yet (default: the median of the done epics).
+func epicOptions(c *fiber.Ctx) (metrics.EpicOptions, error) {
+	p := params{c: c}
+	var o metrics.EpicOptions
+	var err error
+	if o.HistoryDays, err = p.int("history", 90, 7, 730); err != nil {
+		return o, err
+	}
+	if o.WIP, err = p.int("wip", 1, 1, 20); err != nil {
+		return o, err
+	}
+	if c.Query("unsplit") != "" {
+		n, err := p.int("unsplit", 0, 0, 1000)
+		if err != nil {
+			return o, err
+		}
+		o.Unsplit = &n
+	}
+	return o, nil
 }
 
 func (s *Server) apiForecast(c *fiber.Ctx) error {

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -837,7 +839,7 @@ func TestEpicForecasts(t *testing.T) {
 	}
 	prev := ""
 	for i, ep := range out.Epics {
-		if ep.Position != i+1 || ep.Remaining != ep.Children-ep.Done || ep.Remaining < 0 {
+		if ep.Position != i+1 || (!ep.Estimated && ep.Remaining != ep.Children-ep.Done) || ep.Remaining < 0 {
 			t.Errorf("epic %s: position %d, %d children, %d done, %d remaining", ep.Key, ep.Position, ep.Children, ep.Done, ep.Remaining)
 		}
 		p50 := ep.When["p50"]
@@ -859,6 +861,94 @@ func TestEpicForecasts(t *testing.T) {
 	}
 	if status, body, _ := do(t, app, "GET", "/api/v1/epics", "", ""); status != 400 || !strings.Contains(body, "project: required") {
 		t.Fatalf("without a project: %d %s", status, body)
+	}
+}
+
+// An epic not split into items yet counts as many items as the median done
+// epic of its project had (from the simulator's own issues), or as many as
+// the unsplit parameter says; with a WIP of several epics, later epics can
+// finish before earlier ones, and the first epic no earlier than alone.
+func TestEpicEstimatesAndWIP(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	get := func(q string) metrics.EpicForecasts {
+		t.Helper()
+		status, body, _ := do(t, app, "GET", "/api/v1/epics?project=SHOP"+q, "", "")
+		var out metrics.EpicForecasts
+		if err := json.Unmarshal([]byte(body), &out); status != 200 || err != nil {
+			t.Fatalf("epics%s: %d %v %.300s", q, status, err, body)
+		}
+		return out
+	}
+	// Ground truth: the done SHOP epics' sizes in the simulator.
+	g := e.sim.Generator()
+	size, doneEpic := map[string]int{}, map[string]bool{}
+	for i := range g.Len() {
+		is := e.sim.Issue(i)
+		if is == nil || is.Deleted || is.Project.Key != "SHOP" {
+			continue
+		}
+		if is.Type == "Epic" && is.Status.Category == "done" {
+			doneEpic[is.Key] = true
+		}
+		if is.EpicKey != "" {
+			size[is.EpicKey]++
+		}
+	}
+	var sizes []int
+	for k := range doneEpic {
+		if size[k] > 0 {
+			sizes = append(sizes, size[k])
+		}
+	}
+	sort.Ints(sizes)
+	if len(sizes) == 0 {
+		t.Fatal("the simulator has no done SHOP epic with items")
+	}
+	median := get("")
+	if median.UnsplitFrom != len(sizes) || median.UnsplitEstimate != sizes[(len(sizes)-1)/2] {
+		t.Errorf("estimate %d from %d epics, want %d from %d (%v)", median.UnsplitEstimate, median.UnsplitFrom, sizes[(len(sizes)-1)/2], len(sizes), sizes)
+	}
+	given := get("&unsplit=7")
+	if given.UnsplitEstimate != 7 || given.UnsplitFrom != 0 {
+		t.Errorf("unsplit=7: estimate %d from %d", given.UnsplitEstimate, given.UnsplitFrom)
+	}
+	for _, out := range []metrics.EpicForecasts{median, given} {
+		unsplit := 0
+		for _, ep := range out.Epics {
+			if ep.Estimated != (ep.Children == 0) || (ep.Estimated && ep.Remaining != out.UnsplitEstimate) {
+				t.Errorf("epic %s: %d children, estimated %v, remaining %d (estimate %d)", ep.Key, ep.Children, ep.Estimated, ep.Remaining, out.UnsplitEstimate)
+			}
+			if ep.Estimated {
+				unsplit++
+			}
+		}
+		if unsplit != out.Unsplit {
+			t.Errorf("%d estimated epics, unsplit %d", unsplit, out.Unsplit)
+		}
+	}
+
+	one, three := get("&wip=1"), get("&wip=3")
+	if one.WIP != 1 || three.WIP != 3 || len(one.Epics) != len(three.Epics) || len(one.Epics) < 2 {
+		t.Fatalf("wip 1: %d epics, wip 3: %d epics (%d, %d)", len(one.Epics), len(three.Epics), one.WIP, three.WIP)
+	}
+	if *three.Epics[0].When["p50"] < *one.Epics[0].When["p50"] {
+		t.Errorf("the first epic among three (%s) before it alone (%s)", *three.Epics[0].When["p50"], *one.Epics[0].When["p50"])
+	}
+	if status, body, _ := do(t, app, "GET", "/api/v1/epics?project=SHOP&wip=0", "", ""); status != 400 || !strings.Contains(body, "wip") {
+		t.Errorf("wip=0: %d %s", status, body)
+	}
+
+	// The same forecast as CSV, one row per epic.
+	status, body, hdr := do(t, app, "GET", "/api/v1/epics?project=SHOP&unsplit=7&format=csv", "", "")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if status != 200 || err != nil || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || len(rows) != len(given.Epics)+1 {
+		t.Fatalf("csv: %d %v %d rows for %d epics", status, err, len(rows), len(given.Epics))
+	}
+	for i, ep := range given.Epics {
+		if r := rows[i+1]; r[1] != ep.Key || r[6] != strconv.Itoa(ep.Remaining) || r[9] != *ep.When["p85"] {
+			t.Errorf("csv row %d: %v, epic %+v", i+1, r, ep)
+		}
 	}
 }
 

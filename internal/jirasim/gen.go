@@ -182,6 +182,10 @@ func (g *Generator) Issue(i int) *Issue {
 	switch {
 	case (num-1)%40 == 0:
 		is.Type = "Epic"
+	case num%40 == 20 && num > (g.cfg.Issues+len(g.projects)-1)/len(g.projects)-40:
+		// An epic created lately and not split into items yet (none of
+		// the issues names it), as every real backlog has.
+		is.Type = "Epic"
 	case p.Kanban:
 		is.Type = weighted(r, opsTypeWeights)
 	default:
