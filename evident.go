@@ -351,3 +351,8 @@ type ImportResult struct {
 	New       int `json:"new"`
 	Unchanged int `json:"unchanged"`
 }
+
+// EpicTypes are the issue types that group other issues' work (Jira's
+// hierarchy level 1 and above): their parent is an initiative, never an
+// epic of their own, and the flow measures leave them out by default.
+var EpicTypes = []string{"Epic", "Initiative", "Theme", "Portfolio Epic"}

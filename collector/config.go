@@ -62,6 +62,8 @@ type FieldOverrides struct {
 	RiskReduction   string `yaml:"risk_reduction"`
 	JobSize         string `yaml:"job_size"`
 	Acceptance      string `yaml:"acceptance_criteria"`
+	// ParentLink is Data Center's Advanced Roadmaps "Parent Link" field.
+	ParentLink string `yaml:"parent_link"`
 }
 
 // ProjectSettings are a project's own mappings.

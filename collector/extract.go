@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type FieldIDs struct {
 	RiskReduction   string `json:",omitempty"`
 	JobSize         string `json:",omitempty"`
 	Acceptance      string `json:",omitempty"` // a field holding acceptance criteria, if the site has one
+	// ParentLink is Advanced Roadmaps' "Parent Link" (Data Center): an
+	// epic's initiative. Cloud uses the parent field instead.
+	ParentLink string `json:",omitempty"`
 }
 
 // Rows are what one raw issue becomes.
@@ -194,8 +198,9 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 	}
 	x.settings = m.Projects[is.ProjectKey]
 	var issueType struct {
-		Name    string
-		Subtask bool
+		Name           string
+		Subtask        bool
+		HierarchyLevel *int `json:"hierarchyLevel"` // Cloud only
 	}
 	if x.decode(f, "issuetype", &issueType) {
 		is.IssueType = issueType.Name
@@ -243,7 +248,17 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 	if m.Fields.EpicLink != "" {
 		x.decode(f, m.Fields.EpicLink, &is.EpicKey)
 	}
-	if is.EpicKey == "" && is.ParentKey != "" && !issueType.Subtask {
+	if m.Fields.ParentLink != "" && is.ParentKey == "" {
+		var link struct {
+			Data *struct{ Key string } `json:"data"`
+		}
+		if x.decode(f, m.Fields.ParentLink, &link) && link.Data != nil {
+			is.ParentKey = link.Data.Key
+		}
+	}
+	// An epic's parent is the initiative above it, not an epic of its own.
+	epicLevel := (issueType.HierarchyLevel != nil && *issueType.HierarchyLevel >= 1) || slices.ContainsFunc(evident.EpicTypes, func(t string) bool { return strings.EqualFold(t, issueType.Name) })
+	if is.EpicKey == "" && is.ParentKey != "" && !issueType.Subtask && !epicLevel {
 		// Team-managed projects link epics as parents; a sub-task's parent
 		// is the story it splits, and a parent Jira says is no epic is none.
 		pt := parent.Fields.IssueType

@@ -67,7 +67,8 @@ var statusNames = map[string]string{
 
 func testMapping() Mapping {
 	return Mapping{Site: "s", Version: 1, StatusCategory: testStatuses,
-		Fields: FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", EpicLink: "customfield_10014", BusinessValue: "customfield_10030", Rank: "customfield_10019"}}
+		Fields: FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", EpicLink: "customfield_10014", BusinessValue: "customfield_10030", Rank: "customfield_10019",
+			ParentLink: "customfield_10400"}}
 }
 
 // h is a status change history: "id@time:from>to".
@@ -393,16 +394,22 @@ func TestExtractMissingFields(t *testing.T) {
 }
 
 func TestExtractParentIsTheEpicOnlyWhenItIsOne(t *testing.T) {
-	for _, c := range []struct{ name, fields, epic string }{
-		{"a team-managed story under an epic", `"parent":{"key":"EV-9","fields":{"issuetype":{"name":"Epic","hierarchyLevel":1}}}`, "EV-9"},
-		{"a parent without its type (older data)", `"parent":{"key":"EV-9"}`, "EV-9"},
-		{"a sub-task under a story", `"issuetype":{"name":"Sub-task","subtask":true},"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, ""},
-		{"a story whose parent is a story", `"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, ""},
-		{"the epic link field wins", `"customfield_10014":"EV-3","parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story"}}}`, "EV-3"},
+	for _, c := range []struct{ name, fields, epic, parent string }{
+		{"a team-managed story under an epic", `"parent":{"key":"EV-9","fields":{"issuetype":{"name":"Epic","hierarchyLevel":1}}}`, "EV-9", "EV-9"},
+		{"a parent without its type (older data)", `"parent":{"key":"EV-9"}`, "EV-9", "EV-9"},
+		{"a sub-task under a story", `"issuetype":{"name":"Sub-task","subtask":true},"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, "", "EV-7"},
+		{"a story whose parent is a story", `"parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story","hierarchyLevel":0}}}`, "", "EV-7"},
+		{"the epic link field wins", `"customfield_10014":"EV-3","parent":{"key":"EV-7","fields":{"issuetype":{"name":"Story"}}}`, "EV-3", "EV-7"},
+		// Above epics: Cloud's parent of an epic is its initiative (level
+		// 2), Data Center's is Advanced Roadmaps' Parent Link.
+		{"an epic under an initiative (Cloud)", `"issuetype":{"name":"Epic","hierarchyLevel":1},"parent":{"key":"EV-2","fields":{"issuetype":{"name":"Initiative","hierarchyLevel":2}}}`, "", "EV-2"},
+		{"an epic with an untyped parent", `"issuetype":{"name":"Epic"},"parent":{"key":"EV-2"}`, "", "EV-2"},
+		{"an epic with a Parent Link (Data Center)", `"issuetype":{"name":"Epic"},"customfield_10400":{"hasEpicLinkFieldDependency":false,"showField":true,"data":{"id":10001,"key":"EV-2","keyNum":2,"summary":"i","projectId":10000,"issueType":{"id":"10013"}}}`, "", "EV-2"},
+		{"an empty Parent Link", `"issuetype":{"name":"Epic"},"customfield_10400":null`, "", ""},
 	} {
 		rows, err := Extract(issueJSON("10000", c.fields), testMapping())
-		if err != nil || rows.Issue.EpicKey != c.epic {
-			t.Errorf("%s: epic %q (%v), want %q", c.name, rows.Issue.EpicKey, err, c.epic)
+		if err != nil || rows.Issue.EpicKey != c.epic || rows.Issue.ParentKey != c.parent {
+			t.Errorf("%s: epic %q, parent %q (%v), want %q, %q", c.name, rows.Issue.EpicKey, rows.Issue.ParentKey, err, c.epic, c.parent)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (r *run) searchFields() string {
 	f := []string{"summary", "issuetype", "status", "priority", "labels", "components", "fixVersions", "project",
 		"created", "updated", "resolutiondate", "resolution", "description", "parent", "duedate"}
 	fl := r.meta.fields
-	for _, id := range []string{fl.StoryPoints, fl.Sprint, fl.EpicLink, fl.BusinessValue, fl.Rank, fl.TimeCriticality, fl.RiskReduction, fl.JobSize, fl.Acceptance} {
+	for _, id := range []string{fl.StoryPoints, fl.Sprint, fl.EpicLink, fl.BusinessValue, fl.Rank, fl.TimeCriticality, fl.RiskReduction, fl.JobSize, fl.Acceptance, fl.ParentLink} {
 		if id != "" {
 			f = append(f, id)
 		}

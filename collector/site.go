@@ -127,6 +127,8 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 			ids.JobSize = f.ID
 		case name == "acceptance criteria" && (f.Schema.Type == "string" || f.Schema.Type == "any"):
 			ids.Acceptance = f.ID
+		case f.Schema.Custom == "com.atlassian.jpo:jpo-custom-field-parent" || (name == "parent link" && ids.ParentLink == ""):
+			ids.ParentLink = f.ID
 		}
 	}
 	set := func(dst *string, v string) {
@@ -143,6 +145,7 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 	set(&ids.RiskReduction, override.RiskReduction)
 	set(&ids.JobSize, override.JobSize)
 	set(&ids.Acceptance, override.Acceptance)
+	set(&ids.ParentLink, override.ParentLink)
 	return ids
 }
 

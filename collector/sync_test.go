@@ -134,7 +134,7 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 			for _, c := range transCount {
 				nTrans[c.IssueID] = c.N
 			}
-			points := 0.0
+			points, underInitiative := 0.0, 0
 			for i := 0; i < 900; i++ {
 				want := e.sim.Issue(i)
 				got, ok := byKey[want.Key]
@@ -150,6 +150,15 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 				if got.StatusID != want.Status.ID || got.StatusCategory != want.Status.Category || !got.CreatedAt.Equal(wantCreated) ||
 					got.IssueType != want.Type || got.ProjectKey != want.Project.Key {
 					t.Fatalf("%s stored as %+v, Jira holds %+v", want.Key, got, want)
+				}
+				// The hierarchy: a story's epic, a sub-task's story, an
+				// epic's initiative (Cloud's parent, Data Center's Parent
+				// Link), never an epic of an epic.
+				if got.EpicKey != want.EpicKey || got.ParentKey != want.ParentKey {
+					t.Fatalf("%s (%s): epic %q, parent %q; Jira: epic %q, parent %q", want.Key, want.Type, got.EpicKey, got.ParentKey, want.EpicKey, want.ParentKey)
+				}
+				if want.ParentType == "Initiative" {
+					underInitiative++
 				}
 				if (want.StoryPoints == 0) != (got.StoryPoints == nil) || (got.StoryPoints != nil && *got.StoryPoints != want.StoryPoints) {
 					t.Fatalf("%s points %v, want %v", want.Key, got.StoryPoints, want.StoryPoints)
@@ -188,6 +197,9 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 				if fmt.Sprint(ids) != fmt.Sprint(wantIDs) || fmt.Sprint(replayed) != fmt.Sprint(wantIDs) {
 					t.Fatalf("%s sprints: field %v, replayed %v, Jira %v", want.Key, ids, replayed, wantIDs)
 				}
+			}
+			if underInitiative == 0 {
+				t.Fatal("no epic under an initiative among the first 900 issues")
 			}
 			var storedPoints float64
 			if err := e.store.QueryRow(ctx, "SELECT sum(ifNull(story_points, 0)) FROM issues FINAL", nil, &storedPoints); err != nil {

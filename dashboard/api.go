@@ -379,8 +379,8 @@ func (s *Server) apiSignals(c *fiber.Ctx) error {
 		if notes, err = s.annotationsIn(c, product(c, f), f); err != nil {
 			return err
 		}
-		if len(notes) > 0 {
-			split = notes[len(notes)-1].At
+		if last, ok := lastChange(notes); ok {
+			split = last.At
 		}
 	}
 	series, err := s.cfg.Measures.Signals(c.UserContext(), f, product(c, f), p, split)
@@ -420,7 +420,7 @@ func (s *Server) apiEpics(c *fiber.Ctx) error {
 
 // epicsCSV is the epic forecast as a table, one row per open epic.
 func epicsCSV(out metrics.EpicForecasts) [][]string {
-	rows := [][]string{{"position", "key", "summary", "status", "items", "done", "remaining", "estimated", "p50", "p85", "p95", "due", "chance_by_due", "overdue"}}
+	rows := [][]string{{"position", "key", "summary", "status", "items", "done", "remaining", "estimated", "p50", "p85", "p95", "due", "chance_by_due", "overdue", "initiative"}}
 	str := func(p *string) string {
 		if p == nil {
 			return ""
@@ -434,7 +434,7 @@ func epicsCSV(out metrics.EpicForecasts) [][]string {
 		}
 		rows = append(rows, []string{strconv.Itoa(e.Position), e.Key, e.Summary, e.Status, strconv.Itoa(e.Children), strconv.Itoa(e.Done),
 			strconv.Itoa(e.Remaining), strconv.FormatBool(e.Estimated), str(e.When["p50"]), str(e.When["p85"]), str(e.When["p95"]),
-			str(e.Due), chance, strconv.FormatBool(e.Overdue)})
+			str(e.Due), chance, strconv.FormatBool(e.Overdue), e.Initiative})
 	}
 	return rows
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,10 +121,11 @@ func (e *env) server(viewer, admin []string) *dashboard.Server {
 		ViewerTokens: viewer, AdminTokens: admin, JiraURL: "https://jira.example.com"})
 }
 
-// issueWith finds an issue of the simulator whose summary contains s.
+// issueWith is the first done issue of the flow pages (no epic or
+// initiative) whose summary contains s.
 func (e *env) issueWith(t *testing.T, s string) *jirasim.Issue {
 	for i := 0; i < e.sim.Generator().Len(); i++ {
-		if is := e.sim.Issue(i); is != nil && strings.Contains(is.Summary, s) {
+		if is := e.sim.Issue(i); is != nil && strings.Contains(is.Summary, s) && !is.Resolution.IsZero() && !slices.Contains(evident.EpicTypes, is.Type) {
 			return is
 		}
 	}

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -77,8 +78,69 @@ func (s *Server) forecastPage(c *fiber.Ctx) error {
 		return err
 	}
 	v.Data = data
-	v.Charts = []Chart{forecastChart(fc)}
+	v.Charts = []Chart{forecastChart(fc), calibrationChart(data.Scores)}
 	return s.render(c, "forecast", v)
+}
+
+// calibrationChart draws, per product and month the forecasts were made
+// in, the share that kept the 85% promise, against the 85% line: which
+// team's forecasts have earned trust, and whether that is getting better.
+func calibrationChart(sc metrics.ForecastScores) Chart {
+	ch := Chart{ID: "forecast_calibration", Title: "Kept promises of the 85% forecasts, by month made",
+		Help:  "Share of each month's forecasts (per product) whose 85% answer held once the outcome was known; a well calibrated forecast keeps it about 85% of the time (dashed line). The table holds every level.",
+		Table: Table{Head: []string{"product", "month", "level", "forecasts", "kept", "rate"}}}
+	var months []string
+	seen := map[string]bool{}
+	rate := map[string]map[string]*float64{} // product → month → p85 rate
+	var products []string
+	for _, m := range sc.Monthly {
+		if !seen[m.Month] {
+			seen[m.Month] = true
+			months = append(months, m.Month)
+		}
+		if rate[m.Project] == nil {
+			rate[m.Project] = map[string]*float64{}
+			products = append(products, m.Project)
+		}
+		for _, l := range m.Levels {
+			ch.Table.Rows = append(ch.Table.Rows, []string{m.Project, m.Month, l.Level, strconv.Itoa(l.N), strconv.Itoa(l.Kept), p2s(l.Rate)})
+			if l.Level == "p85" {
+				rate[m.Project][m.Month] = l.Rate
+			}
+		}
+	}
+	if len(months) == 0 {
+		ch.Empty = "No forecast with a known outcome yet: each one asked here is kept and scored once its date passes."
+		return ch
+	}
+	sort.Strings(months)
+	sort.Strings(products)
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(base(ch.ID, "280px"), charts.WithYAxisOpts(opts.YAxis{Name: "kept", Min: 0, Max: 1}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(len(products) > 1)}))...)
+	line.SetXAxis(months)
+	for i, p := range products {
+		var data []opts.LineData
+		for _, m := range months {
+			if r := rate[p][m]; r != nil {
+				data = append(data, opts.LineData{Value: *r})
+			} else {
+				data = append(data, opts.LineData{Value: "-"})
+			}
+		}
+		name := p
+		if name == "" {
+			name = "all"
+		}
+		series := []charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true), ShowSymbol: opts.Bool(true)})}
+		if i == 0 {
+			series = append(series, charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: "85%", YAxis: 0.85}),
+				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{LineStyle: &opts.LineStyle{Type: "dashed"}}))
+		}
+		line.AddSeries(name, data, series...)
+	}
+	ch.Element, ch.Script = snippet(line)
+	return ch
 }
 
 // forecastChart draws the outcomes of the trials (bars, % of trials), the

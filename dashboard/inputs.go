@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -135,7 +136,8 @@ func (s *Server) apiForecastScores(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// annotationsIn are the annotations of a product dated inside [from, to);
+// annotationsIn are the annotations of a product, and the starts of its
+// experiments, dated inside [from, to), oldest first;
 // none when inputs are not configured.
 func (s *Server) annotationsIn(c *fiber.Ctx, product string, f metrics.Filter) ([]evident.Annotation, error) {
 	if s.cfg.Inputs == nil {
@@ -145,6 +147,17 @@ func (s *Server) annotationsIn(c *fiber.Ctx, product string, f metrics.Filter) (
 	if err != nil {
 		return nil, err
 	}
+	// An experiment's start is a change of its own: charts mark it (its
+	// before/after test is the experiment's; limits restart only at
+	// annotations, see lastChange).
+	exps, err := s.cfg.Inputs.Experiments(c.UserContext(), product)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range exps {
+		all = append(all, evident.Annotation{ID: experimentNote + e.ID, Product: e.Product, At: e.StartedAt, Text: "Experiment: " + e.Title, CreatedAt: e.CreatedAt})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].At.Before(all[j].At) })
 	var out []evident.Annotation
 	for _, a := range all {
 		if !a.At.Before(f.From) && a.At.Before(f.To) {
@@ -152,6 +165,20 @@ func (s *Server) annotationsIn(c *fiber.Ctx, product string, f metrics.Filter) (
 		}
 	}
 	return out, nil
+}
+
+// experimentNote prefixes the id of the note an experiment's start makes.
+const experimentNote = "experiment-"
+
+// lastChange is the latest annotation (not an experiment's start) of
+// notes, oldest first: where process behaviour limits start again.
+func lastChange(notes []evident.Annotation) (evident.Annotation, bool) {
+	for i := len(notes) - 1; i >= 0; i-- {
+		if !strings.HasPrefix(notes[i].ID, experimentNote) {
+			return notes[i], true
+		}
+	}
+	return evident.Annotation{}, false
 }
 
 func (s *Server) inputs() (Inputs, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -492,6 +493,44 @@ func TestGoalsAndExperimentsAPI(t *testing.T) {
 	if lt, _ := ebm.Measure("lead_time_p85_days"); lt.Value == nil || *lt.Value != *x.After {
 		t.Fatalf("experiment's after %v differs from the measure over its window %v", *x.After, lt.Value)
 	}
+	// Signal or noise: the weeks since the start are judged against the
+	// limits of the 20 weeks before it, recomputed here from the weekly
+	// measure, and the verdict follows the signals, not the means.
+	w := x.Weekly
+	if w.Baseline == nil || w.AfterN == 0 || len(w.Points) != w.AfterN+20 {
+		t.Fatalf("weekly evidence %+v", w)
+	}
+	weekly, _ := e.ms.EBM(context.Background(), metrics.Filter{Project: "SHOP", From: metrics.Week.Start(start).AddDate(0, 0, -140), To: end}, "SHOP", metrics.Week)
+	m, _ := weekly.Measure("lead_time_p85_days")
+	var vals []*float64
+	for _, tp := range m.Trend {
+		if !tp.Partial {
+			vals = append(vals, tp.Value)
+		}
+	}
+	sum, n := 0.0, 0
+	for _, v := range vals[:20] {
+		if v != nil {
+			sum += *v
+			n++
+		}
+	}
+	if len(vals) != len(w.Points) || math.Abs(sum/float64(n)-w.Baseline.Centre) > 0.01 {
+		t.Fatalf("baseline centre %v, the 20 weeks before the start average %v (%d of %d weeks)", w.Baseline.Centre, sum/float64(n), n, len(vals))
+	}
+	flagged := 0
+	for _, p := range w.Points[20:] {
+		if p.Value != nil && (*p.Value > w.Baseline.Upper || *p.Value < w.Baseline.Lower) && len(p.Rules) == 0 {
+			t.Errorf("week %s at %v outside %v–%v but not flagged", p.Period, *p.Value, w.Baseline.Lower, w.Baseline.Upper)
+		}
+		if len(p.Rules) > 0 {
+			flagged++
+		}
+	}
+	if flagged != w.Signals || (w.Signals == 0) != strings.Contains(x.Verdict, "noise") {
+		t.Fatalf("%d weeks flagged, signals %d, verdict %q", flagged, w.Signals, x.Verdict)
+	}
+	t.Logf("experiment %q: %d of %d weeks flagged %s; verdict %q", x.Title, w.Signals, w.AfterN, w.Direction, x.Verdict)
 	_ = time.Second
 }
 
@@ -928,6 +967,34 @@ func TestEpicEstimatesAndWIP(t *testing.T) {
 		}
 	}
 
+	// Initiatives: the parents of the open epics, as the simulator holds
+	// them, each done no earlier than any of its epics at every percentile.
+	byKey := map[string]metrics.EpicForecast{}
+	for _, ep := range median.Epics {
+		byKey[ep.Key] = ep
+		if want := e.sim.Issue(e.sim.IndexOf(ep.Key)).ParentKey; ep.Initiative != want {
+			t.Errorf("epic %s: initiative %q, Jira %q", ep.Key, ep.Initiative, want)
+		}
+	}
+	if len(median.Initiatives) == 0 {
+		t.Fatal("no initiative above SHOP's open epics")
+	}
+	for _, in := range median.Initiatives {
+		rem := 0
+		for _, k := range in.Epics {
+			ep := byKey[k]
+			rem += ep.Remaining
+			for _, p := range []string{"p50", "p85", "p95"} {
+				if ep.Initiative != in.Key || in.When[p] == nil || ep.When[p] == nil || *in.When[p] < *ep.When[p] {
+					t.Errorf("initiative %s %s %v before its epic %s %v", in.Key, p, in.When, k, ep.When)
+				}
+			}
+		}
+		if rem != in.Remaining || len(in.Epics) == 0 || in.Summary == "" || in.Due == nil || in.OnTime == nil {
+			t.Errorf("initiative %+v: remaining of its epics %d", in, rem)
+		}
+	}
+
 	one, three := get("&wip=1"), get("&wip=3")
 	if one.WIP != 1 || three.WIP != 3 || len(one.Epics) != len(three.Epics) || len(one.Epics) < 2 {
 		t.Fatalf("wip 1: %d epics, wip 3: %d epics (%d, %d)", len(one.Epics), len(three.Epics), one.WIP, three.WIP)
@@ -1004,5 +1071,35 @@ func TestForecastsAreKeptAndScored(t *testing.T) {
 	}
 	if p50.N < 1 || p50.Kept > p50.N-1 {
 		t.Fatalf("calibration of the 50%% level: %+v", p50)
+	}
+
+	// Over time: a second past forecast, made in another month and kept at
+	// every level (at least 0 done), gives APP a month of its own.
+	early := testNow.AddDate(0, 0, -120)
+	rec2, _ := metrics.Record(metrics.Filter{Project: "APP"}, metrics.Forecast{Until: early.AddDate(0, 0, 20).Format("2006-01-02"), HistoryDays: 90,
+		HowMany: map[string]int{"p50": 0, "p85": 0, "p95": 0}}, early)
+	if err := e.in.RecordForecast(context.Background(), rec2); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = do(t, app, "GET", "/api/v1/forecast/scores?project=APP", "", "")
+	out = metrics.ForecastScores{}
+	json.Unmarshal([]byte(body), &out)
+	months := map[string]metrics.MonthlyCalibration{}
+	for _, m := range out.Monthly {
+		if m.Project != "APP" {
+			t.Errorf("scores of APP hold a month of %s", m.Project)
+		}
+		months[m.Month] = m
+	}
+	first, second := months[early.Format("2006-01")], months[made.Format("2006-01")]
+	if len(first.Levels) != 3 || first.Levels[0].N != 1 || first.Levels[0].Kept != 1 || *first.Levels[1].Rate != 1 {
+		t.Fatalf("the month of the early forecast: %+v (%s)", first, body)
+	}
+	if len(second.Levels) != 3 || second.Levels[0].N < 1 || second.Levels[0].Kept != second.Levels[0].N-1 {
+		t.Fatalf("the month of the later forecast: %+v", second)
+	}
+	// The forecast page draws the rate per month.
+	if _, page, _ := do(t, app, "GET", "/forecast?project=APP&items=30", "", ""); !strings.Contains(page, `id="forecast_calibration"`) || !strings.Contains(page, early.Format("2006-01")) {
+		t.Fatalf("no calibration chart on the forecast page")
 	}
 }

@@ -3,13 +3,17 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"strings"
+
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/evident-ebm/evident"
 )
 
 // EpicTypes are the issue types that group other issues' work.
-var EpicTypes = []string{"Epic", "Initiative", "Theme", "Portfolio Epic"}
+var EpicTypes = evident.EpicTypes
 
 // EpicForecast is "when will this epic be done?" for one open epic.
 type EpicForecast struct {
@@ -35,6 +39,25 @@ type EpicForecast struct {
 	OnTime *float64 `json:"on_time"`
 	// Overdue says the due date has passed with items left.
 	Overdue bool `json:"overdue"`
+	// Initiative is the key of the initiative above the epic ("" for none).
+	Initiative string `json:"initiative"`
+}
+
+// InitiativeForecast is "when will this initiative be done?": when the
+// last of its open epics in the project is, trial by trial.
+type InitiativeForecast struct {
+	Key       string             `json:"key"`
+	Summary   string             `json:"summary"`
+	Status    string             `json:"status"`
+	Epics     []string           `json:"epics"`
+	Remaining int                `json:"remaining"`
+	When      map[string]*string `json:"when"`
+	Due       *string            `json:"due"`
+	OnTime    *float64           `json:"on_time"`
+	Overdue   bool               `json:"overdue"`
+	// OtherProjects counts its open epics in other projects, which this
+	// forecast (one team's) leaves out.
+	OtherProjects int `json:"other_projects_epics"`
 }
 
 // EpicForecasts is the forecast of a project's open epics.
@@ -45,6 +68,9 @@ type EpicForecasts struct {
 	HistoryDone int            `json:"history_done"`
 	Trials      int            `json:"trials"`
 	Epics       []EpicForecast `json:"epics"`
+	// Initiatives are the parents of the open epics, in the rank order of
+	// their first epic.
+	Initiatives []InitiativeForecast `json:"initiatives"`
 	// WIP is how many epics the team works on at once.
 	WIP int `json:"wip"`
 	// Unsplit counts open epics without any child: their work is not
@@ -86,6 +112,8 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 		Rank    string     `ch:"rank"`
 		Due     *time.Time `ch:"due"`
 		Done    uint8      `ch:"done"`
+		Type    string     `ch:"issue_type"`
+		Parent  string     `ch:"parent_key"`
 	}
 	var children []struct {
 		Epic string `ch:"epic_key"`
@@ -94,7 +122,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 	}
 	err := parallel(
 		func() error {
-			q := `SELECT issue_key, summary, status_name, rank, toDateTime(due_date) AS due, toUInt8(status_category = 'done') AS done FROM ` + from + ` WHERE has(?, issue_type) ORDER BY rank, issue_key`
+			q := `SELECT issue_key, summary, status_name, rank, toDateTime(due_date) AS due, toUInt8(status_category = 'done') AS done, issue_type, parent_key FROM ` + from + ` WHERE has(?, issue_type) ORDER BY rank, issue_key`
 			if err := s.DB.Select(ctx, &epics, q, append(args, EpicTypes)...); err != nil {
 				return fmt.Errorf("open epics: %w", err)
 			}
@@ -128,6 +156,24 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 		out.HistoryDone += d
 	}
 	out.LowConfidence = out.HistoryDone < MinConfidentN
+	// Initiatives are above epics: the parents of epics, and issues of
+	// that type; they are forecast from their epics, not as epics.
+	initiative := map[string]bool{}
+	for _, e := range epics {
+		if e.Parent != "" {
+			initiative[e.Parent] = true
+		}
+		if strings.EqualFold(e.Type, "Initiative") {
+			initiative[e.Key] = true
+		}
+	}
+	kept := epics[:0]
+	for _, e := range epics {
+		if !initiative[e.Key] {
+			kept = append(kept, e)
+		}
+	}
+	epics = kept
 	// The size of an epic not split yet: given, or the median of the done
 	// epics that had items.
 	var sizes []int
@@ -153,7 +199,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 	epics = open
 	for i, e := range epics {
 		c := byEpic[e.Key]
-		ep := EpicForecast{Key: e.Key, Summary: e.Summary, Status: e.Status, Children: c[0], Done: c[1], Remaining: c[0] - c[1], Position: i + 1}
+		ep := EpicForecast{Key: e.Key, Summary: e.Summary, Status: e.Status, Children: c[0], Done: c[1], Remaining: c[0] - c[1], Position: i + 1, Initiative: e.Parent}
 		if c[0] == 0 {
 			out.Unsplit++
 			ep.Estimated, ep.Remaining = true, out.UnsplitEstimate
@@ -161,31 +207,85 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 		out.Epics = append(out.Epics, ep)
 		remaining = append(remaining, ep.Remaining)
 	}
-	trials := epicTrials(daily, remaining, o.WIP, s.Seed)
+	runs := epicRuns(daily, remaining, o.WIP, s.Seed)
+	trials := sortedRuns(runs)
 	for i, when := range finishPercentiles(trials) {
-		w := map[string]*string{}
-		for _, p := range []string{"p50", "p85", "p95"} {
-			if d, ok := when[p]; ok && d >= 0 {
-				v := day(today.AddDate(0, 0, d))
-				w[p] = &v
-			} else {
-				w[p] = nil
+		e := &out.Epics[i]
+		e.When, e.Due, e.OnTime, e.Overdue = datesOf(when, trials[i], epics[i].Due, e.Remaining, today)
+	}
+	// Each initiative is done when the last of its open epics here is: per
+	// trial, the latest of their finishing days.
+	var parents []string
+	members := map[string][]int{}
+	for i, e := range epics {
+		if e.Parent != "" {
+			if members[e.Parent] == nil {
+				parents = append(parents, e.Parent)
 			}
-		}
-		out.Epics[i].When = w
-		if due := epics[i].Due; due != nil {
-			d := day(*due)
-			out.Epics[i].Due = &d
-			by := int(due.UTC().Sub(today).Hours() / 24)
-			chance := 0.0
-			if by >= 0 {
-				chance = ChanceBy(trials[i], by)
-			}
-			out.Epics[i].Overdue = by < 0 && out.Epics[i].Remaining > 0
-			out.Epics[i].OnTime = &chance
+			members[e.Parent] = append(members[e.Parent], i)
 		}
 	}
+	out.Initiatives = []InitiativeForecast{}
+	if len(parents) == 0 {
+		return out, nil
+	}
+	info, err := s.initiativeInfo(ctx, f, parents)
+	if err != nil {
+		return out, err
+	}
+	for _, key := range parents {
+		in := InitiativeForecast{Key: key, Epics: []string{}}
+		for _, i := range members[key] {
+			in.Epics = append(in.Epics, out.Epics[i].Key)
+			in.Remaining += out.Epics[i].Remaining
+		}
+		last := latest(runs, members[key])
+		var due *time.Time
+		if x, ok := info[key]; ok {
+			in.Summary, in.Status, in.OtherProjects, due = x.Summary, x.Status, int(x.Elsewhere), x.Due
+		}
+		in.When, in.Due, in.OnTime, in.Overdue = datesOf(finishPercentiles([][]int{last})[0], last, due, in.Remaining, today)
+		out.Initiatives = append(out.Initiatives, in)
+	}
 	return out, nil
+}
+
+// latest is, trial by trial, the last finishing day of the pieces idx
+// (runs in trial order), sorted: when all of them are done.
+func latest(runs [][]int, idx []int) []int {
+	last := make([]int, len(runs[idx[0]]))
+	for _, i := range idx {
+		for t, d := range runs[i] {
+			last[t] = max(last[t], d)
+		}
+	}
+	sort.Ints(last)
+	return last
+}
+
+// datesOf turns finishing days into dates (null beyond MaxForecastDays)
+// and, with a due date, the chance of meeting it and whether it passed
+// with work left.
+func datesOf(when map[string]int, sorted []int, due *time.Time, remaining int, today time.Time) (map[string]*string, *string, *float64, bool) {
+	w := map[string]*string{}
+	for _, p := range []string{"p50", "p85", "p95"} {
+		if d, ok := when[p]; ok && d >= 0 {
+			v := day(today.AddDate(0, 0, d))
+			w[p] = &v
+		} else {
+			w[p] = nil
+		}
+	}
+	if due == nil {
+		return w, nil, nil, false
+	}
+	d := day(*due)
+	by := int(due.UTC().Sub(today).Hours() / 24)
+	chance := 0.0
+	if by >= 0 {
+		chance = ChanceBy(sorted, by)
+	}
+	return w, &d, &chance, by < 0 && remaining > 0
 }
 
 // EpicFinish runs Trials Monte Carlo trials of a team doing the remaining
@@ -226,7 +326,8 @@ func ChanceBy(sorted []int, day int) float64 {
 }
 
 // sequentialTrials returns, per piece of work done one after the other,
-// the sorted finishing day of each trial (MaxForecastDays when not within it).
+// the sorted finishing day of each trial (MaxForecastDays when not within
+// it).
 func sequentialTrials(daily []int, remaining []int, seed uint64) [][]int {
 	return epicTrials(daily, remaining, 1, seed)
 }
@@ -237,6 +338,22 @@ func sequentialTrials(daily []int, remaining []int, seed uint64) [][]int {
 // to the pieces in progress in turn, and when one is done the next in rank
 // takes its place. With wip 1 that is one piece after the other.
 func epicTrials(daily []int, remaining []int, wip int, seed uint64) [][]int {
+	return sortedRuns(epicRuns(daily, remaining, wip, seed))
+}
+
+// sortedRuns sorts a copy of each piece's finishing days.
+func sortedRuns(runs [][]int) [][]int {
+	out := make([][]int, len(runs))
+	for i, r := range runs {
+		out[i] = append([]int(nil), r...)
+		sort.Ints(out[i])
+	}
+	return out
+}
+
+// epicRuns is epicTrials with each piece's finishing days in trial order
+// (unsorted): trial t of every piece is the same simulated future.
+func epicRuns(daily []int, remaining []int, wip int, seed uint64) [][]int {
 	wip = max(wip, 1)
 	sum := 0
 	for _, d := range daily {
@@ -300,8 +417,39 @@ func epicTrials(daily []int, remaining []int, wip int, seed uint64) [][]int {
 			finish[next][t] = MaxForecastDays
 		}
 	}
-	for i := range finish {
-		sort.Ints(finish[i])
-	}
 	return finish
+}
+
+type initiative struct {
+	Key       string     `ch:"issue_key"`
+	Summary   string     `ch:"summary"`
+	Status    string     `ch:"status_name"`
+	Due       *time.Time `ch:"due"`
+	Elsewhere uint64     `ch:"elsewhere"`
+}
+
+// initiativeInfo reads the initiatives above a project's epics (they may
+// live in another project) and counts their open epics in other projects.
+func (s *Service) initiativeInfo(ctx context.Context, f Filter, keys []string) (map[string]initiative, error) {
+	var rows []initiative
+	q := `SELECT issue_key, any(summary) AS summary, any(status_name) AS status_name, any(toDateTime(due_date)) AS due,
+		toUInt64(0) AS elsewhere FROM issues_current WHERE has(?, issue_key) AND (? = '' OR site = ?) GROUP BY issue_key
+		UNION ALL
+		SELECT parent_key AS issue_key, '' AS summary, '' AS status_name, CAST(NULL AS Nullable(DateTime)) AS due, count() AS elsewhere
+		FROM issues_current WHERE has(?, parent_key) AND has(?, issue_type) AND status_category != 'done' AND project_key != ? AND (? = '' OR site = ?)
+		GROUP BY parent_key`
+	if err := s.DB.Select(ctx, &rows, q, keys, f.Site, f.Site, keys, EpicTypes, f.Project, f.Site, f.Site); err != nil {
+		return nil, fmt.Errorf("initiatives: %w", err)
+	}
+	out := map[string]initiative{}
+	for _, r := range rows {
+		x := out[r.Key]
+		x.Key = r.Key
+		if r.Summary != "" || r.Status != "" {
+			x.Summary, x.Status, x.Due = r.Summary, r.Status, r.Due
+		}
+		x.Elsewhere += r.Elsewhere
+		out[r.Key] = x
+	}
+	return out, nil
 }

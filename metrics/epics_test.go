@@ -84,3 +84,30 @@ func TestEpicsInParallel(t *testing.T) {
 		}
 	}
 }
+
+// An initiative is done when the last of its epics is, in each trial: with
+// epics of 2, 2 and 1 items three at a time at one item a day (done on days
+// 3, 4 and 2), an initiative over the first and third is done on day 3,
+// one over all three on day 4. At 0, 1 or 2 a day, epics of 1 and 1 item
+// one after the other and an initiative over both: it is done with the
+// second item, P(S(k+1) ≥ 2) = 1/3, 6/9, 23/27 by day k = 0…2 (exact),
+// while the first epic alone is done by day 0 with 2/3.
+func TestInitiativesAreDoneWithTheirLastEpic(t *testing.T) {
+	runs := epicRuns([]int{1}, []int{2, 2, 1}, 3, 1)
+	if got := latest(runs, []int{0, 2}); got[0] != 3 || got[len(got)-1] != 3 {
+		t.Errorf("first and third: %d…%d, want day 3", got[0], got[len(got)-1])
+	}
+	if got := latest(runs, []int{0, 1, 2}); got[0] != 4 || got[len(got)-1] != 4 {
+		t.Errorf("all three: %d…%d, want day 4", got[0], got[len(got)-1])
+	}
+	runs = epicRuns([]int{0, 1, 2}, []int{1, 1}, 1, 9)
+	both := latest(runs, []int{0, 1})
+	for day, want := range []float64{1.0 / 3, 6.0 / 9, 23.0 / 27} {
+		if got := ChanceBy(both, day); got < want-0.015 || got > want+0.015 {
+			t.Errorf("initiative by day %d: %.4f, exact %.4f", day, got, want)
+		}
+	}
+	if got := ChanceBy(sortedRuns(runs)[0], 0); got < 2.0/3-0.015 || got > 2.0/3+0.015 {
+		t.Errorf("first epic by day 0: %.4f, exact %.4f", got, 2.0/3)
+	}
+}

@@ -134,6 +134,10 @@ type ExperimentResult struct {
 	AfterN   int      `json:"after_n"`
 	Window   string   `json:"window"`
 	Measured bool     `json:"measured"`
+	// Weekly judges the measure's whole weeks since the start against the
+	// natural process limits of the XmRBaseline weeks before it: whether
+	// the change is a signal or within the noise.
+	Weekly Shift `json:"weekly"`
 }
 
 // MeasureExperiments measures each experiment (measureExperiment).
@@ -190,21 +194,53 @@ func (s *Service) measureExperiment(ctx context.Context, e evident.Experiment, c
 		return r, err
 	}
 	r.Window = start.Format("2006-01-02") + " to " + end.Format("2006-01-02")
-	if r.Before != nil && r.After != nil {
-		d := *r.After - *r.Before
-		r.Change, r.Measured = &d, true
-		switch {
-		case e.ExpectedChange == 0:
-			r.Verdict = "measured"
-		case (e.ExpectedChange > 0 && d >= e.ExpectedChange) || (e.ExpectedChange < 0 && d <= e.ExpectedChange):
-			r.Verdict = "confirmed"
-		case (e.ExpectedChange > 0 && d > 0) || (e.ExpectedChange < 0 && d < 0):
-			r.Verdict = "partly: moved the expected way, less than expected"
-		default:
-			r.Verdict = "not confirmed"
-		}
-	} else {
-		r.Verdict = "no data for the measure in one of the windows"
+	// The weekly series from XmRBaseline weeks before the start.
+	wf := Filter{From: Week.Start(start).AddDate(0, 0, -7*XmRBaseline), To: end}
+	if e.Product != "" && cat.HasProject(e.Product) {
+		wf.Project = e.Product
 	}
+	weekly, err := s.EBM(ctx, wf, e.Product, Week)
+	if err != nil {
+		return r, err
+	}
+	m, _ := weekly.Measure(e.Measure)
+	ps, vs := wholeTrend(m.Trend)
+	split := len(ps)
+	if at := SplitAt(ps, Week, start); len(at) > 0 {
+		split = at[0]
+	}
+	r.Weekly = ShiftAt(ps, vs, split)
+	if r.Before == nil || r.After == nil {
+		r.Verdict = "no data for the measure in one of the windows"
+		return r, nil
+	}
+	d := *r.After - *r.Before
+	r.Change, r.Measured = &d, true
+	r.Verdict = experimentVerdict(e.ExpectedChange, d, r.Weekly)
 	return r, nil
+}
+
+// experimentVerdict says whether an experiment's measure moved as
+// expected, and whether the move is a signal or within the noise: a change
+// of the means alone confirms nothing.
+func experimentVerdict(expected, change float64, w Shift) string {
+	way := "up"
+	if expected < 0 {
+		way = "down"
+	}
+	switch {
+	case w.Baseline == nil:
+		return "too few weeks before the start to tell signal from noise"
+	case w.AfterN == 0:
+		return "no whole week since the start yet"
+	case w.Signals == 0:
+		return "within the noise: no signal since the start"
+	case expected == 0:
+		return "a signal " + w.Direction + " since the start"
+	case w.Direction != way:
+		return "not confirmed: a signal against the expected direction"
+	case (expected > 0 && change >= expected) || (expected < 0 && change <= expected):
+		return "confirmed: a signal in the expected direction, as large as expected"
+	}
+	return "partly: a signal in the expected direction, smaller than expected"
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -138,6 +139,40 @@ type Calibration struct {
 type ForecastScores struct {
 	Forecasts   []Score       `json:"forecasts"`
 	Calibration []Calibration `json:"calibration"`
+	// Monthly is the calibration per product (team) and month the
+	// forecasts were made in: whether a team's forecasts earn trust over
+	// time. Months without a known outcome are left out.
+	Monthly []MonthlyCalibration `json:"monthly"`
+}
+
+// MonthlyCalibration is the calibration of one product's forecasts made in
+// one month (YYYY-MM), per level.
+type MonthlyCalibration struct {
+	Project string        `json:"project"`
+	Month   string        `json:"month"`
+	Levels  []Calibration `json:"levels"`
+}
+
+// calibrate counts, per level, the scores with a known outcome and those
+// that kept their promise.
+func calibrate(scores []Score) []Calibration {
+	var out []Calibration
+	for _, level := range []string{"p50", "p85", "p95"} {
+		c := Calibration{Level: level}
+		for _, sc := range scores {
+			if kept, ok := sc.Hit[level]; ok && sc.Known {
+				c.N++
+				if kept {
+					c.Kept++
+				}
+			}
+		}
+		if c.N > 0 {
+			c.Rate = ptr(round(float64(c.Kept) / float64(c.N)))
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // ForecastScores scores the recorded forecasts of a project ("" for all)
@@ -168,20 +203,29 @@ func (s *Service) ForecastScores(ctx context.Context, project string, from, to t
 		}
 		out.Forecasts = append(out.Forecasts, ScoreOf(r, done, today))
 	}
-	for _, level := range []string{"p50", "p85", "p95"} {
-		c := Calibration{Level: level}
-		for _, sc := range out.Forecasts {
-			if kept, ok := sc.Hit[level]; ok && sc.Known {
-				c.N++
-				if kept {
-					c.Kept++
-				}
-			}
+	out.Calibration = calibrate(out.Forecasts)
+	type key struct{ project, month string }
+	groups := map[key][]Score{}
+	var keys []key
+	for _, sc := range out.Forecasts {
+		if !sc.Known {
+			continue
 		}
-		if c.N > 0 {
-			c.Rate = ptr(round(float64(c.Kept) / float64(c.N)))
+		k := key{sc.Project, sc.MadeOn.Format("2006-01")}
+		if groups[k] == nil {
+			keys = append(keys, k)
 		}
-		out.Calibration = append(out.Calibration, c)
+		groups[k] = append(groups[k], sc)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].project != keys[j].project {
+			return keys[i].project < keys[j].project
+		}
+		return keys[i].month < keys[j].month
+	})
+	out.Monthly = []MonthlyCalibration{}
+	for _, k := range keys {
+		out.Monthly = append(out.Monthly, MonthlyCalibration{Project: k.project, Month: k.month, Levels: calibrate(groups[k])})
 	}
 	return out, nil
 }

@@ -275,3 +275,74 @@ func SplitAt(periods []string, p Period, at time.Time) []int {
 	}
 	return nil
 }
+
+// Shift is the before/after test of a change (an experiment's start, an
+// annotated process change): the values since the change judged by the
+// three rules against the natural process limits of the values before it,
+// so that a lasting move shows as a signal and a wobble as noise.
+type Shift struct {
+	// Baseline holds the limits of the values before the change; nil when
+	// there are fewer than XmRMinPoints of them.
+	Baseline *XmRSegment `json:"baseline"`
+	// AfterMean is the mean of the AfterN values since the change.
+	AfterMean *float64 `json:"after_mean"`
+	AfterN    int      `json:"after_n"`
+	// Signals counts the values since the change that a rule flags
+	// against the baseline; Direction is where they lie ("up", "down").
+	Signals   int        `json:"signals"`
+	Direction string     `json:"direction,omitempty"`
+	Points    []XmRPoint `json:"points"`
+}
+
+// ShiftAt judges the values from index split on against the limits of the
+// last XmRBaseline values before it.
+func ShiftAt(periods []string, values []*float64, split int) Shift {
+	split = max(0, min(split, len(values)))
+	out := Shift{Points: make([]XmRPoint, len(values))}
+	for i := range values {
+		out.Points[i] = XmRPoint{Period: periods[i], Value: values[i], Rules: []int{}}
+	}
+	var before, after []int
+	for i, v := range values {
+		switch {
+		case v == nil:
+		case i < split:
+			before = append(before, i)
+		default:
+			after = append(after, i)
+		}
+	}
+	sum := 0.0
+	for _, i := range after {
+		sum += *values[i]
+	}
+	if out.AfterN = len(after); len(after) > 0 {
+		out.AfterMean = ptr(round(sum / float64(len(after))))
+	}
+	before = before[max(0, len(before)-XmRBaseline):]
+	if len(before) < XmRMinPoints {
+		return out
+	}
+	lo := before[0]
+	base := XmRChart(periods[lo:split], values[lo:split], nil)
+	if len(base.Segments) == 0 {
+		return out
+	}
+	seg := base.Segments[0]
+	out.Baseline = &seg
+	judge(out.Points, after, seg)
+	flagged := 0.0
+	for _, i := range after {
+		if len(out.Points[i].Rules) > 0 {
+			out.Signals++
+			flagged += *values[i] - seg.Centre
+		}
+	}
+	if out.Signals > 0 {
+		out.Direction = "up"
+		if flagged < 0 {
+			out.Direction = "down"
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,5 +158,67 @@ func TestExpectFinishFromTheLongerCycles(t *testing.T) {
 	ExpectFinish(items, []float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9})
 	if !items[0].AtRisk {
 		t.Fatal("an item older than almost everything, past its due date, is at risk")
+	}
+}
+
+// A change judged against the limits from before it: 20 weeks around 10
+// (moving range 2: limits 10 ± 5.32), then 8 weeks at 12 (inside the limits,
+// but 8 in a row above the centre: rule 2) is a signal up; 8 weeks
+// alternating 9 and 11 is noise; 3 weeks of 4 are each outside the lower
+// limit (rule 1); fewer than XmRMinPoints weeks before gives no verdict.
+func TestShiftAgainstTheLimitsFromBefore(t *testing.T) {
+	series := func(after ...float64) ([]string, []*float64) {
+		var ps []string
+		var vs []*float64
+		for i := range 20 {
+			ps, vs = append(ps, fmt.Sprintf("b%02d", i)), append(vs, ptr(float64(9+2*(i%2))))
+		}
+		for i, v := range after {
+			ps, vs = append(ps, fmt.Sprintf("a%02d", i)), append(vs, ptr(v))
+		}
+		return ps, vs
+	}
+	ps, vs := series(12, 12, 12, 12, 12, 12, 12, 12)
+	s := ShiftAt(ps, vs, 20)
+	if s.Baseline == nil || s.Baseline.Centre != 10 || s.Baseline.MovingRange != 2 || s.Baseline.Upper != 15.32 || s.Signals != 8 || s.Direction != "up" || *s.AfterMean != 12 || s.AfterN != 8 {
+		t.Fatalf("eight weeks at 12: %+v baseline %+v", s, s.Baseline)
+	}
+	for _, p := range s.Points[:20] {
+		if len(p.Rules) > 0 {
+			t.Fatalf("a week before the change flagged: %+v", p)
+		}
+	}
+	ps, vs = series(9, 11, 9, 11, 9, 11, 9, 11)
+	if s := ShiftAt(ps, vs, 20); s.Signals != 0 || s.Direction != "" || *s.AfterMean != 10 {
+		t.Fatalf("noise: %+v", s)
+	}
+	ps, vs = series(4, 4, 4)
+	if s := ShiftAt(ps, vs, 20); s.Signals != 3 || s.Direction != "down" {
+		t.Fatalf("three weeks of 4: %+v", s)
+	}
+	if s := ShiftAt(ps[15:], vs[15:], 5); s.Baseline != nil || s.Signals != 0 || s.AfterN != 3 {
+		t.Fatalf("five weeks before: %+v", s)
+	}
+}
+
+// An experiment is confirmed only by a signal in the expected direction.
+func TestExperimentVerdicts(t *testing.T) {
+	base := &XmRSegment{Centre: 10, Lower: 5, Upper: 15}
+	for _, c := range []struct {
+		expected, change float64
+		w                Shift
+		want             string
+	}{
+		{2, 3, Shift{}, "too few weeks"},
+		{2, 3, Shift{Baseline: base}, "no whole week since the start"},
+		{2, 3, Shift{Baseline: base, AfterN: 4}, "within the noise"},
+		{2, 3, Shift{Baseline: base, AfterN: 8, Signals: 8, Direction: "up"}, "confirmed: a signal in the expected direction, as large"},
+		{2, 1, Shift{Baseline: base, AfterN: 8, Signals: 8, Direction: "up"}, "partly"},
+		{-2, 1, Shift{Baseline: base, AfterN: 8, Signals: 8, Direction: "up"}, "not confirmed: a signal against"},
+		{0, 1, Shift{Baseline: base, AfterN: 8, Signals: 8, Direction: "up"}, "a signal up since the start"},
+	} {
+		if got := experimentVerdict(c.expected, c.change, c.w); !strings.Contains(got, c.want) {
+			t.Errorf("expected %v, change %v, %+v: %q, want %q", c.expected, c.change, c.w, got, c.want)
+		}
 	}
 }

@@ -69,6 +69,7 @@ func apiPaths() []string {
 		"/api/v1/cfd?" + year, "/api/v1/time-in-status?" + year, "/api/v1/sprints?board=1", "/api/v1/quality?" + year,
 		"/api/v1/releases?" + year, "/api/v1/value?" + year, "/api/v1/satisfaction?" + year, "/api/v1/ebm?project=SHOP&" + year,
 		"/api/v1/forecast?items=100", "/api/v1/backlog?project=SHOP", "/api/v1/health/data", "/api/v1/catalog",
+		"/api/v1/epics?project=SHOP", "/api/v1/signals?project=SHOP&" + year, "/api/v1/forecast/scores?project=SHOP",
 	}
 }
 

@@ -5,6 +5,9 @@ package jirasim
 type fieldIDs struct {
 	points, pointsName, sprint, epic, rank, business, timeCrit, riskOpp, jobSize string
 	decoyPoints                                                                  string // a text field also called "Story Points"
+	// parentLink is Advanced Roadmaps' "Parent Link" (Data Center only:
+	// Cloud links epics to their initiative with the parent field).
+	parentLink string
 }
 
 var cloudFields = fieldIDs{
@@ -18,7 +21,7 @@ var dcFields = fieldIDs{
 	points: "customfield_10106", pointsName: "Story Points", sprint: "customfield_10104",
 	epic: "customfield_10100", rank: "customfield_10105", business: "customfield_10200",
 	timeCrit: "customfield_10201", riskOpp: "customfield_10202", jobSize: "customfield_10203",
-	decoyPoints: "customfield_10300",
+	decoyPoints: "customfield_10300", parentLink: "customfield_10400",
 }
 
 type fieldSchema struct {
@@ -63,7 +66,7 @@ func (g *Generator) Fields() []fieldDef {
 	if g.cfg.Cloud {
 		pointsPlugin = "com.pyxis.greenhopper.jira:jsw-story-points"
 	}
-	return []fieldDef{
+	defs := []fieldDef{
 		{ID: "issuekey", Key: "issuekey", Name: "Key", Navigable: true, Searchable: true, ClauseNames: []string{"id", "issue", "issuekey", "key"}},
 		sys("summary", "Summary", "string", ""),
 		sys("issuetype", "Issue Type", "issuetype", ""),
@@ -90,4 +93,8 @@ func (g *Generator) Fields() []fieldDef {
 		custom(f.riskOpp, "Risk Reduction / Opportunity Enablement", "number", "", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
 		custom(f.jobSize, "Job Size", "number", "", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
 	}
+	if f.parentLink != "" {
+		defs = append(defs, custom(f.parentLink, "Parent Link", "any", "", "com.atlassian.jpo:jpo-custom-field-parent"))
+	}
+	return defs
 }

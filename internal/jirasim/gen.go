@@ -173,27 +173,59 @@ func weighted(r *rand.Rand, ws []struct {
 
 // Issue generates issue i (0-based) as it stands at the site's now,
 // without overlays.
+// typeOf is issue i's type. The structure is by number within the
+// project: an epic opens each block of 40 issues, an initiative is the
+// fourth issue of each block of 200, and one epic among the project's last
+// 40 issues has no items yet (none names it), as every real backlog has.
+// The others are drawn, first, from the issue's stream r.
+func (g *Generator) typeOf(i int, r *rand.Rand) string {
+	p := g.projects[i%len(g.projects)]
+	num := i/len(g.projects) + 1
+	switch {
+	case (num-1)%40 == 0:
+		return "Epic"
+	case num%200 == 4:
+		return "Initiative"
+	case num%40 == 20 && num > g.countIn(i%len(g.projects))-40:
+		return "Epic"
+	case p.Kanban:
+		return weighted(r, opsTypeWeights)
+	}
+	return weighted(r, typeWeights)
+}
+
+// indexOfKey is the index of the issue of project p with that key.
+func (g *Generator) indexOfKey(p *Project, key string) int {
+	n, _ := strconv.Atoi(key[strings.LastIndexByte(key, '-')+1:])
+	for pi, pr := range g.projects {
+		if pr == p {
+			return (n-1)*len(g.projects) + pi
+		}
+	}
+	return -1
+}
+
+// countIn is how many issues the project at index pi has.
+func (g *Generator) countIn(pi int) int {
+	return (g.cfg.Issues - pi + len(g.projects) - 1) / len(g.projects)
+}
+
 func (g *Generator) Issue(i int) *Issue {
 	r := g.rngFor(i, 2)
 	p := g.projects[i%len(g.projects)]
 	num := i/len(g.projects) + 1
 	is := &Issue{Index: i, ID: int64(10000 + i), Key: fmt.Sprintf("%s-%d", p.Key, num), Project: p, Created: g.createdAt(i)}
 
-	switch {
-	case (num-1)%40 == 0:
-		is.Type = "Epic"
-	case num%40 == 20 && num > (g.cfg.Issues+len(g.projects)-1)/len(g.projects)-40:
-		// An epic created lately and not split into items yet (none of
-		// the issues names it), as every real backlog has.
-		is.Type = "Epic"
-	case p.Kanban:
-		is.Type = weighted(r, opsTypeWeights)
-	default:
-		is.Type = weighted(r, typeWeights)
+	is.Type = g.typeOf(i, r)
+	if is.Type == "Epic" {
+		// Epics roll up to the initiative of their block of 200.
+		if in := (num-1)/200*200 + 4; in <= g.countIn(i%len(g.projects)) {
+			is.ParentKey, is.ParentType = fmt.Sprintf("%s-%d", p.Key, in), "Initiative"
+		}
 	}
 	is.Shape = g.shapeOf(i)
 	if is.Shape == ShapeSubtask {
-		if key, typ, ok := g.subtaskParent(i); ok && is.Type != "Epic" {
+		if key, typ, ok := g.subtaskParent(i); ok && (is.Type != "Epic" && is.Type != "Initiative") {
 			is.Type, is.ParentKey, is.ParentType = "Sub-task", key, typ
 		} else {
 			is.Shape = ""
@@ -225,7 +257,7 @@ func (g *Generator) Issue(i int) *Issue {
 	}
 	sort.Strings(is.Labels)
 	is.Components = []string{pick(r, components[p.Key])}
-	if is.Type != "Epic" && is.Type != "Sub-task" {
+	if is.Type != "Epic" && is.Type != "Sub-task" && is.Type != "Initiative" {
 		epicNum := (num-1)/40*40 + 1
 		is.EpicKey = fmt.Sprintf("%s-%d", p.Key, epicNum)
 	}
@@ -235,6 +267,8 @@ func (g *Generator) Issue(i int) *Issue {
 	switch {
 	case is.Type == "Epic":
 		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 90+dr.IntN(120))
+	case is.Type == "Initiative":
+		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 240+dr.IntN(180))
 	case is.Type == "Story" && dr.IntN(6) == 0:
 		is.Due = is.Created.Truncate(24*time.Hour).AddDate(0, 0, 14+dr.IntN(46))
 	}
@@ -255,7 +289,7 @@ func (g *Generator) Issue(i int) *Issue {
 		}
 	}
 	switch {
-	case is.Type == "Epic":
+	case is.Type == "Epic" || is.Type == "Initiative":
 		is.Business = float64(100 + r.IntN(900))
 	case is.Type == "Story" && r.IntN(100) < 35:
 		is.Business = float64(1 + r.IntN(100))

@@ -60,6 +60,8 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 		median = 1.5
 	case "Epic":
 		median = 45
+	case "Initiative":
+		median = 150
 	case "Spike":
 		median = 3
 	}
@@ -130,7 +132,7 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 		}
 		ev = append(ev, event{at: created.Add(wait / 3), points: &old})
 	}
-	if !p.Kanban && is.Type != "Epic" && is.Type != "Sub-task" {
+	if !p.Kanban && is.Type != "Epic" && is.Type != "Sub-task" && is.Type != "Initiative" {
 		ev = append(ev, g.sprintEvents(is, r, startAt, created, ev)...)
 	}
 	if r.IntN(100) < 2 { // a long changelog: rank and label churn

@@ -169,12 +169,15 @@ func (s *Sim) sprintValue(ids []int) any {
 }
 
 var typeIDs = map[string]string{"Story": "10001", "Bug": "10004", "Task": "10002", "Tech Debt": "10010", "Incident": "10011", "Spike": "10012", "Epic": "10000",
-	"Sub-task": "10003"}
+	"Sub-task": "10003", "Initiative": "10013"}
 
-// hierarchyLevel is Jira's level of an issue type: 1 epics, 0 standard
+// hierarchyLevel is Jira's level of an issue type: 2 initiatives (a level
+// of Jira Premium's or Advanced Roadmaps' hierarchy), 1 epics, 0 standard
 // types, -1 sub-tasks.
 func hierarchyLevel(typ string) int {
 	switch typ {
+	case "Initiative":
+		return 2
 	case "Epic":
 		return 1
 	case "Sub-task":
@@ -227,8 +230,8 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 				"subtask": is.Type == "Sub-task", "hierarchyLevel": hierarchyLevel(is.Type)}
 		})
 		put("parent", func() any {
-			if is.ParentKey == "" {
-				return nil
+			if is.ParentKey == "" || (is.ParentType == "Initiative" && !g.cfg.Cloud) {
+				return nil // Data Center links an epic to its initiative with the Parent Link
 			}
 			return map[string]any{"key": is.ParentKey, "self": s.base + "/rest/api/2/issue/" + is.ParentKey,
 				"fields": map[string]any{"summary": "Parent of " + is.Key, "issuetype": map[string]any{"id": typeIDs[is.ParentType], "name": is.ParentType,
@@ -292,6 +295,18 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 				return nil
 			}
 			return v
+		}
+		if g.fields.parentLink != "" {
+			put(g.fields.parentLink, func() any {
+				if is.ParentType != "Initiative" {
+					return nil
+				}
+				// As Advanced Roadmaps writes it (Atlassian's deprecation notice of 2022).
+				n, _ := strconv.Atoi(is.ParentKey[strings.LastIndexByte(is.ParentKey, '-')+1:])
+				return map[string]any{"hasEpicLinkFieldDependency": false, "showField": true, "data": map[string]any{
+					"id": 10000 + g.indexOfKey(is.Project, is.ParentKey), "key": is.ParentKey, "keyNum": n, "summary": "Initiative " + is.ParentKey,
+					"projectId": is.Project.ID, "issueType": map[string]any{"id": typeIDs["Initiative"], "iconUrl": "/secure/viewavatar?size=medium&avatarId=10307&avatarType=issuetype"}}}
+			})
 		}
 		put(g.fields.points, func() any { return num(is.StoryPoints) })
 		put(g.fields.decoyPoints, func() any { return nil })

@@ -94,16 +94,11 @@ func (g *Generator) subtaskParent(i int) (key, typ string, ok bool) {
 	}
 	p := g.projects[j%len(g.projects)]
 	num := j/len(g.projects) + 1
-	if (num-1)%40 == 0 || g.shapeOf(j) == ShapeSubtask {
+	if g.shapeOf(j) == ShapeSubtask {
 		return "", "", false
 	}
 	// The type is the first draw of the issue's stream, as in Issue.
-	if p.Kanban {
-		typ = weighted(g.rngFor(j, 2), opsTypeWeights)
-	} else {
-		typ = weighted(g.rngFor(j, 2), typeWeights)
-	}
-	if typ != "Story" && typ != "Task" {
+	if typ = g.typeOf(j, g.rngFor(j, 2)); typ != "Story" && typ != "Task" {
 		return "", "", false
 	}
 	return p.Key + "-" + strconv.Itoa(num), typ, true
