@@ -250,61 +250,83 @@ func throughputSignals(flow metrics.Flow, f metrics.Filter, notes []evident.Anno
 		Table: Table{Head: []string{"week", "done", "centre", "lower_limit", "upper_limit", "rules"}}}
 	ps, vs := metrics.WholeWeeks(flow, f)
 	var at time.Time
-	if len(notes) > 0 {
-		at = notes[len(notes)-1].At
+	if last, ok := lastChange(notes); ok {
+		at = last.At
 	}
 	x := metrics.XmRChart(ps, vs, metrics.SplitAt(ps, metrics.Week, at))
 	if !x.Enough {
 		ch.Empty = fmt.Sprintf("%d whole weeks in this period: limits need at least %d.", len(ps), metrics.XmRMinPoints)
 		return ch
 	}
-	segAt := func(i int) metrics.XmRSegment {
-		seg := x.Segments[0]
-		for _, sg := range x.Segments {
-			if ps[i] >= sg.From {
-				seg = sg
-			}
-		}
-		return seg
-	}
-	var done, signals, centre, lower, upper []opts.LineData
-	for i, pt := range x.Points {
-		seg := segAt(i)
-		done = append(done, opts.LineData{Value: *pt.Value})
-		sig := any("-")
-		if len(pt.Rules) > 0 {
-			sig = *pt.Value
-		}
-		signals = append(signals, opts.LineData{Value: sig})
-		centre = append(centre, opts.LineData{Value: seg.Centre})
-		lower = append(lower, opts.LineData{Value: math.Max(0, seg.Lower)})
-		upper = append(upper, opts.LineData{Value: seg.Upper})
-		rules := make([]string, len(pt.Rules))
-		for k, r := range pt.Rules {
-			rules[k] = strconv.Itoa(r)
-		}
-		ch.Table.Rows = append(ch.Table.Rows, []string{pt.Period, f2s(*pt.Value), f2s(seg.Centre), f2s(seg.Lower), f2s(seg.Upper), strings.Join(rules, " ")})
-	}
 	if x.Signal {
 		ch.Help = "The last whole week is a signal (" + x.Direction + "). " + ch.Help
 	} else {
 		ch.Help = "The last whole week is noise. " + ch.Help
 	}
+	drawXmR(&ch, x, "issues", "done", true, "300px", true)
+	return ch
+}
+
+// drawXmR draws a process behaviour chart: the values, the signals in red,
+// the centre and the natural process limits of each segment as steps
+// (floor: the lower limit stops at 0, for counts). The table gets a row
+// per period. Small charts (legend false) leave the legend to their help.
+func drawXmR(ch *Chart, x metrics.XmR, unit, name string, floor bool, height string, legend bool) {
+	segAt := func(period string) metrics.XmRSegment {
+		seg := x.Segments[0]
+		for _, sg := range x.Segments {
+			if period >= sg.From {
+				seg = sg
+			}
+		}
+		return seg
+	}
+	if len(ch.Table.Head) == 0 {
+		ch.Table.Head = []string{"period", name, "centre", "lower_limit", "upper_limit", "rules"}
+	}
+	var xs []string
+	var vals, signals, centre, lower, upper []opts.LineData
+	for _, pt := range x.Points {
+		seg := segAt(pt.Period)
+		xs = append(xs, pt.Period)
+		v, sig := any("-"), any("-")
+		if pt.Value != nil {
+			v = *pt.Value
+			if len(pt.Rules) > 0 {
+				sig = *pt.Value
+			}
+		}
+		lo := seg.Lower
+		if floor {
+			lo = math.Max(0, lo)
+		}
+		vals, signals = append(vals, opts.LineData{Value: v}), append(signals, opts.LineData{Value: sig})
+		centre = append(centre, opts.LineData{Value: seg.Centre})
+		lower, upper = append(lower, opts.LineData{Value: lo}), append(upper, opts.LineData{Value: seg.Upper})
+		rules := make([]string, len(pt.Rules))
+		for k, r := range pt.Rules {
+			rules[k] = strconv.Itoa(r)
+		}
+		ch.Table.Rows = append(ch.Table.Rows, []string{pt.Period, p2s(pt.Value), f2s(seg.Centre), f2s(seg.Lower), f2s(seg.Upper), strings.Join(rules, " ")})
+	}
+	y := opts.YAxis{Name: unit, Scale: opts.Bool(!floor)}
+	if floor {
+		y.Min = 0
+	}
 	line := charts.NewLine()
-	line.SetGlobalOptions(append(base(ch.ID, "300px"), charts.WithYAxisOpts(opts.YAxis{Name: "issues", Min: 0}),
+	line.SetGlobalOptions(append(base(ch.ID, height), charts.WithYAxisOpts(y), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(legend)}),
 		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{HideOverlap: opts.Bool(true)}}))...)
 	dashed := func(c string) charts.SeriesOpts {
 		return charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed", Color: c, Width: 1})
 	}
-	line.SetXAxis(ps).
-		AddSeries("done", done, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"})).
+	line.SetXAxis(xs).
+		AddSeries(name, vals, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5470c6"}), charts.WithLineChartOpts(opts.LineChart{ConnectNulls: opts.Bool(true)})).
 		AddSeries("signal", signals, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 9}),
 			charts.WithLineStyleOpts(opts.LineStyle{Width: 0}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#b42318"})).
 		AddSeries("centre", centre, dashed("#8a94a6"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#8a94a6"})).
 		AddSeries("limits", upper, dashed("#e67e22"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#e67e22"})).
 		AddSeries("lower limit", lower, dashed("#e67e22"), charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "middle"}), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#e67e22"}))
 	ch.Element, ch.Script = snippet(line)
-	return ch
 }
 
 // avgMark is the line of the mean of the whole weeks, labelled with it.

@@ -23,6 +23,10 @@ type productView struct {
 	PreviousFrom, PreviousTo string
 	// Targets are the goals on each measure, shown on its row.
 	Targets map[string][]metrics.GoalProgress
+	// Signals are the process behaviour charts of the measures whose last
+	// whole period is a signal; Noise counts those judged noise.
+	Signals []Chart
+	Noise   int
 }
 
 type kvaView struct {
@@ -60,6 +64,15 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 			pv := productView{Key: pr.Key, Name: pr.Name, PreviousFrom: e.PreviousFrom, PreviousTo: e.PreviousTo}
 			for _, k := range e.KVAs {
 				pv.KVAs = append(pv.KVAs, kvaView{KVA: k, Spark: sparkline(fmt.Sprintf("spark_%s_%s", pr.Key, k.Key), k, p)})
+				for _, m := range k.Measures {
+					switch {
+					case m.Behaviour == nil:
+					case m.Behaviour.Signal:
+						pv.Signals = append(pv.Signals, measureSignals(pr.Key, m, p))
+					default:
+						pv.Noise++
+					}
+				}
 			}
 			if s.cfg.Inputs != nil {
 				goals, err := s.cfg.Inputs.Goals(c.UserContext(), pr.Key)
@@ -83,6 +96,18 @@ func (s *Server) overviewPage(c *fiber.Ctx) error {
 	}
 	v.Data = views
 	return s.render(c, "overview", v)
+}
+
+// measureSignals draws a measure's process behaviour chart over the whole
+// periods of its trend: what the overview's "signal" rests on.
+func measureSignals(product string, m metrics.Measure, p metrics.Period) Chart {
+	x := metrics.TrendXmR(m.Trend)
+	ch := Chart{ID: safeID("signals_" + product + "_" + m.Key), Title: product + " · " + m.Name + ": a signal " + x.Direction,
+		Help: fmt.Sprintf("Whole %ss (blue) against the natural process limits (orange, dashed) around the centre (grey) of the first %d: centre ± 2.66 × mean moving range. Red: the periods a rule flags (outside the limits, 8 in a row on one side, 3 of 4 near a limit).", p, metrics.XmRBaseline)}
+	unit := m.Unit
+	floor := m.Unit == "issues" || m.Unit == "days"
+	drawXmR(&ch, x, unit, m.Name, floor, "220px", false)
+	return ch
 }
 
 // wholePeriods makes a page's default range whole periods (calendar

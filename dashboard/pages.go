@@ -83,6 +83,7 @@ var funcs = template.FuncMap{
 	"goalForm": goalForm,
 	"change":   changeOf,
 	"inc":      func(i int) int { return i + 1 },
+	"xmrMin":   func() int { return metrics.XmRMinPoints },
 	"deref": func(v *float64) float64 {
 		if v == nil {
 			return 0

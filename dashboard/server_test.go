@@ -812,6 +812,27 @@ func TestSignalsAgreeWithTheOverviewVerdicts(t *testing.T) {
 			byKey[m.Key] = m
 		}
 	}
+	// The overview draws the chart of exactly the measures it marks
+	// "signal", and counts the others judged noise.
+	_, page, _ := do(t, app, "GET", "/"+q, "", "")
+	signals, noise := 0, 0
+	for key, m := range byKey {
+		if m.Behaviour == nil {
+			continue
+		}
+		has := strings.Contains(page, `id="signals_SHOP_`+key+`"`)
+		if has != m.Behaviour.Signal {
+			t.Errorf("%s: signal %v, chart on the overview %v", key, m.Behaviour.Signal, has)
+		}
+		if m.Behaviour.Signal {
+			signals++
+		} else {
+			noise++
+		}
+	}
+	if want := fmt.Sprintf("%d measure(s) changed beyond what their own variation explains", signals); !strings.Contains(page, want) || !strings.Contains(page, fmt.Sprintf("%d moved within their limits", noise)) {
+		t.Errorf("overview: want %q and %d within their limits", want, noise)
+	}
 	compared := 0
 	for _, s := range sig.Series[1:] {
 		m, ok := byKey[s.Key]

@@ -47,10 +47,15 @@ type Behaviour struct {
 	Upper     float64 `json:"upper_limit"`
 }
 
+// TrendXmR is the process behaviour chart of a trend's whole periods.
+func TrendXmR(trend []TrendPoint) XmR {
+	ps, vs := wholeTrend(trend)
+	return XmRChart(ps, vs, nil)
+}
+
 // behaviour runs the XmR chart over the whole periods of a trend.
 func behaviour(trend []TrendPoint) *Behaviour {
-	ps, vs := wholeTrend(trend)
-	x := XmRChart(ps, vs, nil)
+	x := TrendXmR(trend)
 	if !x.Enough || len(x.Segments) == 0 {
 		return nil
 	}
