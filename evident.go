@@ -187,6 +187,22 @@ type Board struct {
 	Version    uint64 `ch:"version"`
 }
 
+// BoardConfig is a board's configuration: its columns in board order,
+// the status ids each holds, and its WIP limits (−1: none). A status no
+// column holds is unmapped: the board does not show its issues.
+type BoardConfig struct {
+	Site            string     `ch:"site"`
+	BoardID         uint64     `ch:"board_id"`
+	ColumnNames     []string   `ch:"column_names"`
+	ColumnStatuses  [][]string `ch:"column_statuses"`
+	ColumnMin       []int32    `ch:"column_min"`
+	ColumnMax       []int32    `ch:"column_max"`
+	ConstraintType  string     `ch:"constraint_type"`
+	EstimationField string     `ch:"estimation_field"`
+	FilterID        string     `ch:"filter_id"`
+	Version         uint64     `ch:"version"`
+}
+
 // Sprint is a sprint of a scrum board.
 type Sprint struct {
 	Site       string     `ch:"site"`

@@ -43,6 +43,8 @@ func (r *run) agile(ctx context.Context) error {
 	}
 	var boards []evident.Board
 	var sprints []evident.Sprint
+	var configs []evident.BoardConfig
+	configured := map[uint64]bool{} // a board over several projects is listed for each
 	for _, key := range r.cfg.Projects {
 		for start := 0; ; {
 			var page struct {
@@ -67,6 +69,16 @@ func (r *run) agile(ctx context.Context) error {
 			}
 			for _, b := range page.Values {
 				boards = append(boards, evident.Board{Site: r.cfg.Name, BoardID: b.ID, Name: b.Name, Type: b.Type, ProjectKey: key, Version: r.version})
+				if !configured[b.ID] {
+					configured[b.ID] = true
+					c, ok, err := r.boardConfig(ctx, b.ID)
+					if err != nil {
+						return err
+					}
+					if ok {
+						configs = append(configs, c)
+					}
+				}
 				if b.Type == "scrum" {
 					s, err := r.sprints(ctx, b.ID)
 					if err != nil {
@@ -84,7 +96,63 @@ func (r *run) agile(ctx context.Context) error {
 	if err := r.s.Store.InsertBoards(ctx, boards); err != nil {
 		return err
 	}
+	if err := r.s.Store.InsertBoardConfigs(ctx, configs); err != nil {
+		return err
+	}
 	return r.s.Store.InsertSprints(ctx, sprints)
+}
+
+// boardConfig reads a board's columns, their statuses and WIP limits
+// (/rest/agile/1.0/board/{id}/configuration). A board whose configuration
+// the account may not read is skipped with a warning (ok false).
+func (r *run) boardConfig(ctx context.Context, board uint64) (evident.BoardConfig, bool, error) {
+	var page struct {
+		Filter struct {
+			ID string `json:"id"`
+		} `json:"filter"`
+		ColumnConfig struct {
+			Columns []struct {
+				Name     string `json:"name"`
+				Statuses []struct {
+					ID string `json:"id"`
+				} `json:"statuses"`
+				Min *int32 `json:"min"`
+				Max *int32 `json:"max"`
+			} `json:"columns"`
+			ConstraintType string `json:"constraintType"`
+		} `json:"columnConfig"`
+		Estimation struct {
+			Field struct {
+				FieldID string `json:"fieldId"`
+			} `json:"field"`
+		} `json:"estimation"`
+	}
+	out := evident.BoardConfig{Site: r.cfg.Name, BoardID: board, ColumnNames: []string{}, ColumnStatuses: [][]string{}, ColumnMin: []int32{}, ColumnMax: []int32{}, Version: r.version}
+	if err := r.c.get(ctx, fmt.Sprintf("rest/agile/1.0/board/%d/configuration", board), &page); err != nil {
+		var e *evident.Error
+		if errors.As(err, &e) && (e.Code == evident.ENOTFOUND || e.Code == evident.EFORBIDDEN) {
+			r.s.Log.Warn("board configuration not readable; its columns are unknown", "site", r.cfg.Name, "board", board)
+			return out, false, nil
+		}
+		return out, false, err
+	}
+	limit := func(v *int32) int32 {
+		if v == nil {
+			return -1
+		}
+		return *v
+	}
+	for _, c := range page.ColumnConfig.Columns {
+		ids := []string{}
+		for _, st := range c.Statuses {
+			ids = append(ids, st.ID)
+		}
+		out.ColumnNames = append(out.ColumnNames, c.Name)
+		out.ColumnStatuses = append(out.ColumnStatuses, ids)
+		out.ColumnMin, out.ColumnMax = append(out.ColumnMin, limit(c.Min)), append(out.ColumnMax, limit(c.Max))
+	}
+	out.ConstraintType, out.EstimationField, out.FilterID = page.ColumnConfig.ConstraintType, page.Estimation.Field.FieldID, page.Filter.ID
+	return out, true, nil
 }
 
 func b2u(b bool) uint8 {

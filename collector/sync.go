@@ -23,6 +23,7 @@ type Store interface {
 	InsertFieldChanges(ctx context.Context, rows []evident.FieldChange) error
 	InsertBacklogFacts(ctx context.Context, rows []evident.BacklogFacts) error
 	InsertBoards(ctx context.Context, rows []evident.Board) error
+	InsertBoardConfigs(ctx context.Context, rows []evident.BoardConfig) error
 	InsertSprints(ctx context.Context, rows []evident.Sprint) error
 	InsertReleases(ctx context.Context, rows []evident.Release) error
 	InsertSyncRuns(ctx context.Context, rows []evident.SyncRun) error

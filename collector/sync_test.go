@@ -217,6 +217,33 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 			if int(sprints) != wantSprints || boards != 4 || releases == 0 {
 				t.Fatalf("sprints %d (want %d), boards %d, releases %d", sprints, wantSprints, boards, releases)
 			}
+			// Each board's columns, their statuses and limits, as Jira holds
+			// them (a status no column holds stays out of every column).
+			var configs []evident.BoardConfig
+			if err := e.store.Select(ctx, &configs, "SELECT * FROM board_config FINAL ORDER BY board_id"); err != nil {
+				t.Fatal(err)
+			}
+			if len(configs) != 4 {
+				t.Fatalf("%d board configurations, want 4", len(configs))
+			}
+			limited := 0
+			for _, c := range configs {
+				want := g.BoardColumns(int(c.BoardID))
+				if len(want) < 3 || len(c.ColumnNames) != len(want) || c.ConstraintType != "issueCount" || c.EstimationField == "" || c.FilterID == "" {
+					t.Fatalf("board %d: %+v, Jira has %d columns", c.BoardID, c, len(want))
+				}
+				for i, col := range want {
+					if c.ColumnNames[i] != col.Name || fmt.Sprint(c.ColumnStatuses[i]) != fmt.Sprint(col.Statuses) || int(c.ColumnMin[i]) != col.Min || int(c.ColumnMax[i]) != col.Max {
+						t.Fatalf("board %d column %d: %q %v min %d max %d; Jira: %+v", c.BoardID, i, c.ColumnNames[i], c.ColumnStatuses[i], c.ColumnMin[i], c.ColumnMax[i], col)
+					}
+					if col.Max >= 0 {
+						limited++
+					}
+				}
+			}
+			if limited == 0 {
+				t.Fatal("no column with a WIP limit")
+			}
 			if sum.Requests == 0 || sum.Requests > 200 {
 				t.Errorf("%d requests for 900 issues", sum.Requests)
 			}

@@ -332,6 +332,11 @@ func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
 	return insert(ctx, s, "boards", rows)
 }
 
+// InsertBoardConfigs stores boards' configurations.
+func (s *Store) InsertBoardConfigs(ctx context.Context, rows []evident.BoardConfig) error {
+	return insert(ctx, s, "board_config", rows)
+}
+
 // InsertSprints stores sprints.
 func (s *Store) InsertSprints(ctx context.Context, rows []evident.Sprint) error {
 	return insert(ctx, s, "sprints", rows)
@@ -402,7 +407,7 @@ func (s *Store) Count(ctx context.Context, table, site string) (uint64, error) {
 
 var validTable = map[string]bool{
 	"sites": true, "projects": true, "statuses": true, "raw_issues": true, "issues": true,
-	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true,
+	"status_transitions": true, "sprint_changes": true, "field_changes": true, "boards": true, "board_config": true,
 	"sprints": true, "releases": true, "sync_checkpoints": true,
 	"satisfaction_responses": true, "value_records": true, "goals": true, "experiments": true, "annotations": true, "forecast_log": true, "issue_backlog": true, "backlog_snapshots": true,
 	"issue_timelines": true, "skipped_issues": true,

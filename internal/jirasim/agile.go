@@ -223,3 +223,92 @@ func (s *Sim) sprintIssues(w http.ResponseWriter, r *http.Request) {
 	}
 	s.agileIssues(w, r, live)
 }
+
+// Column is a board column: the statuses it holds (ids) and its WIP
+// limits (−1: none).
+type Column struct {
+	Name     string
+	Statuses []string
+	Min, Max int
+}
+
+// BoardColumns is a board's column configuration, as real boards have
+// them: several statuses in one column, a status no column holds (Blocked
+// on the scrum boards: their issues vanish from the board), limits on some
+// columns, and on the kanban board a Backlog column before the first one
+// the team works in. The cross-project board has its own, coarser columns.
+func (g *Generator) BoardColumns(boardID int) []Column {
+	ids := func(sts ...Status) []string {
+		out := make([]string, len(sts))
+		for i, s := range sts {
+			out[i] = s.ID
+		}
+		return out
+	}
+	if boardID == crossBoardID {
+		return []Column{
+			{"To Do", ids(stBacklog, stSelected, stOpenIdea, stWaitingNew), -1, -1},
+			{"Doing", ids(stInProgress, stReview, stBlocked, stWaitingIP), -1, 12},
+			{"Shipped", ids(stReady, stReleased, stDone), -1, -1},
+		}
+	}
+	for _, p := range g.projects {
+		if p.BoardID != boardID {
+			continue
+		}
+		if p.Kanban {
+			return []Column{
+				{"Backlog", ids(stBacklog, stOpenIdea), -1, -1},
+				{"Selected for Development", ids(stSelected, stWaitingNew), -1, 8},
+				{"In Progress", ids(stInProgress, stBlocked, stWaitingIP), 1, 5},
+				{"In Review", ids(stReview), -1, 3},
+				{"Ready for Release", ids(stReady), -1, -1},
+				{"Done", ids(stReleased, stDone), -1, -1},
+			}
+		}
+		return []Column{
+			{"To Do", ids(stBacklog, stSelected, stOpenIdea, stWaitingNew), -1, -1},
+			{"In Progress", ids(stInProgress, stWaitingIP), -1, 6},
+			{"Review", ids(stReview), -1, 3},
+			{"Done", ids(stReady, stReleased, stDone), -1, -1},
+		}
+	}
+	return nil
+}
+
+// boardConfig answers /rest/agile/1.0/board/{id}/configuration as Jira
+// writes it: min and max only on columns that have them.
+func (s *Sim) boardConfig(w http.ResponseWriter, r *http.Request) {
+	s.stats.agile.Add(1)
+	p := s.boardByID(w, r)
+	if p == nil {
+		return
+	}
+	var cols []map[string]any
+	for _, c := range s.gen.BoardColumns(p.BoardID) {
+		var sts []map[string]any
+		for _, id := range c.Statuses {
+			sts = append(sts, map[string]any{"id": id, "self": s.base + "/rest/api/2/status/" + id})
+		}
+		col := map[string]any{"name": c.Name, "statuses": sts}
+		if c.Min >= 0 {
+			col["min"] = c.Min
+		}
+		if c.Max >= 0 {
+			col["max"] = c.Max
+		}
+		cols = append(cols, col)
+	}
+	b := s.boardJSON(p)
+	out := map[string]any{"id": p.BoardID, "name": b["name"], "type": b["type"], "self": s.base + "/rest/agile/1.0/board/" + strconv.Itoa(p.BoardID) + "/configuration",
+		"location":     map[string]any{"type": "project", "key": p.Key, "id": strconv.Itoa(p.ID), "self": s.base + "/rest/api/2/project/" + strconv.Itoa(p.ID), "name": p.Name},
+		"filter":       map[string]any{"id": strconv.Itoa(10100 + p.BoardID), "self": s.base + "/rest/api/2/filter/" + strconv.Itoa(10100+p.BoardID)},
+		"columnConfig": map[string]any{"columns": cols, "constraintType": "issueCount"},
+		"estimation":   map[string]any{"type": "field", "field": map[string]any{"fieldId": s.gen.fields.points, "displayName": s.gen.fields.pointsName}},
+		"ranking":      map[string]any{"rankCustomFieldId": s.gen.fields.rankNumber()},
+	}
+	if p.Kanban {
+		out["subQuery"] = map[string]any{"query": "fixVersion in unreleasedVersions() OR fixVersion is EMPTY"}
+	}
+	writeJSON(w, 200, out)
+}

@@ -1,5 +1,10 @@
 package jirasim
 
+import (
+	"strconv"
+	"strings"
+)
+
 // fieldIDs are the site-specific ids of the custom fields the collector
 // must discover by name and schema.
 type fieldIDs struct {
@@ -97,4 +102,10 @@ func (g *Generator) Fields() []fieldDef {
 		defs = append(defs, custom(f.parentLink, "Parent Link", "any", "", "com.atlassian.jpo:jpo-custom-field-parent"))
 	}
 	return defs
+}
+
+// rankNumber is the numeric id of the Rank field (customfield_10019 → 10019).
+func (f fieldIDs) rankNumber() int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(f.rank, "customfield_"))
+	return n
 }

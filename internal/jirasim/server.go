@@ -373,6 +373,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /rest/agile/1.0/board", s.boards)
 	mux.HandleFunc("GET /rest/agile/1.0/board/{id}", s.board)
 	mux.HandleFunc("GET /rest/agile/1.0/board/{id}/sprint", s.boardSprints)
+	mux.HandleFunc("GET /rest/agile/1.0/board/{id}/configuration", s.boardConfig)
 	mux.HandleFunc("GET /rest/agile/1.0/board/{id}/issue", s.boardIssues)
 	mux.HandleFunc("GET /rest/agile/1.0/sprint/{id}/issue", s.sprintIssues)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

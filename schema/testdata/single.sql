@@ -505,3 +505,18 @@ ALTER TABLE issues  ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
 -- due_date
 ALTER TABLE issues_current  ADD COLUMN due_date Nullable(Date) AFTER resolved_at;
 
+-- board_config
+CREATE TABLE IF NOT EXISTS board_config  (
+    site String,
+    board_id UInt64,
+    column_names Array(String),
+    column_statuses Array(Array(String)),
+    column_min Array(Int32),
+    column_max Array(Int32),
+    constraint_type String,
+    estimation_field String,
+    filter_id String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, board_id);
+
