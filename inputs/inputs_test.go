@@ -312,15 +312,7 @@ func TestConcurrentIdenticalImportsCountRowsOnce(t *testing.T) {
 	ctx := context.Background()
 	services := make([]*inputs.Service, 4)
 	for i := range services {
-		st, err := schema.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		if _, err := st.Migrate(ctx, ""); err != nil {
-			t.Fatal(err)
-		}
-		services[i] = inputs.New(st, "salt")
+		services[i] = inputs.New(chtest.StoreAt(t, dsn), "salt")
 		services[i].Now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
 	}
 	var b strings.Builder

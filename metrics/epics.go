@@ -29,32 +29,34 @@ type EpicForecast struct {
 	// Estimated says the epic has no child yet: its remaining items are
 	// the forecast's estimate for an unsplit epic.
 	Estimated bool `json:"estimated"`
-	// When holds the dates by which 50, 85 and 95% of trials had done this
-	// epic's remaining items and those of every epic ranked above it; null
-	// when not within MaxForecastDays.
+	Finish
+	// Initiative is the key of the initiative above the epic ("" for none).
+	Initiative string `json:"initiative"`
+}
+
+// Finish is when a piece of work (an epic, an initiative) will be done,
+// and how that stands against its due date.
+type Finish struct {
+	// When holds the dates by which 50, 85 and 95% of trials had done its
+	// remaining items; null when not within MaxForecastDays.
 	When map[string]*string `json:"when"`
-	// Due is the epic's due date, and OnTime the share of trials done by
-	// the end of it (null without a due date).
+	// Due is its due date, and OnTime the share of trials done by the end
+	// of it (null without a due date).
 	Due    *string  `json:"due"`
 	OnTime *float64 `json:"on_time"`
 	// Overdue says the due date has passed with items left.
 	Overdue bool `json:"overdue"`
-	// Initiative is the key of the initiative above the epic ("" for none).
-	Initiative string `json:"initiative"`
 }
 
 // InitiativeForecast is "when will this initiative be done?": when the
 // last of its open epics in the project is, trial by trial.
 type InitiativeForecast struct {
-	Key       string             `json:"key"`
-	Summary   string             `json:"summary"`
-	Status    string             `json:"status"`
-	Epics     []string           `json:"epics"`
-	Remaining int                `json:"remaining"`
-	When      map[string]*string `json:"when"`
-	Due       *string            `json:"due"`
-	OnTime    *float64           `json:"on_time"`
-	Overdue   bool               `json:"overdue"`
+	Key       string   `json:"key"`
+	Summary   string   `json:"summary"`
+	Status    string   `json:"status"`
+	Epics     []string `json:"epics"`
+	Remaining int      `json:"remaining"`
+	Finish
 	// OtherProjects counts its open epics in other projects, which this
 	// forecast (one team's) leaves out.
 	OtherProjects int `json:"other_projects_epics"`
@@ -210,8 +212,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 	runs := epicRuns(daily, remaining, o.WIP, s.Seed)
 	trials := sortedRuns(runs)
 	for i, when := range finishPercentiles(trials) {
-		e := &out.Epics[i]
-		e.When, e.Due, e.OnTime, e.Overdue = datesOf(when, trials[i], epics[i].Due, e.Remaining, today)
+		out.Epics[i].Finish = finishOf(when, trials[i], epics[i].Due, out.Epics[i].Remaining, today)
 	}
 	// Each initiative is done when the last of its open epics here is: per
 	// trial, the latest of their finishing days.
@@ -244,7 +245,7 @@ func (s *Service) Epics(ctx context.Context, f Filter, o EpicOptions) (EpicForec
 		if x, ok := info[key]; ok {
 			in.Summary, in.Status, in.OtherProjects, due = x.Summary, x.Status, int(x.Elsewhere), x.Due
 		}
-		in.When, in.Due, in.OnTime, in.Overdue = datesOf(finishPercentiles([][]int{last})[0], last, due, in.Remaining, today)
+		in.Finish = finishOf(finishPercentiles([][]int{last})[0], last, due, in.Remaining, today)
 		out.Initiatives = append(out.Initiatives, in)
 	}
 	return out, nil
@@ -263,21 +264,21 @@ func latest(runs [][]int, idx []int) []int {
 	return last
 }
 
-// datesOf turns finishing days into dates (null beyond MaxForecastDays)
+// finishOf turns finishing days into dates (null beyond MaxForecastDays)
 // and, with a due date, the chance of meeting it and whether it passed
 // with work left.
-func datesOf(when map[string]int, sorted []int, due *time.Time, remaining int, today time.Time) (map[string]*string, *string, *float64, bool) {
-	w := map[string]*string{}
+func finishOf(when map[string]int, sorted []int, due *time.Time, remaining int, today time.Time) Finish {
+	f := Finish{When: map[string]*string{}}
 	for _, p := range []string{"p50", "p85", "p95"} {
 		if d, ok := when[p]; ok && d >= 0 {
 			v := day(today.AddDate(0, 0, d))
-			w[p] = &v
+			f.When[p] = &v
 		} else {
-			w[p] = nil
+			f.When[p] = nil
 		}
 	}
 	if due == nil {
-		return w, nil, nil, false
+		return f
 	}
 	d := day(*due)
 	by := int(due.UTC().Sub(today).Hours() / 24)
@@ -285,7 +286,8 @@ func datesOf(when map[string]int, sorted []int, due *time.Time, remaining int, t
 	if by >= 0 {
 		chance = ChanceBy(sorted, by)
 	}
-	return w, &d, &chance, by < 0 && remaining > 0
+	f.Due, f.OnTime, f.Overdue = &d, &chance, by < 0 && remaining > 0
+	return f
 }
 
 // EpicFinish runs Trials Monte Carlo trials of a team doing the remaining

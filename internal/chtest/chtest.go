@@ -110,7 +110,13 @@ func DSN(t testing.TB) string {
 // Store opens a migrated store on a new database of the test server.
 func Store(t testing.TB) *schema.Store {
 	t.Helper()
-	dsn := DSN(t)
+	return StoreAt(t, DSN(t))
+}
+
+// StoreAt opens a migrated store on the database of dsn (from DSN): one
+// more connection to it, as another process would have.
+func StoreAt(t testing.TB, dsn string) *schema.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := schema.Open(ctx, dsn)
