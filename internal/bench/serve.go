@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,13 +37,22 @@ func (o *Options) startServe(ctx context.Context, dsn string, cacheMB int) (base
 	}
 	cmd = exec.CommandContext(ctx, o.Binary, "serve")
 	cmd.Env = append(os.Environ(), "EVIDENT_CLICKHOUSE_DSN="+dsn, "EVIDENT_LISTEN="+addr, "EVIDENT_CACHE_MB="+strconv.Itoa(cacheMB))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// The server's log is kept, so that an error the figures count can be
+	// looked into: the run says where, and how many errors it holds.
+	logFile, err := os.CreateTemp("", "evident-bench-serve-*.log")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
+		logFile.Close()
 		return "", nil, nil, err
 	}
 	stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
+		logFile.Close()
+		o.reportServeLog(logFile.Name(), cacheMB)
 	}
 	base = "http://" + addr
 	for i := 0; ; i++ {
@@ -57,6 +67,26 @@ func (o *Options) startServe(ctx context.Context, dsn string, cacheMB int) (base
 			return "", nil, nil, fmt.Errorf("evident serve did not become ready")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// reportServeLog says how many errors a server logged, with the first
+// three, and where its log is kept (it holds no secret: the server never
+// logs tokens).
+func (o *Options) reportServeLog(path string, cacheMB int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var errs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			errs = append(errs, line)
+		}
+	}
+	o.logf("evident serve (cache %d MiB) logged %d error(s); log kept in %s", cacheMB, len(errs), path)
+	for _, e := range errs[:min(3, len(errs))] {
+		o.logf("  %.300s", e)
 	}
 }
 
