@@ -22,6 +22,7 @@ import (
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/internal/jirasim"
 	"github.com/evident-ebm/evident/metrics"
 )
 
@@ -1122,5 +1123,52 @@ func TestForecastsAreKeptAndScored(t *testing.T) {
 	// The forecast page draws the rate per month.
 	if _, page, _ := do(t, app, "GET", "/forecast?project=APP&items=30", "", ""); !strings.Contains(page, `id="forecast_calibration"`) || !strings.Contains(page, early.Format("2006-01")) {
 		t.Fatalf("no calibration chart on the forecast page")
+	}
+}
+
+// The data health report shows each board's columns as the simulator
+// configures them, statuses by name, limits, and the statuses no column
+// holds (Blocked on the scrum boards).
+func TestBoardColumnsOnTheDataHealthReport(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	status, body, _ := do(t, app, "GET", "/api/v1/health/data", "", "")
+	var h metrics.DataHealth
+	if err := json.Unmarshal([]byte(body), &h); status != 200 || err != nil || len(h.Boards) != 4 {
+		t.Fatalf("health: %d %v, %d boards", status, err, len(h.Boards))
+	}
+	names := map[string]string{}
+	for _, st := range jirasim.Statuses {
+		names[st.ID] = st.Name
+	}
+	for _, b := range h.Boards {
+		want := e.sim.Generator().BoardColumns(int(b.BoardID))
+		if len(b.Columns) != len(want) {
+			t.Fatalf("board %d: %d columns, Jira %d", b.BoardID, len(b.Columns), len(want))
+		}
+		held := map[string]bool{}
+		for i, c := range want {
+			var sts []string
+			for _, id := range c.Statuses {
+				sts = append(sts, names[id])
+				held[names[id]] = true
+			}
+			got := b.Columns[i]
+			if got.Name != c.Name || fmt.Sprint(got.Statuses) != fmt.Sprint(sts) || (got.Max == nil) != (c.Max < 0) || (got.Max != nil && int(*got.Max) != c.Max) {
+				t.Errorf("board %d column %d: %+v, Jira %+v", b.BoardID, i, got, c)
+			}
+		}
+		var unmapped []string
+		for _, st := range jirasim.Statuses {
+			if !held[st.Name] {
+				unmapped = append(unmapped, st.Name)
+			}
+		}
+		if len(unmapped) != len(b.Unmapped) {
+			t.Errorf("board %d: unmapped %v, want %v", b.BoardID, b.Unmapped, unmapped)
+		}
+	}
+	if _, page, _ := do(t, app, "GET", "/health", "", ""); !strings.Contains(page, `data-board="1"`) || !strings.Contains(page, "Blocked") {
+		t.Errorf("the health page has no board columns")
 	}
 }

@@ -23,6 +23,97 @@ type DataHealth struct {
 	// Skipped are the issues that could not be stored at all.
 	Skipped      []SkippedRow `json:"skipped"`
 	SkippedCount int          `json:"skipped_count"`
+	// Boards are the boards' columns as Jira configures them, with the
+	// statuses of the site that no column of the board holds.
+	Boards []BoardHealth `json:"boards"`
+}
+
+// BoardHealth is one board's configuration in words.
+type BoardHealth struct {
+	Site    string        `json:"site"`
+	BoardID uint64        `json:"board_id"`
+	Name    string        `json:"name"`
+	Type    string        `json:"type"`
+	Project string        `json:"project"`
+	Columns []BoardColumn `json:"columns"`
+	// Unmapped are the site's statuses no column holds: the board does
+	// not show issues in them.
+	Unmapped []string `json:"unmapped_statuses"`
+}
+
+// BoardColumn is a column with its statuses (by name) and WIP limits
+// (null: none).
+type BoardColumn struct {
+	Name     string   `json:"name"`
+	Statuses []string `json:"statuses"`
+	Min      *int32   `json:"min"`
+	Max      *int32   `json:"max"`
+}
+
+// boardHealth reads the boards' columns and names their statuses.
+func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
+	var configs []evident.BoardConfig
+	var boards []evident.Board
+	var statuses []struct {
+		Site string `ch:"site"`
+		ID   string `ch:"status_id"`
+		Name string `ch:"name"`
+	}
+	err := parallel(
+		func() error {
+			return s.DB.Select(ctx, &configs, "SELECT * FROM board_config FINAL ORDER BY site, board_id")
+		},
+		func() error { return s.DB.Select(ctx, &boards, "SELECT * FROM boards FINAL") },
+		func() error {
+			return s.DB.Select(ctx, &statuses, "SELECT site, status_id, name FROM statuses FINAL ORDER BY site, name, status_id")
+		},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("board health: %w", err)
+	}
+	type key struct {
+		site string
+		id   uint64
+	}
+	board := map[key]evident.Board{}
+	for _, b := range boards {
+		board[key{b.Site, b.BoardID}] = b
+	}
+	name := map[[2]string]string{}
+	for _, st := range statuses {
+		name[[2]string{st.Site, st.ID}] = st.Name
+	}
+	out := []BoardHealth{}
+	for _, c := range configs {
+		b := board[key{c.Site, c.BoardID}]
+		h := BoardHealth{Site: c.Site, BoardID: c.BoardID, Name: b.Name, Type: b.Type, Project: b.ProjectKey, Columns: []BoardColumn{}, Unmapped: []string{}}
+		held := map[string]bool{}
+		for i, col := range c.ColumnNames {
+			bc := BoardColumn{Name: col, Statuses: []string{}}
+			for _, id := range c.ColumnStatuses[i] {
+				held[id] = true
+				n := name[[2]string{c.Site, id}]
+				if n == "" {
+					n = "status " + id + " (deleted)"
+				}
+				bc.Statuses = append(bc.Statuses, n)
+			}
+			if v := c.ColumnMin[i]; v >= 0 {
+				bc.Min = &v
+			}
+			if v := c.ColumnMax[i]; v >= 0 {
+				bc.Max = &v
+			}
+			h.Columns = append(h.Columns, bc)
+		}
+		for _, st := range statuses {
+			if st.Site == c.Site && !held[st.ID] {
+				h.Unmapped = append(h.Unmapped, st.Name)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // QualityCheck is a data quality check, how many issues failed it, and
@@ -223,6 +314,10 @@ func (s *Service) quality(ctx context.Context, out *DataHealth) error {
 				return fmt.Errorf("skipped issues: %w", err)
 			}
 			return nil
+		},
+		func() (err error) {
+			out.Boards, err = s.boardHealth(ctx)
+			return err
 		},
 	)
 	if err != nil {
