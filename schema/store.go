@@ -112,23 +112,23 @@ func (s *Store) Migrate(ctx context.Context, cluster string) ([]MigrationResult,
 // Ping reports whether the server answers (without waiting for a slot:
 // health checks must answer while queries queue).
 func (s *Store) Ping(ctx context.Context) error {
-	if _, ok := ctx.Deadline(); !ok && s.QueryTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.QueryTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	return s.Conn.Ping(ctx)
+}
+
+// deadline gives ctx the store's query timeout when it has no deadline.
+func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || s.QueryTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.QueryTimeout)
 }
 
 // begin gives a query its deadline (the store's, when ctx has none) and a
 // connection slot, waiting for one until the deadline; done releases both.
 func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	var cancel context.CancelFunc
-	if _, ok := ctx.Deadline(); ok || s.QueryTimeout <= 0 {
-		ctx, cancel = context.WithCancel(ctx)
-	} else {
-		ctx, cancel = context.WithTimeout(ctx, s.QueryTimeout)
-	}
+	ctx, cancel := s.deadline(ctx)
 	if s.slots == nil {
 		return ctx, cancel, nil
 	}

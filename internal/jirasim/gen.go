@@ -194,17 +194,6 @@ func (g *Generator) typeOf(i int, r *rand.Rand) string {
 	return weighted(r, typeWeights)
 }
 
-// indexOfKey is the index of the issue of project p with that key.
-func (g *Generator) indexOfKey(p *Project, key string) int {
-	n, _ := strconv.Atoi(key[strings.LastIndexByte(key, '-')+1:])
-	for pi, pr := range g.projects {
-		if pr == p {
-			return (n-1)*len(g.projects) + pi
-		}
-	}
-	return -1
-}
-
 // countIn is how many issues the project at index pi has.
 func (g *Generator) countIn(pi int) int {
 	return (g.cfg.Issues - pi + len(g.projects) - 1) / len(g.projects)

@@ -302,9 +302,9 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 					return nil
 				}
 				// As Advanced Roadmaps writes it (Atlassian's deprecation notice of 2022).
-				n, _ := strconv.Atoi(is.ParentKey[strings.LastIndexByte(is.ParentKey, '-')+1:])
+				i := s.IndexOf(is.ParentKey)
 				return map[string]any{"hasEpicLinkFieldDependency": false, "showField": true, "data": map[string]any{
-					"id": 10000 + g.indexOfKey(is.Project, is.ParentKey), "key": is.ParentKey, "keyNum": n, "summary": "Initiative " + is.ParentKey,
+					"id": 10000 + i, "key": is.ParentKey, "keyNum": i/len(g.projects) + 1, "summary": "Initiative " + is.ParentKey,
 					"projectId": is.Project.ID, "issueType": map[string]any{"id": typeIDs["Initiative"], "iconUrl": "/secure/viewavatar?size=medium&avatarId=10307&avatarType=issuetype"}}}
 			})
 		}
