@@ -123,8 +123,15 @@ type Issue struct {
 	ResolvedAt     *time.Time `ch:"resolved_at"`
 	// DueDate is Jira's due date (a day; midnight UTC).
 	DueDate *time.Time `ch:"due_date"`
-	Deleted uint8      `ch:"deleted"`
-	Version uint64     `ch:"version"`
+	// Flagged is 1 while Jira's Flagged field is set (an impediment).
+	Flagged uint8 `ch:"flagged"`
+	// BlockedBy are the keys of the issues this one "is blocked by" (issue
+	// links); BlockedByOpen says, in the same order, whether each was open
+	// (not done) when the issue was collected.
+	BlockedBy     []string `ch:"blocked_by"`
+	BlockedByOpen []uint8  `ch:"blocked_by_open"`
+	Deleted       uint8    `ch:"deleted"`
+	Version       uint64   `ch:"version"`
 }
 
 // Transition is one status change from an issue's changelog.

@@ -64,6 +64,8 @@ type FieldOverrides struct {
 	Acceptance      string `yaml:"acceptance_criteria"`
 	// ParentLink is Data Center's Advanced Roadmaps "Parent Link" field.
 	ParentLink string `yaml:"parent_link"`
+	// Flagged is Jira Software's "Flagged" field (Impediment).
+	Flagged string `yaml:"flagged"`
 }
 
 // ProjectSettings are a project's own mappings.
@@ -78,6 +80,15 @@ type ProjectSettings struct {
 	// WorkCategories maps issue type names to feature, defect, incident,
 	// debt or other.
 	WorkCategories map[string]string `yaml:"work_categories"`
+	// BlockedStatuses and StalledStatuses count time in them as blocked
+	// or stalled (default: a status named Blocked is blocked); StallDays
+	// is how long work in progress goes without any change before it is
+	// stalled (default 5); ExpeditedPriorities mark expedited work
+	// (default Highest, Critical). docs/metrics.md defines each.
+	BlockedStatuses     []string `yaml:"blocked_statuses"`
+	StalledStatuses     []string `yaml:"stalled_statuses"`
+	StallDays           float64  `yaml:"stall_days"`
+	ExpeditedPriorities []string `yaml:"expedited_priorities"`
 }
 
 // Defaults fills the zero fields of a site's configuration.
@@ -132,6 +143,9 @@ func (c *SiteConfig) Validate() error {
 			if !evident.OneOf(cat, []string{evident.CategoryNew, evident.CategoryIndeterminate, evident.CategoryDone}) {
 				return fmt.Errorf("jira site %q: project_settings.%s.status_categories.%s: %q is not a category (new, indeterminate, done)", c.Name, key, status, cat)
 			}
+		}
+		if ps.StallDays < 0 || ps.StallDays > 365 {
+			return fmt.Errorf("jira site %q: project_settings.%s.stall_days: %v is not a number of days from 0 to 365 (0: the default, 5)", c.Name, key, ps.StallDays)
 		}
 		for typ, wc := range ps.WorkCategories {
 			if !evident.OneOf(wc, evident.WorkCategories) {

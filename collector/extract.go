@@ -45,6 +45,8 @@ type FieldIDs struct {
 	// ParentLink is Advanced Roadmaps' "Parent Link" (Data Center): an
 	// epic's initiative. Cloud uses the parent field instead.
 	ParentLink string `json:",omitempty"`
+	// Flagged is Jira Software's "Flagged" checkbox field (Impediment).
+	Flagged string `json:",omitempty"`
 }
 
 // Rows are what one raw issue becomes.
@@ -269,6 +271,13 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 	if m.Fields.Rank != "" {
 		x.decode(f, m.Fields.Rank, &is.Rank)
 	}
+	if m.Fields.Flagged != "" {
+		var flags []json.RawMessage
+		if x.decode(f, m.Fields.Flagged, &flags) && len(flags) > 0 {
+			is.Flagged = 1
+		}
+	}
+	is.BlockedBy, is.BlockedByOpen = x.blockers(f)
 	var desc json.RawMessage
 	if x.decode(f, "description", &desc) && len(desc) > 0 && string(desc) != "null" && string(desc) != `""` {
 		is.HasDescription = 1
@@ -414,6 +423,43 @@ func (x *extractor) time(f map[string]json.RawMessage, field string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// blockers reads the issues this one "is blocked by" from its issue links
+// (a link whose type's inward name says so, or Jira's Blocks type, with the
+// other issue as inwardIssue) and whether each was still open (its status
+// not done) when Jira answered.
+func (x *extractor) blockers(f map[string]json.RawMessage) (keys []string, open []uint8) {
+	var links []struct {
+		Type struct {
+			Name, Inward string
+		}
+		InwardIssue *struct {
+			Key    string
+			Fields struct {
+				Status struct {
+					StatusCategory struct{ Key string }
+				}
+			}
+		}
+	}
+	keys, open = []string{}, []uint8{}
+	if !x.decode(f, "issuelinks", &links) {
+		return keys, open
+	}
+	for _, l := range links {
+		blocks := strings.EqualFold(l.Type.Inward, "is blocked by") || (l.Type.Inward == "" && strings.EqualFold(l.Type.Name, "Blocks"))
+		if !blocks || l.InwardIssue == nil || l.InwardIssue.Key == "" || slices.Contains(keys, l.InwardIssue.Key) {
+			continue
+		}
+		keys = append(keys, l.InwardIssue.Key)
+		o := uint8(1)
+		if l.InwardIssue.Fields.Status.StatusCategory.Key == evident.CategoryDone {
+			o = 0
+		}
+		open = append(open, o)
+	}
+	return keys, open
 }
 
 // date reads a date field (YYYY-MM-DD, as Jira writes a due date); an

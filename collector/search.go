@@ -41,9 +41,9 @@ func quoteJQL(s string) string {
 // without them.
 func (r *run) searchFields() string {
 	f := []string{"summary", "issuetype", "status", "priority", "labels", "components", "fixVersions", "project",
-		"created", "updated", "resolutiondate", "resolution", "description", "parent", "duedate"}
+		"created", "updated", "resolutiondate", "resolution", "description", "parent", "duedate", "issuelinks"}
 	fl := r.meta.fields
-	for _, id := range []string{fl.StoryPoints, fl.Sprint, fl.EpicLink, fl.BusinessValue, fl.Rank, fl.TimeCriticality, fl.RiskReduction, fl.JobSize, fl.Acceptance, fl.ParentLink} {
+	for _, id := range []string{fl.StoryPoints, fl.Sprint, fl.EpicLink, fl.BusinessValue, fl.Rank, fl.TimeCriticality, fl.RiskReduction, fl.JobSize, fl.Acceptance, fl.ParentLink, fl.Flagged} {
 		if id != "" {
 			f = append(f, id)
 		}

@@ -129,6 +129,8 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 			ids.Acceptance = f.ID
 		case f.Schema.Custom == "com.atlassian.jpo:jpo-custom-field-parent" || (name == "parent link" && ids.ParentLink == ""):
 			ids.ParentLink = f.ID
+		case name == "flagged" && (f.Schema.Custom == "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes" || ids.Flagged == ""):
+			ids.Flagged = f.ID
 		}
 	}
 	set := func(dst *string, v string) {
@@ -146,6 +148,7 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 	set(&ids.JobSize, override.JobSize)
 	set(&ids.Acceptance, override.Acceptance)
 	set(&ids.ParentLink, override.ParentLink)
+	set(&ids.Flagged, override.Flagged)
 	return ids
 }
 

@@ -134,7 +134,19 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 			for _, c := range transCount {
 				nTrans[c.IssueID] = c.N
 			}
+			var flagChanges []struct {
+				IssueID uint64 `ch:"issue_id"`
+				N       uint64 `ch:"n"`
+			}
+			if err := e.store.Select(ctx, &flagChanges, "SELECT issue_id, count() AS n FROM field_changes FINAL WHERE field = 'Flagged' GROUP BY issue_id"); err != nil {
+				t.Fatal(err)
+			}
+			nFlags := map[uint64]uint64{}
+			for _, c := range flagChanges {
+				nFlags[c.IssueID] = c.N
+			}
 			points, underInitiative := 0.0, 0
+			flaggedNow, flaggedEver, blocked, blockedByOpen := 0, 0, 0, 0
 			for i := 0; i < 900; i++ {
 				want := e.sim.Issue(i)
 				got, ok := byKey[want.Key]
@@ -159,6 +171,42 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 				}
 				if want.ParentType == "Initiative" {
 					underInitiative++
+				}
+				// Impediments: the flag now and its changes, the issues it
+				// is blocked by and whether each is open.
+				wantFlags := 0
+				for _, h := range want.Histories {
+					for _, it := range h.Items {
+						if it.Field == "Flagged" {
+							wantFlags++
+						}
+					}
+				}
+				if (got.Flagged == 1) != want.Flagged || nFlags[got.IssueID] != uint64(wantFlags) {
+					t.Fatalf("%s: flagged %d with %d flag changes; Jira: %v with %d", want.Key, got.Flagged, nFlags[got.IssueID], want.Flagged, wantFlags)
+				}
+				var wantBlockers []string
+				var wantOpen []uint8
+				for _, j := range want.BlockedBy {
+					b := e.sim.Issue(j)
+					wantBlockers = append(wantBlockers, b.Key)
+					wantOpen = append(wantOpen, map[bool]uint8{true: 0, false: 1}[b.Status.Category == "done"])
+				}
+				if fmt.Sprint(got.BlockedBy) != fmt.Sprint(wantBlockers) && !(len(got.BlockedBy) == 0 && len(wantBlockers) == 0) ||
+					fmt.Sprint(got.BlockedByOpen) != fmt.Sprint(wantOpen) && !(len(got.BlockedByOpen) == 0 && len(wantOpen) == 0) {
+					t.Fatalf("%s: blocked by %v (open %v); Jira: %v (open %v)", want.Key, got.BlockedBy, got.BlockedByOpen, wantBlockers, wantOpen)
+				}
+				if want.Flagged {
+					flaggedNow++
+				}
+				if wantFlags > 0 {
+					flaggedEver++
+				}
+				if len(wantBlockers) > 0 {
+					blocked++
+					if wantOpen[0] == 1 {
+						blockedByOpen++
+					}
 				}
 				if (want.StoryPoints == 0) != (got.StoryPoints == nil) || (got.StoryPoints != nil && *got.StoryPoints != want.StoryPoints) {
 					t.Fatalf("%s points %v, want %v", want.Key, got.StoryPoints, want.StoryPoints)
@@ -208,6 +256,12 @@ func TestFullSyncStoresExactlyWhatJiraHolds(t *testing.T) {
 			if storedPoints != points || points == 0 {
 				t.Fatalf("story points %v, want %v", storedPoints, points)
 			}
+			// The simulator must hold every kind of impediment for the
+			// comparison above to mean something.
+			if flaggedEver < 10 || blocked < 10 || blockedByOpen == 0 || blockedByOpen == blocked {
+				t.Fatalf("impediments: %d flagged now, %d ever, %d blocked by links (%d by open issues)", flaggedNow, flaggedEver, blocked, blockedByOpen)
+			}
+			t.Logf("impediments: %d flagged now, %d ever, %d blocked by links (%d by open issues)", flaggedNow, flaggedEver, blocked, blockedByOpen)
 			var sprints, boards, releases uint64
 			e.store.QueryRow(ctx, "SELECT count() FROM sprints FINAL", nil, &sprints)
 			e.store.QueryRow(ctx, "SELECT count() FROM boards FINAL", nil, &boards)

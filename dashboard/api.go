@@ -67,6 +67,7 @@ func (s *Server) filter(c *fiber.Ctx) (metrics.Filter, error) {
 	if len(f.WaitStatuses) == 0 {
 		f.WaitStatuses = s.waitStatuses(f.Project)
 	}
+	f.Rules = s.cfg.Rules[f.Project]
 	if f.Project != "" || f.Board != 0 {
 		cat, err := s.catalog(c.UserContext())
 		if err != nil {
@@ -123,6 +124,37 @@ func (s *Server) apiFlow(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(flow)
+}
+
+// apiStandup is the stand-up list of the work in progress, as JSON or CSV.
+func (s *Server) apiStandup(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	out, err := s.cfg.Measures.Standup(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	if c.Query("format") == "csv" || strings.Contains(c.Get("Accept"), "text/csv") {
+		return sendCSV(c, "standup-"+f.Project+".csv", standupCSV(out))
+	}
+	return c.JSON(out)
+}
+
+// standupCSV is the stand-up list as a table, one row per item in
+// progress, in the order of the list.
+func standupCSV(out metrics.Standup) [][]string {
+	rows := [][]string{{"key", "summary", "status", "priority", "started_at", "age_days", "blocked", "stalled", "aged", "expedited",
+		"blocked_days", "blocked_episodes", "stalled_days", "idle_days", "reasons"}}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	for _, it := range out.Items {
+		started := it.StartedAt
+		rows = append(rows, []string{it.Key, it.Summary, it.Status, it.Priority, fmtTime(&started), num(it.Days),
+			strconv.FormatBool(it.Blocked), strconv.FormatBool(it.Stalled), strconv.FormatBool(it.Aged), strconv.FormatBool(it.Expedited),
+			num(it.BlockedDays), strconv.Itoa(it.Episodes), num(it.StalledDays), num(it.IdleDays), strings.Join(it.Reasons, "; ")})
+	}
+	return rows
 }
 
 func (s *Server) apiStatusTimes(c *fiber.Ctx) error {

@@ -418,8 +418,9 @@ var agingBands = []struct {
 func (s *Server) agingChart(flow metrics.Flow) Chart {
 	ch := Chart{ID: "aging", Title: "Aging work in progress",
 		Help: "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period: " +
-			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows; a red dot is at risk of missing its due date (its 85% expected finish is later).",
-		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days", "expected_finish_p85", "due", "at_risk"}}}
+			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows; a red dot is at risk of missing its due date (its 85% expected finish is later); " +
+			"an orange diamond is blocked now (flagged, in a blocked status, or blocked by an open issue), a hollow dot stalled (no change for days).",
+		Table: Table{Head: []string{"key", "summary", "status", "started_at", "age_days", "expected_finish_p85", "due", "at_risk", "blocked", "blocked_days", "stalled", "stalled_days", "expedited"}}}
 	if len(flow.Aging) == 0 {
 		ch.Empty = "Nothing is in progress."
 		return ch
@@ -487,16 +488,31 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 			offset[i] = []float64{0, -0.2, 0.2, -0.35, 0.35, -0.1, 0.1, -0.28, 0.28}[r%9]
 		}
 	}
-	var pts, risky []opts.ScatterData
+	var pts, risky, blocked []opts.ScatterData
 	for i, a := range flow.Aging {
-		pt := opts.ScatterData{Value: []any{float64(col[a.Status]) + offset[i], a.AgeDays, a.Key, a.Summary}, SymbolSize: 8}
-		if a.AgeDays > ymax {
-			pt.Value = []any{float64(col[a.Status]) + offset[i], ymax, a.Key, a.Summary + " (" + number(a.AgeDays, 1) + " days)"}
-			pt.Symbol, pt.SymbolSize = "triangle", 11
+		note := a.Summary
+		switch {
+		case a.Blocked:
+			note += " (blocked " + number(a.BlockedDays, 1) + " days so far)"
+		case a.Stalled:
+			note += " (stalled)"
 		}
-		if a.AtRisk {
+		pt := opts.ScatterData{Value: []any{float64(col[a.Status]) + offset[i], a.AgeDays, a.Key, note}, SymbolSize: 8}
+		if a.AgeDays > ymax {
+			pt.Value = []any{float64(col[a.Status]) + offset[i], ymax, a.Key, note + " (" + number(a.AgeDays, 1) + " days)"}
+			pt.Symbol, pt.SymbolSize = "triangle", 11
+		} else if a.Stalled {
+			pt.Symbol = "emptyCircle"
+		}
+		switch {
+		case a.Blocked:
+			if pt.Symbol != "triangle" {
+				pt.Symbol, pt.SymbolSize = "diamond", 11
+			}
+			blocked = append(blocked, pt)
+		case a.AtRisk:
 			risky = append(risky, pt)
-		} else {
+		default:
 			pts = append(pts, pt)
 		}
 		finish := "older than almost every finished item"
@@ -507,7 +523,8 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 		if a.Due != nil {
 			due = a.Due.Format("2006-01-02")
 		}
-		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays), finish, due, strconv.FormatBool(a.AtRisk)})
+		ch.Table.Rows = append(ch.Table.Rows, []string{a.Key, a.Summary, a.Status, a.StartedAt.Format(time.RFC3339), f2s(a.AgeDays), finish, due, strconv.FormatBool(a.AtRisk),
+			strconv.FormatBool(a.Blocked), f2s(a.BlockedDays), strconv.FormatBool(a.Stalled), f2s(a.StalledDays), strconv.FormatBool(a.Expedited)})
 	}
 	var bands []opts.MarkAreaNameCoordItem
 	edges := []*float64{ptrOf(0), flow.CycleTime.P50, flow.CycleTime.P70, flow.CycleTime.P85, flow.CycleTime.P95, ptrOf(ymax)}
@@ -523,6 +540,9 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 		percentileStyle, charts.WithMarkAreaNameCoordItemOpts(bands...), charts.WithItemStyleOpts(opts.ItemStyle{Color: "#2f6fde", Opacity: opts.Float(0.85)}))
 	if len(risky) > 0 {
 		sc.AddSeries("at risk of missing its due date", risky, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#b42318"}))
+	}
+	if len(blocked) > 0 {
+		sc.AddSeries("blocked now", blocked, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#dc6803"}))
 	}
 	ch.Element, ch.Script = snippet(sc)
 	return ch

@@ -312,6 +312,7 @@ func (s *Server) pageRoutes() {
 	v, c := s.requireRole(RoleViewer), s.cached
 	s.App.Get("/", v, c, s.overviewPage)
 	s.App.Get("/flow", v, c, s.flowPage)
+	s.App.Get("/standup", v, c, s.standupPage)
 	s.App.Get("/sprints", v, c, s.sprintsPage)
 	s.App.Get("/sprints/:id", v, c, s.retroPage)
 	s.App.Get("/value", v, c, s.valuePage)

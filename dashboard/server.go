@@ -57,6 +57,9 @@ type Config struct {
 	// WaitStatuses are each project's wait statuses (flow efficiency),
 	// from the sites' project_settings; a request's wait= overrides them.
 	WaitStatuses map[string][]string
+	// Rules are each project's rules for blocked, stalled and expedited
+	// work, from the sites' project_settings (defaults otherwise).
+	Rules map[string]metrics.Rules
 	// Versioner, when set with CacheBytes > 0, turns on the response cache
 	// of the API and the pages (see responseCache), holding up to
 	// CacheBytes of responses.
@@ -145,6 +148,7 @@ func (s *Server) routes() {
 	api.Get("/openapi.json", s.openAPI)
 	api.Get("/issues", s.apiIssues)
 	api.Get("/flow", s.apiFlow)
+	api.Get("/standup", s.apiStandup)
 	api.Get("/cfd", s.apiCFD)
 	api.Get("/time-in-status", s.apiStatusTimes)
 	api.Get("/sprints", s.apiSprints)

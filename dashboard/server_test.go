@@ -47,7 +47,7 @@ func do(t *testing.T, app *fiber.App, method, path, token, body string, header .
 	return resp.StatusCode, string(b), resp.Header
 }
 
-var pagePaths = []string{"/", "/flow", "/sprints", "/value", "/forecast", "/forecast?items=40", "/forecast?until=2027-03-01", "/health", "/backlog"}
+var pagePaths = []string{"/", "/flow", "/standup", "/sprints", "/value", "/forecast", "/forecast?items=40", "/forecast?until=2027-03-01", "/health", "/backlog"}
 
 var filterSets = []string{"", "project=SHOP", "project=APP&type=Story", "period=week", "period=quarter", "from=2025-06-01&to=2025-09-01",
 	"project=OPS&category=incident", "label=security", "board=1"}
@@ -579,7 +579,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/standup": "?project=SHOP", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -1170,5 +1170,82 @@ func TestBoardColumnsOnTheDataHealthReport(t *testing.T) {
 	}
 	if _, page, _ := do(t, app, "GET", "/health", "", ""); !strings.Contains(page, `data-board="1"`) || !strings.Contains(page, "Blocked") {
 		t.Errorf("the health page has no board columns")
+	}
+}
+
+// The stand-up list agrees with the simulator's ground truth: an item is
+// blocked exactly when Jira has it flagged, in Blocked, or linked as
+// blocked by an issue still open; stalled exactly when, not blocked,
+// nothing about it changed for 5 days; and it lists exactly the aging
+// chart's items.
+func TestStandupAgreesWithTheSimulator(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	status, body, _ := do(t, app, "GET", "/api/v1/standup", "", "")
+	var su metrics.Standup
+	if err := json.Unmarshal([]byte(body), &su); status != 200 || err != nil {
+		t.Fatalf("standup: %d %v %s", status, err, body)
+	}
+	status, body, _ = do(t, app, "GET", "/api/v1/flow", "", "")
+	var flow metrics.Flow
+	if err := json.Unmarshal([]byte(body), &flow); status != 200 || err != nil {
+		t.Fatalf("flow: %d %v", status, err)
+	}
+	if len(su.Items) != len(flow.Aging) || len(su.Items) < 10 {
+		t.Fatalf("%d stand-up items, %d aging items", len(su.Items), len(flow.Aging))
+	}
+	aging := map[string]metrics.AgingItem{}
+	for _, a := range flow.Aging {
+		aging[a.Key] = a
+	}
+	kinds := map[string]int{}
+	for k, it := range su.Items {
+		is := e.sim.Issue(e.sim.IndexOf(it.Key))
+		wantBlocked := is.Flagged || is.Status.Name == "Blocked"
+		for _, j := range is.BlockedBy {
+			wantBlocked = wantBlocked || e.sim.Issue(j).Status.Category != "done"
+		}
+		wantStalled := !wantBlocked && testNow.Sub(is.Updated) > 5*24*time.Hour
+		if it.Blocked != wantBlocked || it.Stalled != wantStalled {
+			t.Errorf("%s: blocked %v stalled %v; Jira: flagged %v, status %s, blocked by %v, updated %s: want blocked %v stalled %v",
+				it.Key, it.Blocked, it.Stalled, is.Flagged, is.Status.Name, is.BlockedBy, is.Updated, wantBlocked, wantStalled)
+		}
+		if a, ok := aging[it.Key]; !ok || a.Blocked != it.Blocked || a.Stalled != it.Stalled {
+			t.Errorf("%s: on the stand-up %+v, on the aging chart %+v", it.Key, it, a)
+		}
+		if it.Expedited != (is.Priority == "Highest") {
+			t.Errorf("%s: expedited %v with priority %s", it.Key, it.Expedited, is.Priority)
+		}
+		for _, b := range it.Blockers {
+			if b.Now {
+				kinds[b.Reason]++
+			}
+		}
+		if k > 0 && it.Blocked && !su.Items[k-1].Blocked {
+			t.Errorf("%s is blocked but listed after %s, which is not", it.Key, su.Items[k-1].Key)
+		}
+		if it.Blocked && (len(it.Reasons) == 0 || !strings.HasPrefix(it.Reasons[0], "blocked (")) {
+			t.Errorf("%s: blocked, reasons %q", it.Key, it.Reasons)
+		}
+	}
+	if kinds[metrics.BlockedByStatus] == 0 || su.Stalled == 0 || su.Expedited == 0 {
+		t.Errorf("the simulator's work in progress lacks a kind of attention: blockers now %v, %d stalled, %d expedited", kinds, su.Stalled, su.Expedited)
+	}
+	t.Logf("%d in progress: %d blocked (%v), %d stalled, %d aged, %d expedited", len(su.Items), su.Blocked, kinds, su.Stalled, su.Aged, su.Expedited)
+	// The period's done work was blocked for every reason.
+	reasons := map[string]bool{}
+	for _, b := range flow.Impediments.TopBlockers {
+		reasons[b.Reason] = true
+	}
+	if flow.Impediments.BlockedShare == nil || *flow.Impediments.BlockedShare <= 0 || !reasons[metrics.BlockedByStatus] {
+		t.Errorf("flow impediments %+v", flow.Impediments)
+	}
+	status, page, _ := do(t, app, "GET", "/standup?type=all", "", "")
+	if status != 200 || !strings.Contains(page, `data-key="`+su.Items[0].Key+`"`) || !strings.Contains(page, "blocked (") {
+		t.Errorf("stand-up page: %d", status)
+	}
+	status, csv, _ := do(t, app, "GET", "/api/v1/standup?format=csv", "", "")
+	if status != 200 || strings.Count(csv, "\n") != len(su.Items)+1 || !strings.HasPrefix(csv, "key,summary,status") {
+		t.Errorf("stand-up CSV: %d, %d lines", status, strings.Count(csv, "\n"))
 	}
 }

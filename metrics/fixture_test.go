@@ -39,7 +39,8 @@ var fixtureStatuses = map[string]struct{ id, cat string }{
 
 var fixtureMapping = collector.Mapping{Site: "fx", Version: 1,
 	Fields: collector.FieldIDs{StoryPoints: "customfield_10016", Sprint: "customfield_10020", BusinessValue: "customfield_10030", EpicLink: "customfield_10014",
-		Rank: "customfield_10019", TimeCriticality: "customfield_10031", RiskReduction: "customfield_10032", JobSize: "customfield_10033"}}
+		Rank: "customfield_10019", TimeCriticality: "customfield_10031", RiskReduction: "customfield_10032", JobSize: "customfield_10033",
+		Flagged: "customfield_10021"}}
 
 func init() {
 	fixtureMapping.StatusCategory = map[string]string{}
@@ -163,6 +164,17 @@ func parseFixture(t *testing.T, path string) *fixture {
 				}
 				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Sprint","fieldtype":"custom","fieldId":"customfield_10020","from":%q,"fromString":"","to":%q,"toString":""}]}`,
 					hid, at, toks[2], toks[4]))
+			case "flag": // flag TIME on|off: Jira's Flagged field set or cleared
+				item := `"from":null,"fromString":null,"to":"[10019]","toString":"Impediment"`
+				if toks[2] == "off" {
+					item = `"from":"[10019]","fromString":"Impediment","to":null,"toString":null`
+				}
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Flagged","fieldtype":"custom","fieldId":"customfield_10021",%s}]}`, hid, at, item))
+			case "link": // link TIME KEY: linked as blocked by KEY
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Link","fieldtype":"jira","from":null,"fromString":null,"to":%q,"toString":"This issue is blocked by %s"}]}`,
+					hid, at, toks[2], toks[2]))
+			case "touch": // touch TIME: an edit that changes no status (a label)
+				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"labels","fieldtype":"jira","fieldId":"labels","from":null,"fromString":"","to":null,"toString":"touched"}]}`, hid, at))
 			case "points": // points TIME FROM > TO
 				cur.histories = append(cur.histories, fmt.Sprintf(`{"id":"%d","created":%q,"items":[{"field":"Story point estimate","fieldtype":"custom","fieldId":"customfield_10016","from":null,"fromString":%q,"to":null,"toString":%q}]}`,
 					hid, at, toks[2], toks[4]))
@@ -277,6 +289,25 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		}
 		if v, ok := is.attrs["resolved"]; ok {
 			f["resolutiondate"] = jiraTime(mustTime(t, 0, v))
+		}
+		if is.attrs["flagged"] == "1" {
+			f["customfield_10021"] = []map[string]string{{"value": "Impediment", "id": "10019"}}
+		}
+		if v, ok := is.attrs["blocked_by"]; ok { // KEY[:done],…: "is blocked by" links
+			var links []any
+			for _, b := range strings.Split(v, ",") {
+				key, state, _ := strings.Cut(b, ":")
+				cat := "new"
+				if state == "done" {
+					cat = "done"
+				}
+				links = append(links, map[string]any{"type": map[string]string{"name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+					"inwardIssue": map[string]any{"key": key, "fields": map[string]any{"status": map[string]any{"statusCategory": map[string]string{"key": cat}}}}},
+					// the other direction, which must not count
+					map[string]any{"type": map[string]string{"name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+						"outwardIssue": map[string]any{"key": key + "0"}})
+			}
+			f["issuelinks"] = links
 		}
 		if v, ok := is.attrs["sprints"]; ok {
 			var list []map[string]int

@@ -92,6 +92,9 @@ type Flow struct {
 	PointsSampled bool `json:"cycle_points_sampled"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
+	// Impediments sums up how long the period's done issues were blocked
+	// and stalled.
+	Impediments FlowImpediments `json:"impediments"`
 }
 
 // StatusTimes is where the issues done in a period spent their time, and
@@ -136,6 +139,13 @@ type AgingItem struct {
 	// after it (or, older than almost everything, its due date passed).
 	Due    *time.Time `json:"due" ch:"due"`
 	AtRisk bool       `json:"at_risk" ch:"-"`
+	// Blocked, Stalled and Expedited say whether the item is so now;
+	// BlockedDays and StalledDays count its time so far.
+	Blocked     bool    `json:"blocked" ch:"-"`
+	Stalled     bool    `json:"stalled" ch:"-"`
+	Expedited   bool    `json:"expedited" ch:"-"`
+	BlockedDays float64 `json:"blocked_days" ch:"-"`
+	StalledDays float64 `json:"stalled_days" ch:"-"`
 }
 
 // ExpectFinish fills each item's 85% expected finish from the cycle times
@@ -183,10 +193,17 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
 	out := Flow{From: day(f.From), To: day(f.To)}
+	var inProgress []ImpededIssue
 	err := parallel(
 		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
+		func() error {
+			done, err := s.impeded(ctx, f, frag(cond, cargs...), false)
+			out.Impediments = SumImpediments(done, f.Rules)
+			return err
+		},
+		func() (err error) { inProgress, err = s.impeded(ctx, f, frag(inProgressCond), true); return },
 		func() error {
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
@@ -231,9 +248,22 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			cycles[i] = p.CycleDays
 		}
 		ExpectFinish(out.Aging, cycles)
+		imp := map[string]ImpededIssue{}
+		for _, is := range inProgress {
+			imp[is.Key] = is
+		}
+		for i := range out.Aging {
+			if is, ok := imp[out.Aging[i].Key]; ok {
+				a := &out.Aging[i]
+				a.Blocked, a.Stalled, a.Expedited, a.BlockedDays, a.StalledDays = is.Blocked, is.Stalled, is.Expedited, is.BlockedDays, is.StalledDays
+			}
+		}
 	}
 	return out, err
 }
+
+// inProgressCond is the condition "in progress now" on a started issue.
+const inProgressCond = "done_at IS NULL AND status_category != 'done'"
 
 // MaxCyclePoints is how many issues the cycle-time scatterplot shows at most.
 const MaxCyclePoints = 5000

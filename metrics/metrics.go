@@ -53,6 +53,9 @@ type Filter struct {
 	// WaitStatuses are statuses where work waits (not a filter: flow
 	// efficiency counts in-progress time outside them as active).
 	WaitStatuses []string
+	// Rules say what counts as blocked, stalled and expedited (not a
+	// filter either).
+	Rules Rules
 }
 
 // where returns SQL conditions on issues_current and their arguments.

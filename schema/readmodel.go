@@ -66,7 +66,7 @@ type Generation struct {
 
 const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
-	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, due_date, deleted, version`
+	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, due_date, flagged, blocked_by, blocked_by_open, deleted, version`
 
 // issueRange is the placeholder of a step built in ranges of issue ids:
 // BuildReadModel runs such a step once per range, binding its bounds.

@@ -74,13 +74,15 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 		jiraURL = c.Sites[0].URL
 	}
 	wait := map[string][]string{}
+	rules := map[string]metrics.Rules{}
 	for _, site := range c.Sites {
 		for key, ps := range site.ProjectSettings {
 			wait[key] = append(wait[key], ps.WaitStatuses...)
+			rules[key] = metrics.Rules{BlockedStatuses: ps.BlockedStatuses, StalledStatuses: ps.StalledStatuses, StallDays: ps.StallDays, Expedited: ps.ExpeditedPriorities}
 		}
 	}
 	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log, Now: m.Now,
-		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait,
+		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait, Rules: rules,
 		Versioner: st, CacheBytes: c.CacheMB << 20})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

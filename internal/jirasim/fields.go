@@ -13,20 +13,22 @@ type fieldIDs struct {
 	// parentLink is Advanced Roadmaps' "Parent Link" (Data Center only:
 	// Cloud links epics to their initiative with the parent field).
 	parentLink string
+	// flagged is Jira Software's "Flagged" checkbox (Impediment).
+	flagged string
 }
 
 var cloudFields = fieldIDs{
 	points: "customfield_10016", pointsName: "Story point estimate", sprint: "customfield_10020",
 	epic: "customfield_10014", rank: "customfield_10019", business: "customfield_10030",
 	timeCrit: "customfield_10031", riskOpp: "customfield_10032", jobSize: "customfield_10033",
-	decoyPoints: "customfield_10060",
+	decoyPoints: "customfield_10060", flagged: "customfield_10021",
 }
 
 var dcFields = fieldIDs{
 	points: "customfield_10106", pointsName: "Story Points", sprint: "customfield_10104",
 	epic: "customfield_10100", rank: "customfield_10105", business: "customfield_10200",
 	timeCrit: "customfield_10201", riskOpp: "customfield_10202", jobSize: "customfield_10203",
-	decoyPoints: "customfield_10300", parentLink: "customfield_10400",
+	decoyPoints: "customfield_10300", parentLink: "customfield_10400", flagged: "customfield_10000",
 }
 
 type fieldSchema struct {
@@ -97,6 +99,8 @@ func (g *Generator) Fields() []fieldDef {
 		custom(f.timeCrit, "Time Criticality", "number", "", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
 		custom(f.riskOpp, "Risk Reduction / Opportunity Enablement", "number", "", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
 		custom(f.jobSize, "Job Size", "number", "", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
+		custom(f.flagged, "Flagged", "array", "option", "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes"),
+		sys("issuelinks", "Linked Issues", "array", "issuelinks"),
 	}
 	if f.parentLink != "" {
 		defs = append(defs, custom(f.parentLink, "Parent Link", "any", "", "com.atlassian.jpo:jpo-custom-field-parent"))

@@ -199,6 +199,11 @@ func (g *Generator) countIn(pi int) int {
 	return (g.cfg.Issues - pi + len(g.projects) - 1) / len(g.projects)
 }
 
+// KeyOf is the key of the issue at index i.
+func (g *Generator) KeyOf(i int) string {
+	return fmt.Sprintf("%s-%d", g.projects[i%len(g.projects)].Key, i/len(g.projects)+1)
+}
+
 func (g *Generator) Issue(i int) *Issue {
 	r := g.rngFor(i, 2)
 	p := g.projects[i%len(g.projects)]

@@ -34,6 +34,11 @@ type event struct {
 	typeFrom   string // an issue type change, from this type
 	// keepResolution: a move out of done that leaves the resolution set.
 	keepResolution bool
+	// flag sets (true) or clears (false) the Flagged field; blockedBy adds
+	// an "is blocked by" link to the issue of that index (blockedBy > 0
+	// holds index+1).
+	flag      *bool
+	blockedBy int
 }
 
 // life generates the events of an issue: its workflow, its sprints, its
@@ -147,6 +152,7 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 			}
 		}
 	}
+	ev = append(ev, g.impediments(is, ev, g.rngFor(is.Index, 13))...)
 	sort.SliceStable(ev, func(a, b int) bool { return ev[a].at.Before(ev[b].at) })
 	// Cut the future, and settle the current state.
 	now := g.cfg.Now
@@ -169,6 +175,12 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 		if e.isSprint {
 			is.Sprints = e.sprint
 		}
+		if e.flag != nil {
+			is.Flagged = *e.flag
+		}
+		if e.blockedBy > 0 {
+			is.BlockedBy = append(is.BlockedBy, e.blockedBy-1)
+		}
 		is.Updated = e.at
 	}
 	// The first status is the "from" of the first change: remember it.
@@ -185,6 +197,64 @@ func (g *Generator) life(is *Issue, r *rand.Rand) []event {
 		is.FixVersions = nil
 	}
 	return kept
+}
+
+// impediments flags some started issues as impediments (once, or set and
+// cleared twice) and links others as blocked by an earlier issue of their
+// project, from a stream of their own (r) so that the rest of the data is
+// unchanged. They happen between the start and the last done of life.
+func (g *Generator) impediments(is *Issue, life []event, r *rand.Rand) []event {
+	var start, end time.Time
+	for _, e := range life {
+		if e.status == nil {
+			continue
+		}
+		if e.status.Category == "indeterminate" && (start.IsZero() || e.at.Before(start)) {
+			start = e.at
+		}
+		if e.status.Category == "done" && e.at.After(end) {
+			end = e.at
+		}
+	}
+	if start.IsZero() || !end.After(start) {
+		return nil
+	}
+	until := end // flags and links happen while the work is under way
+	if until.After(g.cfg.Now) {
+		until = g.cfg.Now
+	}
+	if !until.After(start) {
+		return nil
+	}
+	at := func(share float64) time.Time {
+		if share >= 1 {
+			return end
+		}
+		return start.Add(time.Duration(float64(until.Sub(start)) * share))
+	}
+	flag := func(t time.Time, on bool) event { return event{at: t, flag: &on} }
+	odds := 30
+	if end.After(g.cfg.Now) {
+		odds = 12 // work in progress now: more of it is impeded
+	}
+	switch roll := r.IntN(odds); {
+	case roll < 2: // flagged, cleared, flagged again, cleared
+		return []event{flag(at(0.1), true), flag(at(0.25), false), flag(at(0.5), true), flag(at(0.6), false)}
+	case roll < 5: // flagged once, cleared later or only when done
+		clear := 0.7
+		if r.IntN(2) == 0 || end.After(g.cfg.Now) { // still flagged while in progress
+			clear = 1
+		}
+		return []event{flag(at(0.2+r.Float64()*0.3), true), flag(at(clear), false)}
+	case roll < 8: // blocked by an earlier issue of the project
+		n := len(g.projects)
+		j := is.Index - n*(1+r.IntN(15))
+		if j < 0 {
+			return nil
+		}
+		return []event{{at: at(0.15), blockedBy: j + 1}}
+	}
+	return nil
 }
 
 // sprintEvents plans an issue into sprints: committed when planned before
@@ -300,6 +370,18 @@ func (g *Generator) buildHistories(is *Issue, events []event) {
 				FromString: ptrS(fmtPoints(*e.points)), ToString: ptrS(fmtPoints(is.StoryPoints))})
 		case e.rank:
 			h.Items = append(h.Items, Item{Field: "Rank", FieldType: "custom", FieldID: g.fields.rank, FromString: ptrS(""), ToString: ptrS("Ranked higher")})
+		case e.flag != nil:
+			on, off := ptrS("[10019]"), ptrS("Impediment")
+			it := Item{Field: "Flagged", FieldType: "custom", FieldID: g.fields.flagged}
+			if *e.flag {
+				it.To, it.ToString = on, off
+			} else {
+				it.From, it.FromString = on, off
+			}
+			h.Items = append(h.Items, it)
+		case e.blockedBy > 0:
+			key := g.KeyOf(e.blockedBy - 1)
+			h.Items = append(h.Items, Item{Field: "Link", FieldType: "jira", To: ptrS(key), ToString: ptrS("This issue is blocked by " + key)})
 		case e.label != "":
 			before := strings.Join(labels, " ")
 			after := before + " " + e.label

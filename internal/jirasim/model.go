@@ -139,6 +139,10 @@ type Issue struct {
 	ParentKey, ParentType string
 	// ResolutionName is the resolution's name when resolved ("Done").
 	ResolutionName string
+	// Flagged says the issue is flagged (an Impediment) now; BlockedBy are
+	// the issues it "is blocked by" (Blocks links), by index.
+	Flagged   bool
+	BlockedBy []int
 
 	initial Status // the status the issue was created in
 }

@@ -209,6 +209,27 @@ func (s *Sim) versionJSON(p *Project, id int) map[string]any {
 	return nil
 }
 
+// linksJSON renders the issue's "is blocked by" links as Jira does: the
+// blocker is the inwardIssue, with its current status. A link to a
+// deleted issue is gone, as in Jira.
+func (s *Sim) linksJSON(is *Issue) []map[string]any {
+	out := []map[string]any{}
+	for k, j := range is.BlockedBy {
+		b := s.Issue(j)
+		if b == nil {
+			continue
+		}
+		out = append(out, map[string]any{"id": strconv.FormatInt(is.ID*10+int64(k), 10),
+			"self": s.base + "/rest/api/2/issueLink/" + strconv.FormatInt(is.ID*10+int64(k), 10),
+			"type": map[string]any{"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks", "self": s.base + "/rest/api/2/issueLinkType/10000"},
+			"inwardIssue": map[string]any{"id": strconv.FormatInt(b.ID, 10), "key": b.Key, "self": s.base + "/rest/api/2/issue/" + strconv.FormatInt(b.ID, 10),
+				"fields": map[string]any{"summary": b.Summary, "status": s.statusJSON(b.Status),
+					"priority":  map[string]any{"id": priorityIDs[b.Priority], "name": b.Priority},
+					"issuetype": map[string]any{"id": typeIDs[b.Type], "name": b.Type, "subtask": b.Type == "Sub-task"}}}})
+	}
+	return out
+}
+
 // issueJSON renders an issue as the search and issue endpoints return it.
 func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int, agileSelf bool) jsonIssue {
 	g := s.gen
@@ -322,6 +343,13 @@ func (s *Sim) issueJSON(is *Issue, fs fieldSet, changelog bool, changelogCap int
 		put(g.fields.timeCrit, func() any { return num(is.TimeCrit) })
 		put(g.fields.riskOpp, func() any { return num(is.RiskOpp) })
 		put(g.fields.jobSize, func() any { return num(is.JobSize) })
+		put(g.fields.flagged, func() any {
+			if !is.Flagged {
+				return nil
+			}
+			return []map[string]any{{"self": s.base + "/rest/api/2/customFieldOption/10019", "value": "Impediment", "id": "10019"}}
+		})
+		put("issuelinks", func() any { return s.linksJSON(is) })
 		out.Fields = f
 	}
 	if changelog {

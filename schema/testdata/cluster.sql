@@ -520,3 +520,21 @@ CREATE TABLE IF NOT EXISTS board_config ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.board_config', '{replica}', version)
 ORDER BY (site, board_id);
 
+-- impediments
+ALTER TABLE issues ON CLUSTER `prod` ADD COLUMN flagged UInt8 AFTER due_date;
+
+-- impediments
+ALTER TABLE issues ON CLUSTER `prod` ADD COLUMN blocked_by Array(String) AFTER flagged;
+
+-- impediments
+ALTER TABLE issues ON CLUSTER `prod` ADD COLUMN blocked_by_open Array(UInt8) AFTER blocked_by;
+
+-- impediments
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN flagged UInt8 AFTER due_date;
+
+-- impediments
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN blocked_by Array(String) AFTER flagged;
+
+-- impediments
+ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN blocked_by_open Array(UInt8) AFTER blocked_by;
+
