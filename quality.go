@@ -26,6 +26,16 @@ const (
 	CheckResolvedNotDone       = "resolved_not_done"
 	CheckFieldUnreadable       = "field_unreadable"
 	CheckDateOutOfRange        = "date_out_of_range"
+	// Checks run on the read model, across issues and boards (not at
+	// extraction): stored data gets them without a new sync.
+	CheckMovedBackwards     = "moved_backwards"
+	CheckChangedAfterDone   = "changed_after_done"
+	CheckDoneUnresolved     = "done_without_resolution"
+	CheckBlockedByClosed    = "blocked_by_closed"
+	CheckStatusOffBoard     = "status_not_on_board"
+	CheckCreatedOffColumn   = "created_outside_first_column"
+	CheckSubtaskAfterParent = "subtask_open_after_parent_done"
+	CheckParentNotStarted   = "parent_not_started"
 )
 
 // Check describes a data quality check: what it finds and what Evident does
@@ -51,6 +61,14 @@ var Checks = []Check{
 	{CheckResolvedNotDone, "A resolution is set but the status is not done", "Flow measures go by the status and ignore the resolution."},
 	{CheckFieldUnreadable, "A field Evident reads could not be read", "The field is left empty."},
 	{CheckDateOutOfRange, "A date before 1970-01-02 or after 2105", "The date is left out (a changelog entry) or empty (a field)."},
+	{CheckMovedBackwards, "Moved back from in progress to a to-do status", "Cycle time runs from the first start: the time back in to-do counts as cycle time."},
+	{CheckChangedAfterDone, "Status changes after done: left done and came back (reopened)", "Done at its last completion; lead and cycle time include the reopened time."},
+	{CheckDoneUnresolved, "Done without a resolution", "Flow measures go by the status; Jira's own reports (by resolution) do not count it done."},
+	{CheckBlockedByClosed, "In progress and \"blocked by\" an issue already done", "The link blocks nothing from the blocker's completion on; remove it in Jira."},
+	{CheckStatusOffBoard, "In a status no column of its project's boards holds (unmapped or deleted)", "Invisible on the board; measures count it by its status category."},
+	{CheckCreatedOffColumn, "Created in a status outside the first column of its project's boards", "Its clock starts where the status says: created in progress, it started at creation."},
+	{CheckSubtaskAfterParent, "Sub-task open after its parent is done", "Counted in work in progress and aging while its parent counts as done."},
+	{CheckParentNotStarted, "Not started while one of its sub-tasks is", "Its cycle time starts later than its work did."},
 }
 
 // SkippedIssue is an issue the collector could not store at all (no

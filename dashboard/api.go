@@ -142,6 +142,39 @@ func (s *Server) apiStandup(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// apiImpediments is how long the period's done work was blocked and
+// stalled, as JSON or (every replayed issue) CSV.
+func (s *Server) apiImpediments(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	out, err := s.cfg.Measures.Impediments(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	if c.Query("format") == "csv" || strings.Contains(c.Get("Accept"), "text/csv") {
+		return sendCSV(c, "impediments-"+f.Project+".csv", impedimentsCSV(out.All))
+	}
+	return c.JSON(out)
+}
+
+// impedimentsCSV is one row per done issue replayed.
+func impedimentsCSV(all []metrics.ImpededIssue) [][]string {
+	rows := [][]string{{"key", "summary", "status", "priority", "started_at", "done_at", "cycle_days", "blocked_days", "blocked_episodes", "stalled_days", "expedited", "blockers"}}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	for _, is := range all {
+		started := is.StartedAt
+		var why []string
+		for _, b := range is.Blockers {
+			why = append(why, b.Reason+" "+b.Name+" "+num(b.Days))
+		}
+		rows = append(rows, []string{is.Key, is.Summary, is.Status, is.Priority, fmtTime(&started), fmtTime(is.DoneAt), num(is.Days),
+			num(is.BlockedDays), strconv.Itoa(is.Episodes), num(is.StalledDays), strconv.FormatBool(is.Expedited), strings.Join(why, "; ")})
+	}
+	return rows
+}
+
 // standupCSV is the stand-up list as a table, one row per item in
 // progress, in the order of the list.
 func standupCSV(out metrics.Standup) [][]string {

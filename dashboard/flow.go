@@ -18,8 +18,9 @@ import (
 )
 
 type flowData struct {
-	Flow   metrics.Flow
-	Status metrics.StatusTimes
+	Flow        metrics.Flow
+	Status      metrics.StatusTimes
+	Impediments metrics.PeriodImpediments
 }
 
 func (s *Server) flowPage(c *fiber.Ctx) error {
@@ -31,6 +32,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	var flow metrics.Flow
 	var cfd metrics.CFD
 	var st metrics.StatusTimes
+	var imp metrics.PeriodImpediments
 	notes, err := s.annotationsIn(c, product(c, f), f)
 	if err != nil {
 		return err
@@ -39,11 +41,12 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 		func() (err error) { flow, err = s.cfg.Measures.Flow(c.UserContext(), f); return },
 		func() (err error) { cfd, err = s.cfg.Measures.CumulativeFlow(c.UserContext(), f, "category"); return },
 		func() (err error) { st, err = s.cfg.Measures.StatusTimes(c.UserContext(), f); return },
+		func() (err error) { imp, err = s.cfg.Measures.Impediments(c.UserContext(), f); return },
 	)
 	if err != nil {
 		return err
 	}
-	v.Data = flowData{Flow: flow, Status: st}
+	v.Data = flowData{Flow: flow, Status: st, Impediments: imp}
 	v.Charts = []Chart{
 		s.cycleScatter(flow, f),
 		leadHistogram(flow),

@@ -149,6 +149,7 @@ func (s *Server) routes() {
 	api.Get("/issues", s.apiIssues)
 	api.Get("/flow", s.apiFlow)
 	api.Get("/standup", s.apiStandup)
+	api.Get("/impediments", s.apiImpediments)
 	api.Get("/cfd", s.apiCFD)
 	api.Get("/time-in-status", s.apiStatusTimes)
 	api.Get("/sprints", s.apiSprints)

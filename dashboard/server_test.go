@@ -579,7 +579,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/standup": "?project=SHOP", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/standup": "?project=SHOP", "/api/v1/impediments": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -1233,19 +1233,146 @@ func TestStandupAgreesWithTheSimulator(t *testing.T) {
 	}
 	t.Logf("%d in progress: %d blocked (%v), %d stalled, %d aged, %d expedited", len(su.Items), su.Blocked, kinds, su.Stalled, su.Aged, su.Expedited)
 	// The period's done work was blocked for every reason.
+	status, body, _ = do(t, app, "GET", "/api/v1/impediments", "", "")
+	var imp metrics.PeriodImpediments
+	if err := json.Unmarshal([]byte(body), &imp); status != 200 || err != nil {
+		t.Fatalf("impediments: %d %v", status, err)
+	}
 	reasons := map[string]bool{}
-	for _, b := range flow.Impediments.TopBlockers {
+	for _, b := range imp.TopBlockers {
 		reasons[b.Reason] = true
 	}
-	if flow.Impediments.BlockedShare == nil || *flow.Impediments.BlockedShare <= 0 || !reasons[metrics.BlockedByStatus] {
-		t.Errorf("flow impediments %+v", flow.Impediments)
+	if imp.BlockedShare == nil || *imp.BlockedShare <= 0 || !reasons[metrics.BlockedByStatus] || imp.N != flow.CycleTime.N || imp.Sampled {
+		t.Errorf("impediments %+v (cycle time n = %d)", imp.FlowImpediments, flow.CycleTime.N)
+	}
+	status, csv, _ := do(t, app, "GET", "/api/v1/impediments?format=csv", "", "")
+	if status != 200 || strings.Count(csv, "\n") != imp.N+1 {
+		t.Errorf("impediments CSV: %d, %d lines for %d issues", status, strings.Count(csv, "\n"), imp.N)
 	}
 	status, page, _ := do(t, app, "GET", "/standup?type=all", "", "")
 	if status != 200 || !strings.Contains(page, `data-key="`+su.Items[0].Key+`"`) || !strings.Contains(page, "blocked (") {
 		t.Errorf("stand-up page: %d", status)
 	}
-	status, csv, _ := do(t, app, "GET", "/api/v1/standup?format=csv", "", "")
+	status, csv, _ = do(t, app, "GET", "/api/v1/standup?format=csv", "", "")
 	if status != 200 || strings.Count(csv, "\n") != len(su.Items)+1 || !strings.HasPrefix(csv, "key,summary,status") {
 		t.Errorf("stand-up CSV: %d, %d lines", status, strings.Count(csv, "\n"))
+	}
+}
+
+// The data quality checks run on the read model agree with the
+// simulator's ground truth, issue by issue.
+func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	status, body, _ := do(t, app, "GET", "/api/v1/health/data", "", "")
+	var h metrics.DataHealth
+	if err := json.Unmarshal([]byte(body), &h); status != 200 || err != nil {
+		t.Fatalf("health: %d %v", status, err)
+	}
+	got := map[string]metrics.QualityCheck{}
+	for _, c := range h.Quality {
+		got[c.Code] = c
+		t.Logf("%-32s %5d %v", c.Code, c.Issues, c.Examples[:min(2, len(c.Examples))])
+	}
+	// Ground truth from the simulator's own issues.
+	want := map[string]map[string]bool{}
+	mark := func(check, key string) {
+		if want[check] == nil {
+			want[check] = map[string]bool{}
+		}
+		want[check][key] = true
+	}
+	g := e.sim.Generator()
+	held := map[string]map[string]bool{} // project → status ids its boards hold
+	for _, b := range h.Boards {
+		if held[b.Project] == nil {
+			held[b.Project] = map[string]bool{}
+		}
+		for _, c := range g.BoardColumns(int(b.BoardID)) {
+			for _, id := range c.Statuses {
+				held[b.Project][id] = true
+			}
+		}
+	}
+	firstCol := map[string]map[string]bool{} // project → status ids of its boards' first columns
+	for _, b := range h.Boards {
+		if firstCol[b.Project] == nil {
+			firstCol[b.Project] = map[string]bool{}
+		}
+		for _, id := range g.BoardColumns(int(b.BoardID))[0].Statuses {
+			firstCol[b.Project][id] = true
+		}
+	}
+	started := map[string]bool{}
+	var subtasks []*jirasim.Issue
+	for i := 0; i < g.Len(); i++ {
+		is := e.sim.Issue(i)
+		if is == nil {
+			continue
+		}
+		initial := is.Status
+		first := true
+		for _, hs := range is.Histories {
+			for _, it := range hs.Items {
+				if it.Field != "status" || it.From == nil || it.To == nil {
+					continue
+				}
+				from, to := jirasim.StatusByID(*it.From), jirasim.StatusByID(*it.To)
+				if first {
+					initial, first = from, false
+				}
+				if from.Category == "done" && to.Category != "done" {
+					mark(evident.CheckChangedAfterDone, is.Key)
+				}
+				if from.Category == "indeterminate" && to.Category == "new" {
+					mark(evident.CheckMovedBackwards, is.Key)
+				}
+				if to.Category == "indeterminate" {
+					started[is.Key] = true
+				}
+			}
+		}
+		if initial.Category == "indeterminate" {
+			started[is.Key] = true
+		}
+		if hb := held[is.Project.Key]; hb != nil && !hb[is.Status.ID] {
+			mark(evident.CheckStatusOffBoard, is.Key)
+		}
+		if fc := firstCol[is.Project.Key]; fc != nil && !fc[initial.ID] {
+			mark(evident.CheckCreatedOffColumn, is.Key)
+		}
+		if is.Status.Category != "done" && started[is.Key] {
+			for _, j := range is.BlockedBy {
+				if e.sim.Issue(j).Status.Category == "done" {
+					mark(evident.CheckBlockedByClosed, is.Key)
+				}
+			}
+		}
+		if is.Type == "Sub-task" {
+			subtasks = append(subtasks, is)
+		}
+	}
+	for _, st := range subtasks {
+		parent := e.sim.Issue(e.sim.IndexOf(st.ParentKey))
+		if parent == nil {
+			continue
+		}
+		if parent.Status.Category == "done" && st.Status.Category != "done" {
+			mark(evident.CheckSubtaskAfterParent, st.Key)
+		}
+		if started[st.Key] && !started[parent.Key] && parent.Status.Category != "done" {
+			mark(evident.CheckParentNotStarted, parent.Key)
+		}
+	}
+	for _, check := range []string{evident.CheckChangedAfterDone, evident.CheckMovedBackwards, evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn,
+		evident.CheckBlockedByClosed, evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
+		if int(got[check].Issues) != len(want[check]) || len(want[check]) == 0 {
+			t.Errorf("%s: %d issues, the simulator has %d", check, got[check].Issues, len(want[check]))
+		}
+		for _, ex := range got[check].Examples {
+			if !want[check][ex.Key] {
+				t.Errorf("%s: %s (%s) is not one in the simulator", check, ex.Key, ex.Note)
+			}
+		}
 	}
 }

@@ -63,6 +63,7 @@ type fixture struct {
 	rows   struct {
 		projects []evident.Project
 		boards   []evident.Board
+		columns  []evident.BoardConfig
 		sprints  []evident.Sprint
 		releases []evident.Release
 		surveys  []evident.SatisfactionResponse
@@ -192,6 +193,26 @@ func parseFixture(t *testing.T, path string) *fixture {
 		case "board":
 			id, _ := strconv.ParseUint(toks[1], 10, 64)
 			fx.rows.boards = append(fx.rows.boards, evident.Board{Site: "fx", BoardID: id, ProjectKey: toks[2], Type: toks[3], Name: toks[4], Version: 1})
+		case "columns": // columns BOARD "NAME=Status,Status" …: the board's columns in order
+			id, _ := strconv.ParseUint(toks[1], 10, 64)
+			bc := evident.BoardConfig{Site: "fx", BoardID: id, Version: 1}
+			for _, col := range toks[2:] {
+				name, list, ok := strings.Cut(col, "=")
+				if !ok {
+					t.Fatalf("%s:%d: column %q: want NAME=Status,Status", path, line, col)
+				}
+				var ids []string
+				for _, st := range strings.Split(list, ",") {
+					fs, ok := fixtureStatuses[st]
+					if !ok {
+						t.Fatalf("%s:%d: unknown status %q", path, line, st)
+					}
+					ids = append(ids, fs.id)
+				}
+				bc.ColumnNames, bc.ColumnStatuses = append(bc.ColumnNames, name), append(bc.ColumnStatuses, ids)
+				bc.ColumnMin, bc.ColumnMax = append(bc.ColumnMin, -1), append(bc.ColumnMax, -1)
+			}
+			fx.rows.columns = append(fx.rows.columns, bc)
 		case "sprint":
 			id, _ := strconv.ParseUint(toks[1], 10, 64)
 			a := attrs(toks[2:])
@@ -252,7 +273,7 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		created := mustTime(t, 0, is.created)
 		st := fixtureStatuses[is.status]
 		proj, _, _ := strings.Cut(is.key, "-")
-		f := map[string]any{"summary": is.attrs["summary"], "issuetype": map[string]string{"name": is.typ}, "project": map[string]string{"key": proj},
+		f := map[string]any{"summary": is.attrs["summary"], "issuetype": map[string]any{"name": is.typ, "subtask": is.typ == "Sub-task"}, "project": map[string]string{"key": proj},
 			"created": jiraTime(created), "updated": jiraTime(created),
 			"status": map[string]any{"id": st.id, "name": is.status, "statusCategory": map[string]string{"key": st.cat}}}
 		if f["summary"] == "" {
@@ -289,6 +310,9 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		}
 		if v, ok := is.attrs["resolved"]; ok {
 			f["resolutiondate"] = jiraTime(mustTime(t, 0, v))
+		}
+		if v, ok := is.attrs["parent"]; ok { // the story a sub-task splits
+			f["parent"] = map[string]any{"key": v, "fields": map[string]any{"issuetype": map[string]any{"name": "Story", "hierarchyLevel": 0}}}
 		}
 		if is.attrs["flagged"] == "1" {
 			f["customfield_10021"] = []map[string]string{{"value": "Impediment", "id": "10019"}}
@@ -334,6 +358,12 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 	check(collector.WriteRows(ctx, st, extracted))
 	check(st.InsertProjects(ctx, fx.rows.projects))
 	check(st.InsertBoards(ctx, fx.rows.boards))
+	check(st.InsertBoardConfigs(ctx, fx.rows.columns))
+	var statuses []evident.Status
+	for name, fs := range fixtureStatuses {
+		statuses = append(statuses, evident.Status{Site: "fx", StatusID: fs.id, Name: name, Category: fs.cat, Version: 1})
+	}
+	check(st.InsertStatuses(ctx, statuses))
 	check(st.InsertSprints(ctx, fx.rows.sprints))
 	check(st.InsertReleases(ctx, fx.rows.releases))
 	check(st.InsertSatisfaction(ctx, fx.rows.surveys))

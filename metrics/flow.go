@@ -92,9 +92,6 @@ type Flow struct {
 	PointsSampled bool `json:"cycle_points_sampled"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
-	// Impediments sums up how long the period's done issues were blocked
-	// and stalled.
-	Impediments FlowImpediments `json:"impediments"`
 }
 
 // StatusTimes is where the issues done in a period spent their time, and
@@ -198,11 +195,6 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
-		func() error {
-			done, err := s.impeded(ctx, f, frag(cond, cargs...), false)
-			out.Impediments = SumImpediments(done, f.Rules)
-			return err
-		},
 		func() (err error) { inProgress, err = s.impeded(ctx, f, frag(inProgressCond), true); return },
 		func() error {
 			var pts []CyclePoint

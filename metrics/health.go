@@ -323,6 +323,24 @@ func (s *Service) quality(ctx context.Context, out *DataHealth) error {
 	if err != nil {
 		return err
 	}
+	derived, err := s.derivedChecks(ctx, out.Boards)
+	if err != nil {
+		return err
+	}
+	for _, d := range derived {
+		counts = append(counts, struct {
+			Check string `ch:"check"`
+			N     uint64 `ch:"n"`
+		}{d.check, d.n})
+		for _, e := range d.examples {
+			examples = append(examples, struct {
+				Check string `ch:"check"`
+				Site  string `ch:"site"`
+				Key   string `ch:"issue_key"`
+				Note  string `ch:"note"`
+			}{d.check, e.Site, e.Key, e.Note})
+		}
+	}
 	out.Quality = make([]QualityCheck, 0, len(evident.Checks))
 	for _, c := range evident.Checks {
 		qc := QualityCheck{Check: c, Examples: []QualityIssue{}}
@@ -441,4 +459,121 @@ func (c Catalog) BacklogBoard(site, project string) uint64 {
 		}
 	}
 	return 0
+}
+
+// derivedCheck is the result of a check run on the read model.
+type derivedCheck struct {
+	check    string
+	n        uint64
+	examples []QualityIssue
+}
+
+// derivedChecks runs the data quality checks that look across an issue's
+// history, its sub-tasks and its project's boards on the read model
+// (docs/metrics.md, "When Jira's data disagrees"): the per-issue ones in
+// one pass, the sub-task ones by joining sub-tasks to their parents.
+func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]derivedCheck, error) {
+	// Board statuses by "PROJECT|status": those a column holds, and those
+	// of the first column; only projects with a board are checked.
+	var projects, held, first []string
+	for _, b := range boards {
+		if b.Project == "" {
+			continue
+		}
+		projects = append(projects, b.Project)
+		for i, c := range b.Columns {
+			for _, st := range c.Statuses {
+				held = append(held, b.Project+"|"+st)
+				if i == 0 {
+					first = append(first, b.Project+"|"+st)
+				}
+			}
+		}
+	}
+	// A list is never empty: ClickHouse cannot type an empty array literal
+	// in has(); "" matches no project.
+	projects, held, first = uniq(append(projects, "")), uniq(append(held, "")), uniq(append(first, ""))
+	g := schema.CurrentGen
+	perIssue := frag(`SELECT site, issue_key, arrayFilter(x -> x.1 != '', [
+		(if(mb > 0, '`+evident.CheckMovedBackwards+`', ''), concat(history_from_status[mb], ' → ', history_to_status[mb], ' on ', toString(toDate(history_at[mb])))),
+		(if(cad > 0, '`+evident.CheckChangedAfterDone+`', ''), concat(history_from_status[cad], ' → ', history_to_status[cad], ' on ', toString(toDate(history_at[cad])), ' after done')),
+		(if(status_category = 'done' AND resolved_at IS NULL, '`+evident.CheckDoneUnresolved+`', ''), concat('in ', status_name, ' with no resolution')),
+		(if(started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open), '`+evident.CheckBlockedByClosed+`', ''),
+			concat('in progress, blocked by ', arrayStringConcat(arrayFilter((k, o) -> o = 0, blocked_by, blocked_by_open), ', '), ', already done')),
+		(if(has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name)), '`+evident.CheckStatusOffBoard+`', ''),
+			concat('in ', status_name, ', which no column of a ', project_key, ' board holds')),
+		(if(has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status)), '`+evident.CheckCreatedOffColumn+`', ''),
+			concat('created in ', initial_status))
+		]) AS found
+		FROM (SELECT *, arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
+			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad
+			FROM issues_current WHERE gen = `+g+`)
+		WHERE notEmpty(found)`, projects, held, projects, first)
+	// A sub-task: an issue with a parent that is not its epic, not itself
+	// an epic-level issue.
+	subtasks := `parent_key != '' AND parent_key != epic_key AND NOT has(?, issue_type)`
+	openAfterParent := frag(`SELECT site, issue_key, concat('open (', status_name, ') while its parent ', parent_key, ' is done') AS note FROM
+		(SELECT site, issue_key, status_name, parent_key FROM issues_current WHERE gen = `+g+` AND status_category != 'done' AND `+subtasks+`)
+		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND status_category = 'done') USING (site, parent_key)`, evident.EpicTypes)
+	parentNotStarted := frag(`SELECT site, parent_key AS issue_key, concat(toString(count()), ' sub-task(s) started, the first on ', toString(toDate(min(s_started)))) AS note FROM
+		(SELECT site, parent_key, assumeNotNull(started_at) AS s_started FROM issues_current WHERE gen = `+g+` AND started_at IS NOT NULL AND `+subtasks+`)
+		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND started_at IS NULL AND status_category != 'done') USING (site, parent_key)
+		GROUP BY site, parent_key`, evident.EpicTypes)
+	type row struct {
+		Check string `ch:"check"`
+		Site  string `ch:"site"`
+		Key   string `ch:"issue_key"`
+		Note  string `ch:"note"`
+		N     uint64 `ch:"n"`
+	}
+	var counts, examples []row
+	var joined [2][]row
+	var joinedN [2]uint64
+	limit := strconv.Itoa(MaxQualityExamples)
+	fns := []func() error{
+		func() error {
+			q := cat(`SELECT f.1 AS check, count() AS n FROM (`, perIssue, `) ARRAY JOIN found AS f GROUP BY check`)
+			return s.DB.Select(ctx, &counts, q.text, q.args...)
+		},
+		func() error {
+			q := cat(`SELECT f.1 AS check, site, issue_key, f.2 AS note FROM (`, perIssue, `) ARRAY JOIN found AS f ORDER BY check, site, issue_key LIMIT `+limit+` BY check`)
+			return s.DB.Select(ctx, &examples, q.text, q.args...)
+		},
+	}
+	for i, q := range []sqlf{openAfterParent, parentNotStarted} {
+		fns = append(fns,
+			func() error {
+				c := cat(`SELECT count() FROM (`, q, `)`)
+				return s.DB.QueryRow(ctx, c.text, c.args, &joinedN[i])
+			},
+			func() error {
+				c := cat(`SELECT site, issue_key, note FROM (`, q, `) ORDER BY site, issue_key LIMIT `+limit)
+				return s.DB.Select(ctx, &joined[i], c.text, c.args...)
+			})
+	}
+	if err := parallel(fns...); err != nil {
+		return nil, fmt.Errorf("data quality checks: %w", err)
+	}
+	byCheck := map[string]*derivedCheck{}
+	var out []derivedCheck
+	for _, c := range []string{evident.CheckMovedBackwards, evident.CheckChangedAfterDone, evident.CheckDoneUnresolved, evident.CheckBlockedByClosed,
+		evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn, evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
+		out = append(out, derivedCheck{check: c})
+	}
+	for i := range out {
+		byCheck[out[i].check] = &out[i]
+	}
+	for _, c := range counts {
+		byCheck[c.Check].n = c.N
+	}
+	for _, e := range examples {
+		byCheck[e.Check].examples = append(byCheck[e.Check].examples, QualityIssue{Site: e.Site, Key: e.Key, Note: e.Note})
+	}
+	for i, c := range []string{evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
+		byCheck[c].n = joinedN[i]
+		for _, e := range joined[i] {
+			byCheck[c].examples = append(byCheck[c].examples, QualityIssue{Site: e.Site, Key: e.Key, Note: e.Note})
+		}
+	}
+	return out, nil
 }

@@ -352,20 +352,34 @@ type impRow struct {
 	To            []string    `ch:"history_to_status"`
 }
 
-// MaxImpededIssues bounds how many issues one impediment replay reads.
-const MaxImpededIssues = 20000
+// MaxImpededIssues bounds how many issues in progress one impediment
+// replay reads; MaxImpededSample how many done issues (a uniform sample
+// beyond: 5,000 give a share within about ±1.4 points at 95%).
+const (
+	MaxImpededIssues = 20000
+	MaxImpededSample = 5000
+)
 
 // impeded replays the impediments of the started issues of the filter
-// that meet cond: those done (their cycle) or, inProgress, those in
-// progress now (until now). The flag's and links' changes come from
+// that meet cond: those done (their cycle; a uniform sample of
+// MaxImpededIssues when more) or, inProgress, those in progress now (until
+// now; the oldest MaxImpededIssues). The flag's and links' changes come from
 // field_changes, read without FINAL and deduplicated here by history item.
 func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress bool) ([]ImpededIssue, error) {
 	now := s.Now().UTC()
 	var rows []impRow
-	sel := cat(`SELECT site, issue_id, issue_key, summary, status_name, priority, created_at, updated_at,
-		assumeNotNull(started_at) AS started, done_at, flagged, blocked_by, blocked_by_open, initial_status, history_at, history_to_status
-		FROM `, f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond, `
-		ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
+	cols := `SELECT site, issue_id, issue_key, summary, status_name, priority, created_at, updated_at,
+		assumeNotNull(started_at) AS started, done_at, flagged, blocked_by, blocked_by_open, initial_status, history_at, history_to_status FROM `
+	sel := cat(cols, f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond, ` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
+	if !inProgress {
+		limit := strconv.Itoa(MaxImpededSample)
+		// Done issues beyond MaxImpededIssues: a uniform sample (by a hash
+		// of the issue, as the cycle-time scatterplot's points), never the
+		// first ones done.
+		issues := cat(f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond)
+		sel = cat(cols, issues, ` AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM `, issues,
+			`), toUInt64(`+strconv.Itoa(MaxImpededSample*11/10)+`))) = 0 ORDER BY cityHash64(site, issue_id) LIMIT `+limit)
+	}
 	if err := s.DB.Select(ctx, &rows, sel.text, sel.args...); err != nil {
 		return nil, fmt.Errorf("impediments: %w", err)
 	}
@@ -373,10 +387,13 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 		return []ImpededIssue{}, nil
 	}
 	ids := make([]uint64, len(rows))
-	var blockers []string
+	var blockers, sites []string
 	for i, r := range rows {
 		ids[i] = r.IssueID
 		blockers = append(blockers, r.BlockedBy...)
+		if len(sites) == 0 || sites[len(sites)-1] != r.Site {
+			sites = append(sites, r.Site)
+		}
 	}
 	type change struct {
 		Site    string    `ch:"site"`
@@ -396,11 +413,10 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 	}
 	err := parallel(
 		func() error {
+			// The sites first: field_changes is ordered by site and issue,
+			// so both together select ranges of its index.
 			q := frag(`SELECT site, issue_id, history_id, item_index, changed_at, field, to_value, to_string FROM field_changes
-				WHERE issue_id IN (SELECT toUInt64(arrayJoin(?)))`, ids)
-			if f.Site != "" {
-				q = cat(q, frag(" AND site = ?", f.Site))
-			}
+				WHERE site IN (SELECT arrayJoin(?)) AND issue_id IN (SELECT toUInt64(arrayJoin(?)))`, uniq(sites), ids)
 			if err := s.DB.Select(ctx, &changes, q.text, q.args...); err != nil {
 				return fmt.Errorf("impediments: field changes: %w", err)
 			}
@@ -410,8 +426,10 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 			if len(blockers) == 0 {
 				return nil
 			}
-			q := `SELECT site, issue_key, done_at FROM issues_current WHERE gen = ` + schema.CurrentGen + ` AND has(?, issue_key)`
-			if err := s.DB.Select(ctx, &done, q, blockers); err != nil {
+			// IN builds a set once; has(?, issue_key) would scan the list
+			// for every issue.
+			q := `SELECT site, issue_key, done_at FROM issues_current WHERE gen = ` + schema.CurrentGen + ` AND issue_key IN (SELECT arrayJoin(?))`
+			if err := s.DB.Select(ctx, &done, q, uniq(blockers)); err != nil {
 				return fmt.Errorf("impediments: blocking issues: %w", err)
 			}
 			return nil
@@ -499,6 +517,13 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 	return out, nil
 }
 
+// uniq returns the distinct strings of xs, sorted.
+func uniq(xs []string) []string {
+	out := append([]string(nil), xs...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // FlowImpediments sums up the impediments of the issues done in a period:
 // how much of their cycle time they were blocked or stalled, and what
 // blocked them most.
@@ -515,10 +540,11 @@ type FlowImpediments struct {
 	StalledShare *float64 `json:"stalled_share"`
 	// TopBlockers are the reasons that blocked the most days, at most 10.
 	TopBlockers []TopBlocker `json:"top_blockers"`
-	// Truncated says more issues were done than one replay reads
-	// (MaxImpededIssues): the figures rest on the first ones.
-	Truncated bool  `json:"truncated"`
-	Rules     Rules `json:"rules"`
+	// Of is how many done issues have a cycle time; Sampled says N is a
+	// uniform sample of them (more than MaxImpededSample were done).
+	Of      int   `json:"of"`
+	Sampled bool  `json:"sampled"`
+	Rules   Rules `json:"rules"`
 }
 
 // TopBlocker is a reason issues were blocked, summed over the period's
@@ -530,9 +556,61 @@ type TopBlocker struct {
 	Issues int     `json:"issues"`
 }
 
-// SumImpediments adds up the impediments of done issues.
-func SumImpediments(done []ImpededIssue, rules Rules) FlowImpediments {
-	out := FlowImpediments{N: len(done), TopBlockers: []TopBlocker{}, Rules: rules.WithDefaults(), Truncated: len(done) >= MaxImpededIssues}
+// PeriodImpediments are the impediments of the issues done in a period:
+// the sums, and the issues that were blocked or stalled, most blocked
+// first (at most MaxImpededListed; All holds every issue replayed, for
+// CSV).
+type PeriodImpediments struct {
+	FlowImpediments
+	Issues []ImpededIssue `json:"issues"`
+	All    []ImpededIssue `json:"-"`
+}
+
+// MaxImpededListed is how many impeded issues the JSON lists.
+const MaxImpededListed = 200
+
+// Impediments replays the impediments of the issues done in the period.
+func (s *Service) Impediments(ctx context.Context, f Filter) (PeriodImpediments, error) {
+	cond, cargs := doneIn(f)
+	var done []ImpededIssue
+	var of uint64
+	err := parallel(
+		func() (err error) { done, err = s.impeded(ctx, f, frag(cond, cargs...), false); return },
+		func() error {
+			q := cat(`SELECT count() FROM `, f.issuesFrom(), frag(" WHERE started_at IS NOT NULL AND "+cond, cargs...))
+			return s.DB.QueryRow(ctx, q.text, q.args, &of)
+		},
+	)
+	if err != nil {
+		return PeriodImpediments{}, err
+	}
+	out := PeriodImpediments{FlowImpediments: SumImpediments(done, int(of), f.Rules), Issues: []ImpededIssue{}, All: done}
+	for _, is := range done {
+		if is.BlockedDays > 0 || is.StalledDays > 0 {
+			out.Issues = append(out.Issues, is)
+		}
+	}
+	sort.SliceStable(out.Issues, func(a, b int) bool {
+		x, y := out.Issues[a], out.Issues[b]
+		if x.BlockedDays != y.BlockedDays {
+			return x.BlockedDays > y.BlockedDays
+		}
+		if x.StalledDays != y.StalledDays {
+			return x.StalledDays > y.StalledDays
+		}
+		return x.Key < y.Key
+	})
+	if len(out.Issues) > MaxImpededListed {
+		out.Issues = out.Issues[:MaxImpededListed]
+	}
+	return out, nil
+}
+
+// SumImpediments adds up the impediments of done issues, of which there
+// are "of" in all (the issues are a sample when fewer).
+func SumImpediments(done []ImpededIssue, of int, rules Rules) FlowImpediments {
+	out := FlowImpediments{N: len(done), Of: max(of, len(done)), TopBlockers: []TopBlocker{}, Rules: rules.WithDefaults()}
+	out.Sampled = out.N < out.Of
 	type key struct{ reason, name string }
 	top := map[key]*TopBlocker{}
 	for _, is := range done {

@@ -299,7 +299,7 @@ func (o *Options) syncOnce(ctx context.Context, ch *chserver.Server, n int) (Syn
 // readModelLine finds the read model's build time in a sync's summary.
 var readModelLine = regexp.MustCompile(`read model rebuilt in ([0-9.]+[mµn]?s)`)
 
-var pagePaths = []string{"/", "/flow", "/sprints?board=1", "/value", "/forecast?items=100", "/backlog?project=SHOP", "/health", "/initiatives"}
+var pagePaths = []string{"/", "/flow", "/standup", "/sprints?board=1", "/value", "/forecast?items=100", "/backlog?project=SHOP", "/health", "/initiatives"}
 
 // rss reads a live process's resident memory in MiB.
 func rss(pid int) float64 { return procStatus(pid, "VmRSS:") }

@@ -100,6 +100,8 @@ func apiPaths() []string {
 		"/api/v1/releases?" + year, "/api/v1/value?" + year, "/api/v1/satisfaction?" + year, "/api/v1/ebm?project=SHOP&" + year,
 		"/api/v1/forecast?items=100", "/api/v1/backlog?project=SHOP", "/api/v1/health/data", "/api/v1/catalog",
 		"/api/v1/epics?project=SHOP", "/api/v1/signals?project=SHOP&" + year, "/api/v1/forecast/scores?project=SHOP",
+		"/api/v1/standup?" + year, "/api/v1/standup?project=SHOP&" + year,
+		"/api/v1/impediments?" + year, "/api/v1/impediments?project=SHOP&" + year,
 	}
 }
 

@@ -146,3 +146,13 @@ type Issue struct {
 
 	initial Status // the status the issue was created in
 }
+
+// StatusByID returns the status with the id, or a zero Status.
+func StatusByID(id string) Status {
+	for _, s := range Statuses {
+		if s.ID == id {
+			return s
+		}
+	}
+	return Status{}
+}
