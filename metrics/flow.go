@@ -92,6 +92,9 @@ type Flow struct {
 	PointsSampled bool `json:"cycle_points_sampled"`
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
+	// CycleTrust says what cycle time rests on: the done issues that were
+	// started, of all done (the never started are left out).
+	CycleTrust Trust `json:"cycle_time_trust"`
 }
 
 // StatusTimes is where the issues done in a period spent their time, and
@@ -185,7 +188,11 @@ func doneIn(f Filter) (string, []any) {
 // Flow computes lead and cycle time of the issues done in the period,
 // weekly throughput and the lead-time histogram in one pass over the issues,
 // and WIP, aging and the scatterplot's points in queries run alongside.
-func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
+func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) { return s.flow(ctx, f, true) }
+
+// flow computes the flow measures; impeded: with each aging item's
+// impediments (a replay the callers that only want the statistics skip).
+func (s *Service) flow(ctx context.Context, f Filter, impeded bool) (Flow, error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
@@ -195,7 +202,12 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
-		func() (err error) { inProgress, err = s.impeded(ctx, f, frag(inProgressCond), true); return },
+		func() (err error) {
+			if impeded {
+				inProgress, err = s.impeded(ctx, f, frag(inProgressCond), true)
+			}
+			return
+		},
 		func() error {
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
@@ -240,6 +252,7 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) {
 			cycles[i] = p.CycleDays
 		}
 		ExpectFinish(out.Aging, cycles)
+		out.CycleTrust = NewTrust(out.CycleTime.N, LeftOut{Reason: "never started", Issues: out.LeadTime.N - out.CycleTime.N})
 		imp := map[string]ImpededIssue{}
 		for _, is := range inProgress {
 			imp[is.Key] = is

@@ -505,20 +505,26 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 		(if(has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status)), '`+evident.CheckCreatedOffColumn+`', ''),
 			concat('created in ', initial_status))
 		]) AS found
-		FROM (SELECT *, arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
+		FROM (SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at,
+			blocked_by, blocked_by_open, history_at, history_from_status, history_to_status,
+			arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
 			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad
 			FROM issues_current WHERE gen = `+g+`)
 		WHERE notEmpty(found)`, projects, held, projects, first)
 	// A sub-task: an issue with a parent that is not its epic, not itself
 	// an epic-level issue.
 	subtasks := `parent_key != '' AND parent_key != epic_key AND NOT has(?, issue_type)`
+	// The join's right side holds only issues some sub-task names as its
+	// parent: ClickHouse builds it in memory.
+	parents := `issue_key IN (SELECT parent_key FROM issues_current WHERE gen = ` + g + ` AND ` + subtasks + `)`
 	openAfterParent := frag(`SELECT site, issue_key, concat('open (', status_name, ') while its parent ', parent_key, ' is done') AS note FROM
 		(SELECT site, issue_key, status_name, parent_key FROM issues_current WHERE gen = `+g+` AND status_category != 'done' AND `+subtasks+`)
-		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND status_category = 'done') USING (site, parent_key)`, evident.EpicTypes)
+		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND status_category = 'done' AND `+parents+`) USING (site, parent_key)`,
+		evident.EpicTypes, evident.EpicTypes)
 	parentNotStarted := frag(`SELECT site, parent_key AS issue_key, concat(toString(count()), ' sub-task(s) started, the first on ', toString(toDate(min(s_started)))) AS note FROM
 		(SELECT site, parent_key, assumeNotNull(started_at) AS s_started FROM issues_current WHERE gen = `+g+` AND started_at IS NOT NULL AND `+subtasks+`)
-		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND started_at IS NULL AND status_category != 'done') USING (site, parent_key)
-		GROUP BY site, parent_key`, evident.EpicTypes)
+		ALL INNER JOIN (SELECT site, issue_key AS parent_key FROM issues_current WHERE gen = `+g+` AND started_at IS NULL AND status_category != 'done' AND `+parents+`) USING (site, parent_key)
+		GROUP BY site, parent_key`, evident.EpicTypes, evident.EpicTypes)
 	type row struct {
 		Check string `ch:"check"`
 		Site  string `ch:"site"`
@@ -540,16 +546,18 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 			return s.DB.Select(ctx, &examples, q.text, q.args...)
 		},
 	}
+	// Each join once: its rows (as many as sub-tasks at most) are counted
+	// here and the first ones kept.
 	for i, q := range []sqlf{openAfterParent, parentNotStarted} {
-		fns = append(fns,
-			func() error {
-				c := cat(`SELECT count() FROM (`, q, `)`)
-				return s.DB.QueryRow(ctx, c.text, c.args, &joinedN[i])
-			},
-			func() error {
-				c := cat(`SELECT site, issue_key, note FROM (`, q, `) ORDER BY site, issue_key LIMIT `+limit)
-				return s.DB.Select(ctx, &joined[i], c.text, c.args...)
-			})
+		fns = append(fns, func() error {
+			c := cat(`SELECT site, issue_key, note FROM (`, q, `) ORDER BY site, issue_key`)
+			if err := s.DB.Select(ctx, &joined[i], c.text, c.args...); err != nil {
+				return err
+			}
+			joinedN[i] = uint64(len(joined[i]))
+			joined[i] = joined[i][:min(len(joined[i]), MaxQualityExamples)]
+			return nil
+		})
 	}
 	if err := parallel(fns...); err != nil {
 		return nil, fmt.Errorf("data quality checks: %w", err)

@@ -356,7 +356,7 @@ type impRow struct {
 // replay reads; MaxImpededSample how many done issues (a uniform sample
 // beyond: 5,000 give a share within about ±1.4 points at 95%).
 const (
-	MaxImpededIssues = 20000
+	MaxImpededIssues = 2000
 	MaxImpededSample = 5000
 )
 
@@ -366,12 +366,36 @@ const (
 // now; the oldest MaxImpededIssues). The flag's and links' changes come from
 // field_changes, read without FINAL and deduplicated here by history item.
 func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress bool) ([]ImpededIssue, error) {
+	rows, hs, err := s.workHistories(ctx, f, cond, inProgress, !inProgress)
+	if err != nil {
+		return nil, err
+	}
+	rules := f.Rules.WithDefaults()
+	out := make([]ImpededIssue, 0, len(rows))
+	for i, r := range rows {
+		h := hs[i]
+		is := ImpededIssue{Key: r.Key, Summary: r.Summary, Status: r.Status, Priority: r.Priority, StartedAt: h.Start,
+			Days: daysSince(h.End, h.Start), Expedited: rules.IsExpedited(r.Priority), Impediments: Impede(h, rules)}
+		if !inProgress && r.Done != nil {
+			d := r.Done.UTC()
+			is.DoneAt = &d
+		}
+		out = append(out, is)
+	}
+	return out, nil
+}
+
+// workHistories reads what the impediment replay needs of the started
+// issues of the filter that meet cond, each ending at its completion or
+// now (inProgress: at now); sample: a uniform sample of
+// MaxImpededSample when more, else the oldest MaxImpededIssues.
+func (s *Service) workHistories(ctx context.Context, f Filter, cond sqlf, inProgress, sample bool) ([]impRow, []WorkHistory, error) {
 	now := s.Now().UTC()
 	var rows []impRow
 	cols := `SELECT site, issue_id, issue_key, summary, status_name, priority, created_at, updated_at,
 		assumeNotNull(started_at) AS started, done_at, flagged, blocked_by, blocked_by_open, initial_status, history_at, history_to_status FROM `
 	sel := cat(cols, f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond, ` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
-	if !inProgress {
+	if sample {
 		limit := strconv.Itoa(MaxImpededSample)
 		// Done issues beyond MaxImpededIssues: a uniform sample (by a hash
 		// of the issue, as the cycle-time scatterplot's points), never the
@@ -381,10 +405,10 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 			`), toUInt64(`+strconv.Itoa(MaxImpededSample*11/10)+`))) = 0 ORDER BY cityHash64(site, issue_id) LIMIT `+limit)
 	}
 	if err := s.DB.Select(ctx, &rows, sel.text, sel.args...); err != nil {
-		return nil, fmt.Errorf("impediments: %w", err)
+		return nil, nil, fmt.Errorf("impediments: %w", err)
 	}
 	if len(rows) == 0 {
-		return []ImpededIssue{}, nil
+		return nil, nil, nil
 	}
 	ids := make([]uint64, len(rows))
 	var blockers, sites []string
@@ -436,7 +460,7 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 		},
 	)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type issueRef struct {
 		site string
@@ -462,8 +486,7 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 	for _, d := range done {
 		doneAt[blockerRef{d.Site, d.Key}] = d.Done
 	}
-	rules := f.Rules.WithDefaults()
-	out := make([]ImpededIssue, 0, len(rows))
+	out := make([]WorkHistory, 0, len(rows))
 	for _, r := range rows {
 		h := WorkHistory{Start: r.Started.UTC(), End: now, InProgress: inProgress, FlaggedNow: r.Flagged == 1}
 		if !inProgress && r.Done != nil {
@@ -506,15 +529,9 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 			}
 			h.Links = append(h.Links, l)
 		}
-		is := ImpededIssue{Key: r.Key, Summary: r.Summary, Status: r.Status, Priority: r.Priority, StartedAt: h.Start,
-			Days: daysSince(h.End, h.Start), Expedited: rules.IsExpedited(r.Priority), Impediments: Impede(h, rules)}
-		if !inProgress && r.Done != nil {
-			d := r.Done.UTC()
-			is.DoneAt = &d
-		}
-		out = append(out, is)
+		out = append(out, h)
 	}
-	return out, nil
+	return rows, out, nil
 }
 
 // uniq returns the distinct strings of xs, sorted.

@@ -26,6 +26,19 @@ type Retrospective struct {
 	// Issues are the sprint's issues as they are now (summary, type,
 	// status), for the scopes' keys; the filter's type narrows them.
 	Issues []IssueRow `json:"issues"`
+	// Impeded are the sprint's issues that were blocked or stalled while
+	// the sprint ran, most blocked first.
+	Impeded []SprintImpeded `json:"impeded"`
+}
+
+// SprintImpeded is an issue's impediments within a sprint: from the later
+// of its start and the sprint's, to the earlier of its completion and the
+// sprint's end.
+type SprintImpeded struct {
+	Key     string `json:"key"`
+	Summary string `json:"summary"`
+	Status  string `json:"status"`
+	Impediments
 }
 
 // Retrospective reviews a started sprint of a board (f.Board; f's other
@@ -66,12 +79,49 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 	sort.Strings(items.Keys)
 	var flow Flow
 	var page IssuePage
+	var rows []impRow
+	var hs []WorkHistory
 	err = parallel(
-		func() (err error) { flow, err = s.Flow(ctx, recent); return },
+		func() (err error) { flow, err = s.flow(ctx, recent, false); return },
 		func() (err error) { page, err = s.Issues(ctx, items, 1000, 0); return },
+		func() (err error) {
+			if len(items.Keys) > 0 {
+				rows, hs, err = s.workHistories(ctx, items, frag("1"), false, false)
+			}
+			return
+		},
 	)
 	if err != nil {
 		return out, err
+	}
+	out.Impeded = []SprintImpeded{}
+	if sp.StartAt != nil {
+		rules := f.Rules.WithDefaults()
+		for i, h := range hs {
+			if h.Start.Before(*sp.StartAt) {
+				h.Start = sp.StartAt.UTC()
+			}
+			if h.End.After(end) {
+				h.End = end
+			}
+			if !h.End.After(h.Start) {
+				continue
+			}
+			h.InProgress = false
+			if imp := Impede(h, rules); imp.BlockedDays > 0 || imp.StalledDays > 0 {
+				out.Impeded = append(out.Impeded, SprintImpeded{Key: rows[i].Key, Summary: rows[i].Summary, Status: rows[i].Status, Impediments: imp})
+			}
+		}
+		sort.SliceStable(out.Impeded, func(a, b int) bool {
+			x, y := out.Impeded[a], out.Impeded[b]
+			if x.BlockedDays != y.BlockedDays {
+				return x.BlockedDays > y.BlockedDays
+			}
+			if x.StalledDays != y.StalledDays {
+				return x.StalledDays > y.StalledDays
+			}
+			return x.Key < y.Key
+		})
 	}
 	out.P85 = flow.CycleTime.P85
 	out.Issues = page.Issues

@@ -52,6 +52,11 @@ type SprintReport struct {
 	Velocity    *float64 `json:"velocity"`
 	SayDo       *float64 `json:"say_do_ratio"`
 	ScopeChange *float64 `json:"scope_change"`
+	// VelocityTrust and SayDoTrust say which issues those rest on: the
+	// completed (committed) issues with an estimate; those without count
+	// 0 points and are left out.
+	VelocityTrust Trust `json:"velocity_trust"`
+	SayDoTrust    Trust `json:"say_do_trust"`
 }
 
 type sprintRow struct {
@@ -364,6 +369,20 @@ func (h *sprintHistory) report(sp sprintRow, now time.Time) SprintReport {
 	if sp.State == "closed" {
 		r.Velocity = ptr(r.Completed.Points)
 	}
+	estimated := func(sc SprintScope) (n, none int) {
+		for _, it := range sc.Items {
+			if it.Points > 0 {
+				n++
+			} else {
+				none++
+			}
+		}
+		return n, none
+	}
+	n, none := estimated(r.Completed)
+	r.VelocityTrust = NewTrust(n, LeftOut{Reason: "no estimate", Issues: none})
+	n, none = estimated(r.Committed)
+	r.SayDoTrust = NewTrust(n, LeftOut{Reason: "no estimate", Issues: none})
 	if r.Committed.Points > 0 {
 		r.SayDo = ptr(round(committedDone / r.Committed.Points))
 		r.ScopeChange = ptr(round((r.Added.Points + r.Removed.Points) / r.Committed.Points))
