@@ -175,6 +175,22 @@ func impedimentsCSV(all []metrics.ImpededIssue) [][]string {
 	return rows
 }
 
+// apiColumns is the work in progress of a board's columns each day.
+func (s *Server) apiColumns(c *fiber.Ctx) error {
+	f, err := s.filter(c)
+	if err != nil {
+		return err
+	}
+	if f.To.Sub(f.From) > 3*366*24*time.Hour {
+		return evident.Errorf(evident.EINVALID, "from/to: board columns are replayed for at most three years")
+	}
+	out, err := s.cfg.Measures.BoardWIP(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
 // standupCSV is the stand-up list as a table, one row per item in
 // progress, in the order of the list.
 func standupCSV(out metrics.Standup) [][]string {

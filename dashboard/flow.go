@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +35,7 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 	var cfd metrics.CFD
 	var st metrics.StatusTimes
 	var imp metrics.PeriodImpediments
+	var bw *metrics.BoardWIP
 	notes, err := s.annotationsIn(c, product(c, f), f)
 	if err != nil {
 		return err
@@ -42,6 +45,17 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 		func() (err error) { cfd, err = s.cfg.Measures.CumulativeFlow(c.UserContext(), f, "category"); return },
 		func() (err error) { st, err = s.cfg.Measures.StatusTimes(c.UserContext(), f); return },
 		func() (err error) { imp, err = s.cfg.Measures.Impediments(c.UserContext(), f); return },
+		func() error {
+			if f.Board == 0 {
+				return nil
+			}
+			b, err := s.cfg.Measures.BoardWIP(c.UserContext(), f)
+			if evident.ErrorCode(err) == evident.ENOTFOUND {
+				return nil // no configuration collected: statuses as before
+			}
+			bw = &b
+			return err
+		},
 	)
 	if err != nil {
 		return err
@@ -53,8 +67,11 @@ func (s *Server) flowPage(c *fiber.Ctx) error {
 		throughputChart(flow, f, notes),
 		throughputSignals(flow, f, notes),
 		cfdChart(cfd),
-		s.agingChart(flow),
+		s.agingChart(flow, bw),
 		timeInStatusChart(st),
+	}
+	if bw != nil {
+		v.Charts = append(v.Charts, columnsChart(*bw))
 	}
 	return s.render(c, "flow", v)
 }
@@ -418,7 +435,7 @@ var agingBands = []struct {
 	name, colour string
 }{{"below 50%", "#e3f4e8"}, {"50–70%", "#f3f7dc"}, {"70–85%", "#fdf3d6"}, {"85–95%", "#fde4cf"}, {"above 95%", "#fbd5d2"}}
 
-func (s *Server) agingChart(flow metrics.Flow) Chart {
+func (s *Server) agingChart(flow metrics.Flow, bw *metrics.BoardWIP) Chart {
 	ch := Chart{ID: "aging", Title: "Aging work in progress",
 		Help: "Each dot is an issue in progress now, by status and age in days since it started, against the cycle-time percentiles of the period: " +
 			"green bands are younger than half the finished items were, red ones older than 95% of them. Dots in a column are spread sideways so that each one shows; a red dot is at risk of missing its due date (its 85% expected finish is later); " +
@@ -428,17 +445,49 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 		ch.Empty = "Nothing is in progress."
 		return ch
 	}
-	seen := map[string]bool{}
+	// The x axis: the statuses in alphabetical order, or with a board the
+	// board's columns in its order (statuses no column holds after them).
+	group := func(a metrics.AgingItem) string { return a.Status }
 	var names []string
+	if bw != nil {
+		column := map[string]string{}
+		for _, c := range bw.Columns {
+			for _, st := range c.Statuses {
+				column[st] = c.Name
+			}
+		}
+		group = func(a metrics.AgingItem) string {
+			if n, ok := column[a.Status]; ok {
+				return n
+			}
+			return a.Status + " (no column)"
+		}
+		used := map[string]bool{}
+		for _, a := range flow.Aging {
+			used[group(a)] = true
+		}
+		for _, c := range bw.Columns {
+			if used[c.Name] {
+				names = append(names, c.Name)
+				delete(used, c.Name)
+			}
+		}
+		names = append(names, slices.Sorted(maps.Keys(used))...)
+		ch.Help += " Columns are the board's, in its order."
+	} else {
+		seen := map[string]bool{}
+		for _, a := range flow.Aging {
+			if !seen[a.Status] {
+				seen[a.Status] = true
+				names = append(names, a.Status)
+			}
+		}
+		sort.Strings(names)
+	}
 	var ages []float64
 	for _, a := range flow.Aging {
-		if !seen[a.Status] {
-			seen[a.Status] = true
-			names = append(names, a.Status)
-		}
 		ages = append(ages, a.AgeDays)
 	}
-	sort.Strings(names)
 	col := map[string]int{}
 	for i, n := range names {
 		col[n] = i
@@ -482,7 +531,7 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 	// do not hide each other: offsets within ±0.35 of the column.
 	byCol := map[int][]int{}
 	for i, a := range flow.Aging {
-		byCol[col[a.Status]] = append(byCol[col[a.Status]], i)
+		byCol[col[group(a)]] = append(byCol[col[group(a)]], i)
 	}
 	offset := make([]float64, len(flow.Aging))
 	for _, idx := range byCol {
@@ -500,9 +549,9 @@ func (s *Server) agingChart(flow metrics.Flow) Chart {
 		case a.Stalled:
 			note += " (stalled)"
 		}
-		pt := opts.ScatterData{Value: []any{float64(col[a.Status]) + offset[i], a.AgeDays, a.Key, note}, SymbolSize: 8}
+		pt := opts.ScatterData{Value: []any{float64(col[group(a)]) + offset[i], a.AgeDays, a.Key, note}, SymbolSize: 8}
 		if a.AgeDays > ymax {
-			pt.Value = []any{float64(col[a.Status]) + offset[i], ymax, a.Key, note + " (" + number(a.AgeDays, 1) + " days)"}
+			pt.Value = []any{float64(col[group(a)]) + offset[i], ymax, a.Key, note + " (" + number(a.AgeDays, 1) + " days)"}
 			pt.Symbol, pt.SymbolSize = "triangle", 11
 		} else if a.Stalled {
 			pt.Symbol = "emptyCircle"
@@ -577,5 +626,65 @@ func timeInStatusChart(flow metrics.StatusTimes) Chart {
 	bar.SetGlobalOptions(charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: xs, Inverse: opts.Bool(true), AxisLabel: &opts.AxisLabel{Interval: "0"}}))
 	bar.AddSeries("mean", mean).AddSeries("median", median)
 	ch.Element, ch.Script = snippet(bar)
+	return ch
+}
+
+// columnsChart draws the work in progress of each of a board's columns at
+// the end of every day, each against its maximum (a dashed line of the
+// column's colour), and tabulates the days over and under the limits.
+func columnsChart(bw metrics.BoardWIP) Chart {
+	ch := Chart{ID: "columns", Title: "Work in progress by board column · " + bw.Name,
+		Help: "Issues in each column of the board at the end of each day, replayed from the changelog (a column's statuses add up), against the column's maximum (dashed). " +
+			"The backlog column and the done columns are left out of the chart; the table has every column with the days its WIP was over its maximum or under its minimum.",
+		Table: Table{Head: []string{"column", "statuses", "min", "max", "wip_now", "peak", "days_over_max", "days_under_min"}}}
+	limit := func(v *int32) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.Itoa(int(*v))
+	}
+	for _, c := range bw.Columns {
+		ch.Table.Rows = append(ch.Table.Rows, []string{c.Name, strings.Join(c.Statuses, ", "), limit(c.Min), limit(c.Max),
+			strconv.Itoa(c.Now), strconv.Itoa(c.Peak), strconv.Itoa(c.DaysOverMax), strconv.Itoa(c.DaysUnderMin)})
+	}
+	for _, u := range bw.Unmapped {
+		ch.Table.Rows = append(ch.Table.Rows, []string{"(no column)", u.Status, "", "", strconv.Itoa(u.Now), strconv.Itoa(u.Peak), "", ""})
+	}
+	if len(bw.Days) == 0 {
+		ch.Empty = "No days in this period."
+		return ch
+	}
+	line := charts.NewLine()
+	line.SetGlobalOptions(append(base(ch.ID, "340px"), charts.WithYAxisOpts(opts.YAxis{Name: "issues"}))...)
+	line.SetXAxis(bw.Days)
+	palette := []string{"#2f6fde", "#12b76a", "#f79009", "#9e77ed", "#ee46bc", "#06aed4", "#667085"}
+	k := 0
+	for _, c := range bw.Columns {
+		if !c.Counted {
+			continue
+		}
+		colour := palette[k%len(palette)]
+		k++
+		ys := make([]opts.LineData, len(c.WIP))
+		for i, v := range c.WIP {
+			ys[i] = opts.LineData{Value: v}
+		}
+		name := c.Name
+		if c.Max != nil {
+			name += fmt.Sprintf(" (max %d: over on %d days)", *c.Max, c.DaysOverMax)
+		}
+		sopts := []charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{Step: "end", ShowSymbol: opts.Bool(false)}),
+			charts.WithItemStyleOpts(opts.ItemStyle{Color: colour})}
+		if c.Max != nil {
+			sopts = append(sopts, charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: "max " + c.Name, YAxis: int(*c.Max)}),
+				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"}, LineStyle: &opts.LineStyle{Type: "dashed", Color: colour}}))
+		}
+		line.AddSeries(name, ys, sopts...)
+	}
+	if k == 0 {
+		ch.Empty = "The board has no column of work in progress."
+		return ch
+	}
+	ch.Element, ch.Script = snippet(line)
 	return ch
 }

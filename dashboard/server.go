@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	api.Get("/flow", s.apiFlow)
 	api.Get("/standup", s.apiStandup)
 	api.Get("/impediments", s.apiImpediments)
+	api.Get("/columns", s.apiColumns)
 	api.Get("/cfd", s.apiCFD)
 	api.Get("/time-in-status", s.apiStatusTimes)
 	api.Get("/sprints", s.apiSprints)

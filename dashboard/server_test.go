@@ -579,7 +579,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		"/api/v1/issues": "?project=SHOP&limit=20", "/api/v1/flow": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/cfd": "?from=2025-12-01&to=2026-01-01",
 		"/api/v1/sprints": "?board=1", "/api/v1/releases": "?from=2025-01-01&to=2026-01-01", "/api/v1/quality": "?from=2025-01-01&to=2026-01-01",
 		"/api/v1/value": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/satisfaction": "?project=SHOP&from=2025-01-01&to=2026-01-01",
-		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/standup": "?project=SHOP", "/api/v1/impediments": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
+		"/api/v1/ebm": "?project=SHOP&from=2025-01-01&to=2026-01-01", "/api/v1/signals": "?project=SHOP&from=2024-01-01&to=2026-01-01&split=2025-01-15", "/api/v1/forecast": "?items=25", "/api/v1/epics": "?project=SHOP", "/api/v1/standup": "?project=SHOP", "/api/v1/impediments": "?project=SHOP&from=2025-06-01&to=2026-01-01", "/api/v1/columns": "?board=3&from=2025-12-01&to=2026-01-05", "/api/v1/forecast/scores": "?project=SHOP", "/api/v1/health/data": "", "/api/v1/catalog": "",
 		"/api/v1/goals": "?product=SHOP", "/api/v1/annotations": "?product=SHOP", "/api/v1/experiments": "?product=SHOP", "/api/v1/backlog": "?project=SHOP", "/api/v1/time-in-status": "?project=SHOP&from=2025-06-01&to=2026-01-01",
 	}
 	paths := doc["paths"].(map[string]any)
@@ -1374,5 +1374,65 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 				t.Errorf("%s: %s (%s) is not one in the simulator", check, ex.Key, ex.Note)
 			}
 		}
+	}
+}
+
+// A board's columns on the last day hold exactly the board's project's
+// issues the simulator has in the columns' statuses; the flow page of a
+// board draws them and groups its aging chart by them.
+func TestBoardColumnsWIPAgreesWithTheSimulator(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	g := e.sim.Generator()
+	for _, board := range []int{1, 3} {
+		status, body, _ := do(t, app, "GET", fmt.Sprintf("/api/v1/columns?board=%d&from=2025-12-01&to=2026-01-05", board), "", "")
+		var bw metrics.BoardWIP
+		if err := json.Unmarshal([]byte(body), &bw); status != 200 || err != nil {
+			t.Fatalf("board %d: %d %v %s", board, status, err, body)
+		}
+		want := g.BoardColumns(board)
+		if len(bw.Columns) != len(want) || len(bw.Days) != 35 {
+			t.Fatalf("board %d: %d columns (Jira %d), %d days", board, len(bw.Columns), len(want), len(bw.Days))
+		}
+		counts := map[string]int{}
+		for i := 0; i < g.Len(); i++ {
+			if is := e.sim.Issue(i); is != nil && is.Project.Key == bw.Project && !is.Created.After(testNow) {
+				counts[is.Status.ID]++
+			}
+		}
+		counted := 0
+		for k, c := range want {
+			n := 0
+			for _, id := range c.Statuses {
+				n += counts[id]
+			}
+			got := bw.Columns[k]
+			if got.Now != n || got.WIP[len(got.WIP)-1] != n {
+				t.Errorf("board %d column %s: %d now, the simulator has %d", board, c.Name, got.Now, n)
+			}
+			if got.Counted {
+				counted++
+			}
+			over := 0
+			for _, v := range got.WIP {
+				if got.Counted && got.Max != nil && v > int(*got.Max) {
+					over++
+				}
+			}
+			if over != got.DaysOverMax {
+				t.Errorf("board %d column %s: %d days over, the series says %d", board, c.Name, got.DaysOverMax, over)
+			}
+		}
+		if counted == 0 || counted == len(want) {
+			t.Errorf("board %d: %d of %d columns counted", board, counted, len(want))
+		}
+		t.Logf("board %d (%s): %+v", board, bw.Name, bw.Columns[1])
+	}
+	status, page, _ := do(t, app, "GET", "/flow?board=3", "", "")
+	if status != 200 || !strings.Contains(page, `id="section-columns"`) || !strings.Contains(page, "Columns are the board") {
+		t.Errorf("flow page of board 3: %d, columns chart or aging by column missing", status)
+	}
+	if status, body, _ := do(t, app, "GET", "/api/v1/columns", "", ""); status != 400 || !strings.Contains(body, "board") {
+		t.Errorf("columns without a board: %d %s", status, body)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -197,6 +198,19 @@ func parseFixture(t *testing.T, path string) *fixture {
 			id, _ := strconv.ParseUint(toks[1], 10, 64)
 			bc := evident.BoardConfig{Site: "fx", BoardID: id, Version: 1}
 			for _, col := range toks[2:] {
+				// NAME=Status,Status[/MIN/MAX], "-" for no limit
+				limits := strings.Split(col, "/")
+				col = limits[0]
+				limit := func(k int) int32 {
+					if k >= len(limits) || limits[k] == "-" {
+						return -1
+					}
+					v, err := strconv.Atoi(limits[k])
+					if err != nil {
+						t.Fatalf("%s:%d: column limit %q", path, line, limits[k])
+					}
+					return int32(v)
+				}
 				name, list, ok := strings.Cut(col, "=")
 				if !ok {
 					t.Fatalf("%s:%d: column %q: want NAME=Status,Status", path, line, col)
@@ -210,7 +224,7 @@ func parseFixture(t *testing.T, path string) *fixture {
 					ids = append(ids, fs.id)
 				}
 				bc.ColumnNames, bc.ColumnStatuses = append(bc.ColumnNames, name), append(bc.ColumnStatuses, ids)
-				bc.ColumnMin, bc.ColumnMax = append(bc.ColumnMin, -1), append(bc.ColumnMax, -1)
+				bc.ColumnMin, bc.ColumnMax = append(bc.ColumnMin, limit(1)), append(bc.ColumnMax, limit(2))
 			}
 			fx.rows.columns = append(fx.rows.columns, bc)
 		case "sprint":
@@ -420,6 +434,13 @@ func matches(got any, want string) bool {
 			return len(g) == n
 		}
 		return false
+	}
+	if strings.HasPrefix(want, "[") { // a JSON array, compared whole
+		var w any
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			return false
+		}
+		return reflect.DeepEqual(got, w)
 	}
 	if f, err := strconv.ParseFloat(want, 64); err == nil {
 		g, ok := got.(float64)

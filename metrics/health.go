@@ -461,6 +461,10 @@ func (c Catalog) BacklogBoard(site, project string) uint64 {
 	return 0
 }
 
+// qualitySample is about how many of the issues that failed a check the
+// examples are chosen from (the first MaxQualityExamples by key).
+const qualitySample = 1000
+
 // derivedCheck is the result of a check run on the read model.
 type derivedCheck struct {
 	check    string
@@ -494,23 +498,31 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	// in has(); "" matches no project.
 	projects, held, first = uniq(append(projects, "")), uniq(append(held, "")), uniq(append(first, ""))
 	g := schema.CurrentGen
-	perIssue := frag(`SELECT site, issue_key, arrayFilter(x -> x.1 != '', [
-		(if(mb > 0, '`+evident.CheckMovedBackwards+`', ''), concat(history_from_status[mb], ' → ', history_to_status[mb], ' on ', toString(toDate(history_at[mb])))),
-		(if(cad > 0, '`+evident.CheckChangedAfterDone+`', ''), concat(history_from_status[cad], ' → ', history_to_status[cad], ' on ', toString(toDate(history_at[cad])), ' after done')),
-		(if(status_category = 'done' AND resolved_at IS NULL, '`+evident.CheckDoneUnresolved+`', ''), concat('in ', status_name, ' with no resolution')),
-		(if(started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open), '`+evident.CheckBlockedByClosed+`', ''),
-			concat('in progress, blocked by ', arrayStringConcat(arrayFilter((k, o) -> o = 0, blocked_by, blocked_by_open), ', '), ', already done')),
-		(if(has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name)), '`+evident.CheckStatusOffBoard+`', ''),
-			concat('in ', status_name, ', which no column of a ', project_key, ' board holds')),
-		(if(has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status)), '`+evident.CheckCreatedOffColumn+`', ''),
-			concat('created in ', initial_status))
-		]) AS found
+	// The per-issue checks in one pass: each issue's failed checks by code
+	// (cheap to compute for every issue); the notes only for the examples.
+	codes := func(outer, inner string) sqlf {
+		return frag(`SELECT site, issue_key, arrayFilter(x -> x != '', [
+		if(mb > 0, '`+evident.CheckMovedBackwards+`', ''),
+		if(cad > 0, '`+evident.CheckChangedAfterDone+`', ''),
+		if(status_category = 'done' AND resolved_at IS NULL, '`+evident.CheckDoneUnresolved+`', ''),
+		if(started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open), '`+evident.CheckBlockedByClosed+`', ''),
+		if(has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name)), '`+evident.CheckStatusOffBoard+`', ''),
+		if(has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status)), '`+evident.CheckCreatedOffColumn+`', '')
+		]) AS found`+outer+`
 		FROM (SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at,
-			blocked_by, blocked_by_open, history_at, history_from_status, history_to_status,
+			blocked_by_open`+inner+`,
 			arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
 			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad
 			FROM issues_current WHERE gen = `+g+`)
 		WHERE notEmpty(found)`, projects, held, projects, first)
+	}
+	note := `multiIf(
+		check = '` + evident.CheckMovedBackwards + `', concat(history_from_status[mb], ' → ', history_to_status[mb], ' on ', toString(toDate(history_at[mb]))),
+		check = '` + evident.CheckChangedAfterDone + `', concat(history_from_status[cad], ' → ', history_to_status[cad], ' on ', toString(toDate(history_at[cad])), ' after done'),
+		check = '` + evident.CheckDoneUnresolved + `', concat('in ', status_name, ' with no resolution'),
+		check = '` + evident.CheckBlockedByClosed + `', concat('in progress, blocked by ', arrayStringConcat(arrayFilter((k, o) -> o = 0, blocked_by, blocked_by_open), ', '), ', already done'),
+		check = '` + evident.CheckStatusOffBoard + `', concat('in ', status_name, ', which no column of a ', project_key, ' board holds'),
+		concat('created in ', initial_status))`
 	// A sub-task: an issue with a parent that is not its epic, not itself
 	// an epic-level issue.
 	subtasks := `parent_key != '' AND parent_key != epic_key AND NOT has(?, issue_type)`
@@ -538,11 +550,22 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	limit := strconv.Itoa(MaxQualityExamples)
 	fns := []func() error{
 		func() error {
-			q := cat(`SELECT f.1 AS check, count() AS n FROM (`, perIssue, `) ARRAY JOIN found AS f GROUP BY check`)
-			return s.DB.Select(ctx, &counts, q.text, q.args...)
-		},
-		func() error {
-			q := cat(`SELECT f.1 AS check, site, issue_key, f.2 AS note FROM (`, perIssue, `) ARRAY JOIN found AS f ORDER BY check, site, issue_key LIMIT `+limit+` BY check`)
+			q := cat(`SELECT check, count() AS n FROM (`, codes("", ""), `) ARRAY JOIN found AS check GROUP BY check`)
+			if err := s.DB.Select(ctx, &counts, q.text, q.args...); err != nil || len(counts) == 0 {
+				return err
+			}
+			// The examples: the first by key of each check, among a
+			// uniform sample (by a hash of the issue) of about
+			// qualitySample of the issues that failed it, so that no
+			// more than that are sorted.
+			every := "multiIf("
+			for _, c := range counts {
+				every += fmt.Sprintf("check = '%s', %d, ", c.Check, max(1, c.N/qualitySample))
+			}
+			every += "1)"
+			q = cat(`SELECT check, site, issue_key, `+note+` AS note FROM (`, codes(", project_key, status_name, initial_status, mb, cad, history_at, history_from_status, history_to_status, blocked_by, blocked_by_open",
+				", history_at, history_from_status, history_to_status, blocked_by"),
+				`) ARRAY JOIN found AS check WHERE cityHash64(site, issue_key) % `+every+` = 0 ORDER BY check, site, issue_key LIMIT `+limit+` BY check`)
 			return s.DB.Select(ctx, &examples, q.text, q.args...)
 		},
 	}
