@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/evident-ebm/evident/collector"
 	"io"
 	"net/http"
 	"os"
@@ -177,5 +178,22 @@ func TestConfigNeverPrintsPasswords(t *testing.T) {
 	err = c.Sites[0].Validate()
 	if c.Sites[0].Name != "jira.example.com" || err == nil || !strings.Contains(err.Error(), "carries credentials") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("site %q, validate: %v", c.Sites[0].Name, err)
+	}
+}
+
+// A project's stall threshold outside 0–365 days is refused, naming the
+// setting.
+func TestStallDaysAreChecked(t *testing.T) {
+	for _, days := range []float64{-1, 366} {
+		c := collector.SiteConfig{Name: "s", URL: "https://jira.example.com", PAT: "p", Projects: []string{"SHOP"},
+			ProjectSettings: map[string]collector.ProjectSettings{"SHOP": {StallDays: days}}}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "project_settings.SHOP.stall_days") {
+			t.Errorf("stall_days %v: %v", days, err)
+		}
+	}
+	ok := collector.SiteConfig{Name: "s", URL: "https://jira.example.com", PAT: "p", Projects: []string{"SHOP"},
+		ProjectSettings: map[string]collector.ProjectSettings{"SHOP": {StallDays: 3, BlockedStatuses: []string{"Blocked"}}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("stall_days 3: %v", err)
 	}
 }
