@@ -609,18 +609,24 @@ func (s *Service) Impediments(ctx context.Context, f Filter) (PeriodImpediments,
 	}
 	sort.SliceStable(out.Issues, func(a, b int) bool {
 		x, y := out.Issues[a], out.Issues[b]
-		if x.BlockedDays != y.BlockedDays {
-			return x.BlockedDays > y.BlockedDays
-		}
-		if x.StalledDays != y.StalledDays {
-			return x.StalledDays > y.StalledDays
-		}
-		return x.Key < y.Key
+		return moreImpeded(x.Impediments, y.Impediments, x.Key, y.Key)
 	})
 	if len(out.Issues) > MaxImpededListed {
 		out.Issues = out.Issues[:MaxImpededListed]
 	}
 	return out, nil
+}
+
+// moreImpeded orders impeded issues: most blocked days first, then most
+// stalled days, then by key.
+func moreImpeded(x, y Impediments, xKey, yKey string) bool {
+	if x.BlockedDays != y.BlockedDays {
+		return x.BlockedDays > y.BlockedDays
+	}
+	if x.StalledDays != y.StalledDays {
+		return x.StalledDays > y.StalledDays
+	}
+	return xKey < yKey
 }
 
 // SumImpediments adds up the impediments of done issues, of which there

@@ -114,13 +114,7 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 		}
 		sort.SliceStable(out.Impeded, func(a, b int) bool {
 			x, y := out.Impeded[a], out.Impeded[b]
-			if x.BlockedDays != y.BlockedDays {
-				return x.BlockedDays > y.BlockedDays
-			}
-			if x.StalledDays != y.StalledDays {
-				return x.StalledDays > y.StalledDays
-			}
-			return x.Key < y.Key
+			return moreImpeded(x.Impediments, y.Impediments, x.Key, y.Key)
 		})
 	}
 	out.P85 = flow.CycleTime.P85
