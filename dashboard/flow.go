@@ -453,7 +453,9 @@ func (s *Server) agingChart(flow metrics.Flow, bw *metrics.BoardWIP) Chart {
 		column := map[string]string{}
 		for _, c := range bw.Columns {
 			for _, st := range c.Statuses {
-				column[st] = c.Name
+				if _, ok := column[st]; !ok { // the first column of a name, as the WIP replay
+					column[st] = c.Name
+				}
 			}
 		}
 		group = func(a metrics.AgingItem) string {
@@ -646,6 +648,9 @@ func columnsChart(bw metrics.BoardWIP) Chart {
 	for _, c := range bw.Columns {
 		ch.Table.Rows = append(ch.Table.Rows, []string{c.Name, strings.Join(c.Statuses, ", "), limit(c.Min), limit(c.Max),
 			strconv.Itoa(c.Now), strconv.Itoa(c.Peak), strconv.Itoa(c.DaysOverMax), strconv.Itoa(c.DaysUnderMin)})
+	}
+	if len(bw.Ambiguous) > 0 {
+		ch.Help += " Several columns hold a status named " + strings.Join(bw.Ambiguous, ", ") + " (different statuses of one name): its issues count in the first of them."
 	}
 	for _, u := range bw.Unmapped {
 		ch.Table.Rows = append(ch.Table.Rows, []string{"(no column)", u.Status, "", "", strconv.Itoa(u.Now), strconv.Itoa(u.Peak), "", ""})

@@ -23,6 +23,10 @@ type BoardWIP struct {
 	// period, with the issues in each on the last day: the board does not
 	// show them.
 	Unmapped []UnmappedWIP `json:"unmapped"`
+	// Ambiguous are status names that several columns hold (different
+	// statuses of the same name): the replay knows statuses by name, so
+	// their issues count in the first of those columns only.
+	Ambiguous []string `json:"ambiguous"`
 }
 
 // ColumnWIP is one column's work in progress each day.
@@ -87,7 +91,7 @@ func (s *Service) BoardWIP(ctx context.Context, f Filter) (BoardWIP, error) {
 	for _, c := range cats {
 		category[c.Name] = c.Category
 	}
-	out := BoardWIP{Board: b.BoardID, Name: b.Name, Project: b.Project, Days: cfd.Days, Columns: []ColumnWIP{}, Unmapped: []UnmappedWIP{}}
+	out := BoardWIP{Board: b.BoardID, Name: b.Name, Project: b.Project, Days: cfd.Days, Columns: []ColumnWIP{}, Unmapped: []UnmappedWIP{}, Ambiguous: []string{}}
 	held := map[string]bool{}
 	n := len(cfd.Days)
 	for i, col := range b.Columns {
@@ -102,6 +106,12 @@ func (s *Service) BoardWIP(ctx context.Context, f Filter) (BoardWIP, error) {
 		}
 		c.Counted = !(i == 0 && only(evident.CategoryNew)) && !only(evident.CategoryDone)
 		for _, st := range col.Statuses {
+			if held[st] {
+				if !slices.Contains(out.Ambiguous, st) {
+					out.Ambiguous = append(out.Ambiguous, st)
+				}
+				continue
+			}
 			held[st] = true
 			for d, v := range cfd.Series[st] {
 				c.WIP[d] += v

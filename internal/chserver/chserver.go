@@ -61,8 +61,18 @@ func FreePort() (int, error) {
 // Start runs a server whose data lives in dir, on tcpPort (0 picks a free
 // port), and waits until it accepts connections. The server is killed if
 // this process dies.
+//
+// Free ports are picked, then released for the server to take: another
+// process (tests of other packages start servers in parallel) may take
+// one first. The server then exits with "Address already in use", and
+// Start tries again on other free ports, three times at most.
 func Start(ctx context.Context, dir string, tcpPort int) (*Server, error) {
-	return StartWith(ctx, dir, Options{TCPPort: tcpPort})
+	for try := 1; ; try++ {
+		s, err := StartWith(ctx, dir, Options{TCPPort: tcpPort})
+		if err == nil || tcpPort != 0 || try == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			return s, err
+		}
+	}
 }
 
 // Options are the settings of StartWith.
