@@ -31,10 +31,7 @@ type BoardWIP struct {
 
 // ColumnWIP is one column's work in progress each day.
 type ColumnWIP struct {
-	Name     string   `json:"name"`
-	Statuses []string `json:"statuses"`
-	Min      *int32   `json:"min"`
-	Max      *int32   `json:"max"`
+	BoardColumn
 	// Counted says the column holds work in progress: not the first column
 	// when it holds only to-do statuses (the backlog), not a column of done
 	// statuses only. The others have WIP but no limit figures.
@@ -95,7 +92,7 @@ func (s *Service) BoardWIP(ctx context.Context, f Filter) (BoardWIP, error) {
 	held := map[string]bool{}
 	n := len(cfd.Days)
 	for i, col := range b.Columns {
-		c := ColumnWIP{Name: col.Name, Statuses: col.Statuses, Min: col.Min, Max: col.Max, WIP: make([]int, n)}
+		c := ColumnWIP{BoardColumn: col, WIP: make([]int, n)}
 		only := func(cat string) bool {
 			for _, st := range col.Statuses {
 				if category[st] != cat {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,19 +211,14 @@ func (s *Service) flow(ctx context.Context, f Filter, impeded bool) (Flow, error
 			var pts []CyclePoint
 			// Aliases must not reuse a column's name: ClickHouse would read
 			// the alias (never null) in WHERE.
-			// Beyond MaxCyclePoints, a uniform sample (by a hash of the
-			// issue), not the first ones done: the chart stays fair. Only
-			// the issues whose hash is a multiple of k = n / (1.1 ·
-			// MaxCyclePoints) are sorted (halving the cost at 500k issues):
-			// 10% more than needed on average, so practically never fewer.
-			limit := strconv.Itoa(MaxCyclePoints)
+			// Beyond MaxCyclePoints, a uniform sample, not the first ones
+			// done: the chart stays fair (and sorting only the sample halves
+			// the cost at 500k issues).
 			started := cat(frag(" WHERE "+cond+" AND started_at IS NOT NULL", cargs...))
 			issues := cat(f.issuesFrom(), started)
 			sel := cat(`SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
 				(`+schema.CycleSeconds+`) / 86400 AS cycle_days
-				FROM `, issues, `
-				AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM `, issues, `), toUInt64(`+strconv.Itoa(MaxCyclePoints*11/10)+`))) = 0
-				ORDER BY cityHash64(site, issue_id) LIMIT `+limit)
+				FROM `, issues, uniformSample(issues, MaxCyclePoints))
 			if err := s.DB.Select(ctx, &pts, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("cycle points: %w", err)
 			}

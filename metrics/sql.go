@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -47,4 +48,14 @@ func cat(parts ...any) sqlf {
 func (f Filter) issuesFrom() sqlf {
 	from, args := f.issues()
 	return frag(from, args...)
+}
+
+// uniformSample is the tail of a query over issues (a FROM … WHERE with
+// its conditions) that keeps a uniform sample of at most n of them, by a
+// hash of the issue, not the first ones: only the issues whose hash is a
+// multiple of k = count / (1.1 · n) are sorted, 10% more than needed on
+// average, so practically never fewer.
+func uniformSample(issues sqlf, n int) sqlf {
+	return cat(` AND cityHash64(site, issue_id) % greatest(toUInt64(1), intDiv((SELECT count() FROM `, issues,
+		`), toUInt64(`+strconv.Itoa(n*11/10)+`))) = 0 ORDER BY cityHash64(site, issue_id) LIMIT `+strconv.Itoa(n))
 }
