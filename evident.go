@@ -57,6 +57,9 @@ type Site struct {
 	// kept so that a rebuild can re-extract without calling Jira.
 	FieldIDs string `ch:"field_ids"`
 	Version  uint64 `ch:"version"`
+	// Cycles is the JSON of the cycles projects take from board columns
+	// (collector.Cycles) that the stored issues were extracted with.
+	Cycles string `ch:"cycles"`
 }
 
 // Project is a Jira project.

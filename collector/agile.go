@@ -93,6 +93,11 @@ func (r *run) agile(ctx context.Context) error {
 			}
 		}
 	}
+	cycles, err := Cycles(r.cfg.Name, r.cfg.Boards, boards, configs, r.meta.statuses)
+	if err != nil {
+		return evident.Errorf(evident.EINVALID, "%v", err)
+	}
+	r.mapping.Cycles = cycles
 	if err := r.s.Store.InsertBoards(ctx, boards); err != nil {
 		return err
 	}

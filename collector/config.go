@@ -41,6 +41,9 @@ type SiteConfig struct {
 	MaxPageMB int `yaml:"max_page_mb"`
 	// Fields overrides the custom field ids discovered by name.
 	Fields FieldOverrides `yaml:"fields"`
+	// Boards set where cycle time starts and ends by board column, by
+	// board id; the project settings win over them (docs/metrics.md).
+	Boards map[uint64]BoardCycle `yaml:"boards"`
 	// ProjectSettings holds per-project mappings, by project key.
 	ProjectSettings map[string]ProjectSettings `yaml:"project_settings"`
 	// ServiceDeskFeedback collects the CSAT feedback of resolved requests of

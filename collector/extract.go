@@ -29,6 +29,8 @@ type Mapping struct {
 	CategoryByName map[string]string
 	// Projects holds per-project overrides by project key.
 	Projects map[string]ProjectSettings
+	// Cycles holds the cycle a board's columns give a project, by key.
+	Cycles map[string]*Cycle
 }
 
 // FieldIDs are the ids of the custom fields Extract reads.
@@ -158,6 +160,7 @@ type extractor struct {
 	key      string
 	findings []evident.Finding
 	settings ProjectSettings
+	cycle    *Cycle
 }
 
 // find records a data quality finding of the issue (at most one per check
@@ -198,7 +201,7 @@ func Extract(raw []byte, m Mapping) (Rows, error) {
 			is.ProjectKey = k
 		}
 	}
-	x.settings = m.Projects[is.ProjectKey]
+	x.settings, x.cycle = m.Projects[is.ProjectKey], m.Cycles[is.ProjectKey]
 	var issueType struct {
 		Name           string
 		Subtask        bool
@@ -488,6 +491,9 @@ func (x *extractor) category(id, name, fromIssue string) string {
 		return c
 	}
 	if c, ok := x.settings.StatusCategories[id]; ok && id != "" {
+		return c
+	}
+	if c, ok := x.cycle.category(id); ok {
 		return c
 	}
 	c := fromIssue

@@ -133,7 +133,12 @@ func (x *extractor) isSprintItem(it rawItem) bool {
 }
 
 func (x *extractor) isStart(id, name, category string) bool {
-	if category == evident.CategoryIndeterminate {
+	switch {
+	case x.cycle != nil:
+		if x.cycle.starts(id) {
+			return true
+		}
+	case category == evident.CategoryIndeterminate:
 		return true
 	}
 	for _, s := range x.settings.StartStatuses {

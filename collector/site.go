@@ -155,7 +155,7 @@ func DiscoverFields(fields []jira.Field, override FieldOverrides) FieldIDs {
 func (r *run) storeMetadata(ctx context.Context) error {
 	fieldJSON, _ := json.Marshal(r.meta.fields)
 	if err := r.s.Store.InsertSites(ctx, []evident.Site{{Site: r.cfg.Name, URL: r.cfg.URL, DeploymentType: r.meta.deploy,
-		TimeZone: r.meta.loc.String(), FieldIDs: string(fieldJSON), Version: r.version}}); err != nil {
+		TimeZone: r.meta.loc.String(), FieldIDs: string(fieldJSON), Cycles: r.prev.Cycles, Version: r.version}}); err != nil {
 		return err
 	}
 	var projects []evident.Project

@@ -47,6 +47,8 @@ type Store interface {
 	EachRawIssue(ctx context.Context, site string, fn func(evident.RawIssue) error) error
 	Statuses(ctx context.Context, site string) ([]evident.Status, error)
 	Site(ctx context.Context, site string) (evident.Site, bool, error)
+	// Boards returns a site's stored boards and column configurations.
+	Boards(ctx context.Context, site string) ([]evident.Board, []evident.BoardConfig, error)
 	// RefreshReadModel rebuilds the deduplicated tables the metrics read
 	// when the Jira tables changed since the last build.
 	RefreshReadModel(ctx context.Context) (took time.Duration, built bool, err error)
@@ -120,12 +122,17 @@ func NewSyncer(store Store, log *slog.Logger) *Syncer {
 
 // run is the state of one sync of one site.
 type run struct {
-	s        *Syncer
-	cfg      SiteConfig
-	c        *jiraClient
-	site     deployment // what Cloud and Data Center do differently
-	meta     siteMeta
-	mapping  Mapping
+	s       *Syncer
+	cfg     SiteConfig
+	c       *jiraClient
+	site    deployment // what Cloud and Data Center do differently
+	meta    siteMeta
+	mapping Mapping
+	// prev is the site as the last run stored it (ok false: never).
+	prev struct {
+		evident.Site
+		ok bool
+	}
 	version  uint64
 	started  time.Time
 	runID    string
@@ -247,6 +254,9 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 	if err := r.preflight(ctx); err != nil {
 		return err
 	}
+	if r.prev.Site, r.prev.ok, err = r.s.Store.Site(ctx, r.cfg.Name); err != nil {
+		return err
+	}
 	if err := r.storeMetadata(ctx); err != nil {
 		return err
 	}
@@ -295,6 +305,9 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 		if err := r.markDeleted(ctx); err != nil {
 			return err
 		}
+	}
+	if err := r.cyclesChanged(ctx); err != nil {
+		return err
 	}
 	for key, at := range checkpoints {
 		if err := r.s.Store.SaveCheckpoint(ctx, r.cfg.Name, key, at); err != nil {

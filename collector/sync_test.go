@@ -544,3 +544,126 @@ func TestServiceDeskFeedbackBecomesCSAT(t *testing.T) {
 		t.Fatalf("feedback collected although switched off: %d", n)
 	}
 }
+
+// TestBoardColumnsSetCycleTimeOfStoredIssues configures the OPS board's
+// columns as the cycle (from In Review to Done, so that Ready for Release is
+// not done yet): the next incremental sync re-extracts what it had stored,
+// every OPS issue's started_at and done_at follow the columns, as walked
+// here from the simulator's own histories, the other projects keep theirs,
+// and dropping the setting restores the first sync's rows exactly.
+func TestBoardColumnsSetCycleTimeOfStoredIssues(t *testing.T) {
+	e := setup(t, false, 600, jirasim.Faults{})
+	e.run(t, collector.Full)
+	before := fingerprint(t, e.store)
+	ctx := context.Background()
+	stored := func() map[string]evident.Issue {
+		var rows []evident.Issue
+		if err := e.store.Select(ctx, &rows, "SELECT * FROM issues FINAL WHERE site = 'sim' AND deleted = 0"); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]evident.Issue{}
+		for _, is := range rows {
+			out[is.IssueKey] = is
+		}
+		return out
+	}
+	first := stored()
+	const opsBoard = 3
+	e.cfg.Boards = map[uint64]collector.BoardCycle{opsBoard: {StartColumn: "In Review", EndColumn: "Done"}}
+	e.run(t, collector.Incremental)
+	after := stored()
+
+	start, end := map[string]bool{}, map[string]bool{}
+	cols := e.sim.Generator().BoardColumns(opsBoard)
+	for k, c := range cols {
+		for _, id := range c.Statuses {
+			start[id] = k >= 3 && k < 5
+			end[id] = k >= 5
+		}
+	}
+	checked, moved, unchanged := 0, 0, 0
+	for i := 0; i < 600; i++ {
+		is := e.sim.Issue(i)
+		got, ok := after[is.Key]
+		if is.Project.Key != "OPS" {
+			if ok && (!eqTimes(got.StartedAt, first[is.Key].StartedAt) || !eqTimes(got.DoneAt, first[is.Key].DoneAt)) {
+				t.Fatalf("%s of %s changed with the OPS board", is.Key, is.Project.Key)
+			}
+			continue
+		}
+		if is.Shape != "" || is.Deleted || !ok {
+			continue
+		}
+		cur, at := is.Status.ID, is.Created
+		var changes []struct {
+			at time.Time
+			to string
+		}
+		for _, h := range is.Histories {
+			for _, it := range h.Items {
+				if it.Field == "status" {
+					if len(changes) == 0 {
+						cur = *it.From
+					}
+					changes = append(changes, struct {
+						at time.Time
+						to string
+					}{h.Created, *it.To})
+				}
+			}
+		}
+		if len(changes) == 0 {
+			continue
+		}
+		var started, done *time.Time
+		if start[cur] {
+			started = &at
+		}
+		for _, c := range changes {
+			c := c
+			if started == nil && start[c.to] {
+				started = &c.at
+			}
+			if end[c.to] && !end[cur] {
+				done = &c.at
+			}
+			cur = c.to
+		}
+		if !end[cur] {
+			done = nil
+		}
+		if started != nil && done != nil && started.After(*done) {
+			started = done
+		}
+		if !eqTimes(got.StartedAt, started) || !eqTimes(got.DoneAt, done) {
+			t.Fatalf("%s in %s: started %v done %v, the board's columns say %v and %v", is.Key, is.Status.Name, got.StartedAt, got.DoneAt, started, done)
+		}
+		checked++
+		if eqTimes(got.StartedAt, first[is.Key].StartedAt) && eqTimes(got.DoneAt, first[is.Key].DoneAt) {
+			unchanged++
+		} else {
+			moved++
+		}
+	}
+	if checked < 50 || moved < 20 {
+		t.Fatalf("%d OPS issues checked, %d moved by the board's columns, %d unchanged", checked, moved, unchanged)
+	}
+	t.Logf("%d OPS issues checked against the columns: %d moved, %d unchanged", checked, moved, unchanged)
+
+	e.cfg.Boards = nil
+	e.run(t, collector.Incremental)
+	if got := fingerprint(t, e.store); got != before {
+		t.Fatalf("without the board setting the rows differ from the first sync:\n%s\n%s", got, before)
+	}
+	e.cfg.Boards = map[uint64]collector.BoardCycle{opsBoard: {StartColumn: "Deploy"}}
+	if _, err := e.sync.Sync(ctx, e.cfg, collector.Incremental); err == nil || !strings.Contains(err.Error(), `boards.3: start_column "Deploy" is not a column`) {
+		t.Fatalf("unknown column: %v", err)
+	}
+}
+
+func eqTimes(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
+}

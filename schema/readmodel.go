@@ -86,17 +86,18 @@ var buildSteps = []struct{ name, sql string }{
 	// An issue stored before timelines were (none joined: tl_version 0)
 	// counts as created in its current status, until the collector
 	// re-extracts it.
-	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status, initial_category,
+	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status_id, initial_status, initial_category,
 		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
 		time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes)
-	SELECT toUInt64(?), ` + issueColumns + `, if(tl_version = 0, status_name, initial_status), if(tl_version = 0, status_category, initial_category),
+	SELECT toUInt64(?), ` + issueColumns + `, if(tl_version = 0, status_id, initial_status_id), if(tl_version = 0, status_name, initial_status),
+		if(tl_version = 0, status_category, initial_category),
 		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
 		time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes
 	FROM (SELECT ` + issueColumns + `, time_criticality, risk_reduction, job_size, has_acceptance
 		FROM (SELECT * FROM issues FINAL WHERE deleted = 0 AND ` + issueRange + `)
 		ALL LEFT JOIN (SELECT site, issue_id, time_criticality, risk_reduction, job_size, has_acceptance FROM issue_backlog FINAL
 			WHERE ` + issueRange + `) USING (site, issue_id))
-	ALL LEFT JOIN (SELECT site, issue_id, version AS tl_version, initial_status, initial_category, history_at, history_id, history_from_status,
+	ALL LEFT JOIN (SELECT site, issue_id, version AS tl_version, initial_status_id, initial_status, initial_category, history_at, history_id, history_from_status,
 			history_to_status, history_to_status_id, history_from_category, history_to_category, findings, finding_notes
 		FROM issue_timelines FINAL WHERE ` + issueRange + `) USING (site, issue_id)`},
 	// The cumulative flow as daily changes per state (FlowEvents summed).

@@ -373,6 +373,19 @@ func (s *Store) HasLiveIssues(ctx context.Context, site, project string) (bool, 
 	return n > 0, nil
 }
 
+// Boards returns a site's stored boards and their column configurations.
+func (s *Store) Boards(ctx context.Context, site string) ([]evident.Board, []evident.BoardConfig, error) {
+	var boards []evident.Board
+	var configs []evident.BoardConfig
+	if err := s.Select(ctx, &boards, "SELECT "+columnsOf(reflect.TypeOf(evident.Board{}))+" FROM boards FINAL WHERE site = ?", site); err != nil {
+		return nil, nil, fmt.Errorf("read boards: %w", err)
+	}
+	if err := s.Select(ctx, &configs, "SELECT "+columnsOf(reflect.TypeOf(evident.BoardConfig{}))+" FROM board_config FINAL WHERE site = ?", site); err != nil {
+		return nil, nil, fmt.Errorf("read board columns: %w", err)
+	}
+	return boards, configs, nil
+}
+
 // InsertBoards stores boards.
 func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
 	return insert(ctx, s, "boards", rows)

@@ -197,3 +197,26 @@ func TestStallDaysAreChecked(t *testing.T) {
 		t.Errorf("stall_days 3: %v", err)
 	}
 }
+
+// TestConfigExampleOfTheREADMELoads keeps the README's example
+// configuration in step with the settings: an unknown key in it fails.
+func TestConfigExampleOfTheREADMELoads(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "more sites go in the YAML file:\n\n```yaml\n")
+	example, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("README: the example configuration is not where this test looks for it")
+	}
+	p := filepath.Join(t.TempDir(), "evident.yaml")
+	os.WriteFile(p, []byte(example), 0o600)
+	c, err := LoadConfig(p, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if b := c.Sites[0].Boards[42]; b.StartColumn != "In Progress" || b.EndColumn != "Done" {
+		t.Fatalf("README example: boards %+v", c.Sites[0].Boards)
+	}
+}

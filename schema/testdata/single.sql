@@ -538,3 +538,9 @@ ALTER TABLE issues_current  ADD COLUMN blocked_by Array(String) AFTER flagged;
 -- impediments
 ALTER TABLE issues_current  ADD COLUMN blocked_by_open Array(UInt8) AFTER blocked_by;
 
+-- site_cycles
+ALTER TABLE sites  ADD COLUMN cycles String;
+
+-- initial_status_id
+ALTER TABLE issues_current  ADD COLUMN initial_status_id String;
+
