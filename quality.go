@@ -28,7 +28,9 @@ const (
 	CheckDateOutOfRange        = "date_out_of_range"
 	// Checks run on the read model, across issues and boards (not at
 	// extraction): stored data gets them without a new sync.
+	CheckDoneNeverStarted   = "done_never_started"
 	CheckMovedBackwards     = "moved_backwards"
+	CheckMovedBackColumn    = "moved_back_column"
 	CheckChangedAfterDone   = "changed_after_done"
 	CheckDoneUnresolved     = "done_without_resolution"
 	CheckBlockedByClosed    = "blocked_by_closed"
@@ -61,7 +63,9 @@ var Checks = []Check{
 	{CheckResolvedNotDone, "A resolution is set but the status is not done", "Flow measures go by the status and ignore the resolution."},
 	{CheckFieldUnreadable, "A field Evident reads could not be read", "The field is left empty."},
 	{CheckDateOutOfRange, "A date before 1970-01-02 or after 2105", "The date is left out (a changelog entry) or empty (a field)."},
+	{CheckDoneNeverStarted, "Done without ever being started (no in-progress status on record)", "Left out of cycle time (the trust figures count it); in lead time and throughput."},
 	{CheckMovedBackwards, "Moved back from in progress to a to-do status", "Cycle time runs from the first start: the time back in to-do counts as cycle time."},
+	{CheckMovedBackColumn, "Moved back to an earlier column of its project's board within a category (review back to development)", "Cycle time runs from the first start; the rework is in it. The board's WIP counts it where it is."},
 	{CheckChangedAfterDone, "Status changes after done: left done and came back (reopened)", "Done at its last completion; lead and cycle time include the reopened time."},
 	{CheckDoneUnresolved, "Done without a resolution", "Flow measures go by the status; Jira's own reports (by resolution) do not count it done."},
 	{CheckBlockedByClosed, "In progress and \"blocked by\" an issue already done", "The link blocks nothing from the blocker's completion on; remove it in Jira."},

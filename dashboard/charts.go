@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/evident-ebm/evident/metrics"
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/go-echarts/go-echarts/v2/render"
@@ -24,6 +25,8 @@ type Chart struct {
 	Table   Table
 	CSV     string // link to the chart's data as CSV
 	Empty   string // shown instead of the chart when there is no data
+	// Trust says what the chart rests on, when it is one measure's.
+	Trust *metrics.Trust
 }
 
 // Table is a chart's data.

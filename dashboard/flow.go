@@ -215,7 +215,7 @@ func leadHistogram(flow metrics.Flow) Chart {
 }
 
 func throughputChart(flow metrics.Flow, f metrics.Filter, notes []evident.Annotation) Chart {
-	ch := Chart{ID: "throughput", Title: "Throughput run chart",
+	ch := Chart{ID: "throughput", Title: "Throughput run chart", Trust: &flow.ThroughputTrust,
 		Help:  "Issues done per week (weeks start on Monday, UTC). A week only partly inside the period (still running, or cut by From/To) is drawn dashed: its count is not comparable.",
 		Table: Table{Head: []string{"week", "done", "partial"}}}
 	if len(flow.Throughput) == 0 {
@@ -475,7 +475,7 @@ func (s *Server) agingChart(flow metrics.Flow, bw *metrics.BoardWIP) Chart {
 			}
 		}
 		names = append(names, slices.Sorted(maps.Keys(used))...)
-		ch.Help += " Columns are the board's, in its order."
+		ch.Help += " Columns are the board's, in its order. Cycle time " + bw.Cycle + "."
 	} else {
 		seen := map[string]bool{}
 		for _, a := range flow.Aging {

@@ -1303,6 +1303,21 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 			firstCol[b.Project][id] = true
 		}
 	}
+	// The column of a status: its column on the project's first board (by
+	// id) that holds it, 1 on. By id: the two "Waiting"s sit in two columns.
+	colOf := map[string]map[string]int{}
+	for _, b := range h.Boards {
+		if colOf[b.Project] == nil {
+			colOf[b.Project] = map[string]int{}
+		}
+		for k, c := range g.BoardColumns(int(b.BoardID)) {
+			for _, id := range c.Statuses {
+				if colOf[b.Project][id] == 0 {
+					colOf[b.Project][id] = k + 1
+				}
+			}
+		}
+	}
 	started := map[string]bool{}
 	var subtasks []*jirasim.Issue
 	for i := 0; i < g.Len(); i++ {
@@ -1330,6 +1345,9 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 				if to.Category == "indeterminate" {
 					started[is.Key] = true
 				}
+				if c := colOf[is.Project.Key]; from.Category == to.Category && c[to.ID] > 0 && c[from.ID] > c[to.ID] {
+					mark(evident.CheckMovedBackColumn, is.Key)
+				}
 			}
 		}
 		if initial.Category == "indeterminate" {
@@ -1348,6 +1366,9 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 				}
 			}
 		}
+		if is.Status.Category == "done" && !started[is.Key] {
+			mark(evident.CheckDoneNeverStarted, is.Key)
+		}
 		if is.Type == "Sub-task" {
 			subtasks = append(subtasks, is)
 		}
@@ -1364,7 +1385,7 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 			mark(evident.CheckParentNotStarted, parent.Key)
 		}
 	}
-	for _, check := range []string{evident.CheckChangedAfterDone, evident.CheckMovedBackwards, evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn,
+	for _, check := range []string{evident.CheckDoneNeverStarted, evident.CheckMovedBackColumn, evident.CheckChangedAfterDone, evident.CheckMovedBackwards, evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn,
 		evident.CheckBlockedByClosed, evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
 		if int(got[check].Issues) != len(want[check]) || len(want[check]) == 0 {
 			t.Errorf("%s: %d issues, the simulator has %d", check, got[check].Issues, len(want[check]))
@@ -1402,6 +1423,9 @@ func TestBoardColumnsWIPAgreesWithTheSimulator(t *testing.T) {
 			if is := e.sim.Issue(i); is != nil && is.Project.Key == bw.Project && !is.Created.After(testNow) {
 				counts[is.Status.Name]++
 			}
+		}
+		if !strings.Contains(bw.Cycle, "Jira's categories") {
+			t.Errorf("board %d: cycle %q, want Jira's categories (no boards setting)", board, bw.Cycle)
 		}
 		if fmt.Sprint(bw.Ambiguous) != "[Waiting]" {
 			t.Errorf("board %d: ambiguous %v, want [Waiting]", board, bw.Ambiguous)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -32,8 +31,11 @@ type derivedCheck struct {
 // one pass, the sub-task ones by joining sub-tasks to their parents.
 func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]derivedCheck, error) {
 	// Board statuses by "PROJECT|status": those a column holds, and those
-	// of the first column; only projects with a board are checked.
-	var projects, held, first []string
+	// of the first column; only projects with a board are checked. The
+	// column of a status (1 on) is its place in the first of the
+	// project's boards that holds it.
+	var projects, held, first, heldIDs []string
+	var colIndex []uint32
 	for _, b := range boards {
 		if b.Project == "" {
 			continue
@@ -46,51 +48,71 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 					first = append(first, b.Project+"|"+st)
 				}
 			}
+			for _, id := range c.ids {
+				heldIDs = append(heldIDs, b.Project+"|"+id)
+				colIndex = append(colIndex, uint32(i+1))
+			}
 		}
 	}
 	// A list is never empty: ClickHouse cannot type an empty array literal
 	// in has(); "" matches no project.
+	heldIDs, colIndex = append(heldIDs, ""), append(colIndex, 0)
 	projects, held, first = uniq(append(projects, "")), uniq(append(held, "")), uniq(append(first, ""))
 	g := schema.CurrentGen
 	// The per-issue checks: each a condition on a row of issues_current.
 	// They are counted in one pass without arrays; the examples are drawn
 	// in a second pass, each check's from a uniform sample of its issues.
-	conds := []struct{ code, cond string }{
-		{evident.CheckMovedBackwards, "mb > 0"},
-		{evident.CheckChangedAfterDone, "cad > 0"},
-		{evident.CheckDoneUnresolved, "status_category = 'done' AND resolved_at IS NULL"},
-		{evident.CheckBlockedByClosed, "started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open)"},
-		{evident.CheckStatusOffBoard, "has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name))"},
-		{evident.CheckCreatedOffColumn, "has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status))"},
+	conds := []struct {
+		code string
+		cond sqlf
+	}{
+		{evident.CheckDoneNeverStarted, frag("done_at IS NOT NULL AND started_at IS NULL")},
+		{evident.CheckMovedBackwards, frag("mb > 0")},
+		{evident.CheckMovedBackColumn, frag("mbc > 0")},
+		{evident.CheckChangedAfterDone, frag("cad > 0")},
+		{evident.CheckDoneUnresolved, frag("status_category = 'done' AND resolved_at IS NULL")},
+		{evident.CheckBlockedByClosed, frag("started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open)")},
+		{evident.CheckStatusOffBoard, frag("has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name))", projects, held)},
+		{evident.CheckCreatedOffColumn, frag("has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status))", projects, first)},
 	}
-	condArgs := []any{projects, held, projects, first}
-	rows := func(extra string) string {
-		return `(SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at, blocked_by_open` + extra + `,
+	// col is the board column of a status (by id) of the issue's project,
+	// 0 when no column holds it.
+	col := func(status string) sqlf {
+		return frag("arrayElement(?, indexOf(?, concat(project_key, '|', "+status+")))", colIndex, heldIDs)
+	}
+	rows := func(extra string) sqlf {
+		return cat(`(SELECT site, issue_key, project_key, status_name, status_category, initial_status, initial_status_id, history_to_status_id, resolved_at, started_at, done_at, blocked_by_open`+extra+`,
 			arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
-			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad
-			FROM issues_current WHERE gen = ` + g + `)`
+			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad,
+			arrayFirstIndex((f, t, a, b) -> a = b AND `, col("t"), ` > 0 AND `, col("f"), ` > `, col("t"), `,
+				arraySlice(arrayConcat([initial_status_id], history_to_status_id), 1, length(history_to_status_id)), history_to_status_id, history_from_category, history_to_category) AS mbc
+			FROM issues_current WHERE gen = `+g+`)`)
 	}
-	var countCols []string
-	for _, c := range conds {
-		countCols = append(countCols, "countIf("+c.cond+")")
+	countSQL := frag(`SELECT `)
+	for i, c := range conds {
+		if i > 0 {
+			countSQL = cat(countSQL, ", ")
+		}
+		countSQL = cat(countSQL, "countIf(", c.cond, ")")
 	}
-	countSQL := frag(`SELECT `+strings.Join(countCols, ", ")+` FROM `+rows(""), condArgs...)
+	countSQL = cat(countSQL, ` FROM `, rows(""))
 	// codes lists a row's failed checks, each kept when the row's hash
 	// falls in the check's sample (every[i]: 1 in every[i] issues).
 	codes := func(every []uint64) sqlf {
-		var items []string
-		var args []any
+		found := frag("")
 		for i, c := range conds {
-			items = append(items, fmt.Sprintf("if((%s) AND cityHash64(site, issue_key) %% %d = 0, '%s', '')", c.cond, every[i], c.code))
-			if i >= 4 {
-				args = append(args, condArgs[(i-4)*2], condArgs[(i-4)*2+1])
+			if i > 0 {
+				found = cat(found, ", ")
 			}
+			found = cat(found, "if((", c.cond, fmt.Sprintf(") AND cityHash64(site, issue_key) %% %d = 0, '%s', '')", every[i], c.code))
 		}
-		return frag(`SELECT *, arrayFilter(x -> x != '', [`+strings.Join(items, ", ")+`]) AS found FROM `+
-			rows(", history_at, history_from_status, history_to_status, blocked_by")+` WHERE notEmpty(found)`, args...)
+		return cat(`SELECT *, arrayFilter(x -> x != '', [`, found, `]) AS found FROM `,
+			rows(", history_at, history_from_status, history_to_status, blocked_by"), ` WHERE notEmpty(found)`)
 	}
 	note := `multiIf(
+		check = '` + evident.CheckDoneNeverStarted + `', concat('done (', status_name, ') without a start on record'),
 		check = '` + evident.CheckMovedBackwards + `', concat(history_from_status[mb], ' → ', history_to_status[mb], ' on ', toString(toDate(history_at[mb]))),
+		check = '` + evident.CheckMovedBackColumn + `', concat(history_from_status[mbc], ' → ', history_to_status[mbc], ' on ', toString(toDate(history_at[mbc])), ', an earlier column'),
 		check = '` + evident.CheckChangedAfterDone + `', concat(history_from_status[cad], ' → ', history_to_status[cad], ' on ', toString(toDate(history_at[cad])), ' after done'),
 		check = '` + evident.CheckDoneUnresolved + `', concat('in ', status_name, ' with no resolution'),
 		check = '` + evident.CheckBlockedByClosed + `', concat('in progress, blocked by ', arrayStringConcat(arrayFilter((k, o) -> o = 0, blocked_by, blocked_by_open), ', '), ', already done'),
@@ -169,10 +191,10 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	}
 	byCheck := map[string]*derivedCheck{}
 	var out []derivedCheck
-	for _, c := range []string{evident.CheckMovedBackwards, evident.CheckChangedAfterDone, evident.CheckDoneUnresolved, evident.CheckBlockedByClosed,
-		evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn, evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
-		out = append(out, derivedCheck{check: c})
+	for _, c := range conds {
+		out = append(out, derivedCheck{check: c.code})
 	}
+	out = append(out, derivedCheck{check: evident.CheckSubtaskAfterParent}, derivedCheck{check: evident.CheckParentNotStarted})
 	for i := range out {
 		byCheck[out[i].check] = &out[i]
 	}

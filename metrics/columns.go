@@ -27,6 +27,8 @@ type BoardWIP struct {
 	// statuses of the same name): the replay knows statuses by name, so
 	// their issues count in the first of those columns only.
 	Ambiguous []string `json:"ambiguous"`
+	// Cycle says where cycle time starts and ends on the board's project.
+	Cycle string `json:"cycle"`
 }
 
 // ColumnWIP is one column's work in progress each day.
@@ -88,7 +90,7 @@ func (s *Service) BoardWIP(ctx context.Context, f Filter) (BoardWIP, error) {
 	for _, c := range cats {
 		category[c.Name] = c.Category
 	}
-	out := BoardWIP{Board: b.BoardID, Name: b.Name, Project: b.Project, Days: cfd.Days, Columns: []ColumnWIP{}, Unmapped: []UnmappedWIP{}, Ambiguous: []string{}}
+	out := BoardWIP{Board: b.BoardID, Name: b.Name, Project: b.Project, Days: cfd.Days, Columns: []ColumnWIP{}, Unmapped: []UnmappedWIP{}, Ambiguous: []string{}, Cycle: b.Cycle}
 	held := map[string]bool{}
 	n := len(cfd.Days)
 	for i, col := range b.Columns {

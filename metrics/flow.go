@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -92,8 +93,44 @@ type Flow struct {
 	// LeadHistogram counts done issues by whole days of lead time.
 	LeadHistogram []DayBin `json:"lead_time_histogram"`
 	// CycleTrust says what cycle time rests on: the done issues that were
-	// started, of all done (the never started are left out).
-	CycleTrust Trust `json:"cycle_time_trust"`
+	// started, of all done (the never started are left out). LeadTrust
+	// and ThroughputTrust rest on every done issue; their caveats name
+	// those whose dates a check questions.
+	CycleTrust      Trust `json:"cycle_time_trust"`
+	LeadTrust       Trust `json:"lead_time_trust"`
+	ThroughputTrust Trust `json:"throughput_trust"`
+	caveats         flowCaveats
+}
+
+// flowCaveats count the done issues of the period that data quality
+// checks question (docs/metrics.md, "Trust").
+type flowCaveats struct {
+	resolvedBeforeCreated, changeBeforeCreated, doneBeforeStarted, reopened, movedBack uint64
+}
+
+// flowCaveatColumns are doneRows' extra columns flowCaveats count.
+const flowCaveatColumns = `has(findings, '` + evident.CheckResolvedBeforeCreated + `') AS rbc, has(findings, '` + evident.CheckChangeBeforeCreated + `') AS cbc,
+	has(findings, '` + evident.CheckDoneBeforeStarted + `') AS dbs,
+	arrayExists((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS reo,
+	arrayExists((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mbk`
+
+func (c *flowCaveats) dest() []any {
+	return []any{&c.resolvedBeforeCreated, &c.changeBeforeCreated, &c.doneBeforeStarted, &c.reopened, &c.movedBack}
+}
+
+// trust fills the trust figures of lead time, cycle time and throughput.
+func (out *Flow) trust() {
+	c := out.caveats
+	reopened := LeftOut{Reason: "reopened: counted once, at the last completion", Issues: int(c.reopened)}
+	out.LeadTrust = NewTrust(out.LeadTime.N).WithCaveats(
+		LeftOut{Reason: "resolved before created: lead time 0", Issues: int(c.resolvedBeforeCreated)},
+		LeftOut{Reason: "status changes dated before the creation: counted at the creation", Issues: int(c.changeBeforeCreated)},
+		reopened)
+	out.CycleTrust = NewTrust(out.CycleTime.N, LeftOut{Reason: "never started", Issues: out.LeadTime.N - out.CycleTime.N}).WithCaveats(
+		LeftOut{Reason: "done before started: cycle time 0", Issues: int(c.doneBeforeStarted)},
+		LeftOut{Reason: "moved back to to-do: counted from the first start", Issues: int(c.movedBack)},
+		reopened)
+	out.ThroughputTrust = NewTrust(out.LeadTime.N).WithCaveats(reopened)
 }
 
 // StatusTimes is where the issues done in a period spent their time, and
@@ -246,7 +283,7 @@ func (s *Service) flow(ctx context.Context, f Filter, impeded bool) (Flow, error
 			cycles[i] = p.CycleDays
 		}
 		ExpectFinish(out.Aging, cycles)
-		out.CycleTrust = NewTrust(out.CycleTime.N, LeftOut{Reason: "never started", Issues: out.LeadTime.N - out.CycleTime.N})
+		out.trust()
 		imp := map[string]ImpededIssue{}
 		for _, is := range inProgress {
 			imp[is.Key] = is
@@ -313,11 +350,12 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 // flowPass reads the issues done in the period once.
 func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, args []any, out *Flow) error {
 	q := `SELECT ` + leadCycleAggregates + `,
-		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist
-		FROM (` + doneRows(from, cond, "toMonday(assumeNotNull(done_at)) AS wk") + `)`
+		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist,
+		countIf(rbc), countIf(cbc), countIf(dbs), countIf(reo), countIf(mbk)
+		FROM (` + doneRows(from, cond, "toMonday(assumeNotNull(done_at)) AS wk, "+flowCaveatColumns) + `)`
 	var lc leadCycle
 	var weeks, hist []any
-	if err := s.DB.QueryRow(ctx, q, args, append(lc.dest(), &weeks, &hist)...); err != nil {
+	if err := s.DB.QueryRow(ctx, q, args, append(append(lc.dest(), &weeks, &hist), out.caveats.dest()...)...); err != nil {
 		return fmt.Errorf("flow: %w", err)
 	}
 	out.LeadTime, out.CycleTime = lc.stats()

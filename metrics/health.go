@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -39,6 +40,28 @@ type BoardHealth struct {
 	// Unmapped are the site's statuses no column holds: the board does
 	// not show issues in them.
 	Unmapped []string `json:"unmapped_statuses"`
+	// Cycle says where cycle time starts and ends on the board's project
+	// (docs/metrics.md, "Cycle time by board columns").
+	Cycle string `json:"cycle"`
+}
+
+// cycleOf says in words where the project's cycle starts and ends, from
+// the cycles the site's issues were extracted with (sites.cycles).
+func cycleOf(cycles string, project string) string {
+	var c map[string]struct {
+		Board       uint64 `json:"board"`
+		StartColumn string `json:"start_column"`
+		EndColumn   string `json:"end_column"`
+	}
+	if json.Unmarshal([]byte(cycles), &c) != nil || c[project].StartColumn == "" {
+		return "from the first in-progress status to the done category (Jira's categories)"
+	}
+	p := c[project]
+	end := "the done category"
+	if p.EndColumn != "" {
+		end = fmt.Sprintf("column %q", p.EndColumn)
+	}
+	return fmt.Sprintf("from column %q to %s of board %d", p.StartColumn, end, p.Board)
 }
 
 // BoardColumn is a column with its statuses (by name) and WIP limits
@@ -46,8 +69,10 @@ type BoardHealth struct {
 type BoardColumn struct {
 	Name     string   `json:"name"`
 	Statuses []string `json:"statuses"`
-	Min      *int32   `json:"min"`
-	Max      *int32   `json:"max"`
+	// ids are the statuses by id, for the checks across columns.
+	ids []string
+	Min *int32 `json:"min"`
+	Max *int32 `json:"max"`
 }
 
 // boardHealth reads the boards' columns and names their statuses.
@@ -59,6 +84,10 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 		ID   string `ch:"status_id"`
 		Name string `ch:"name"`
 	}
+	var sites []struct {
+		Site   string `ch:"site"`
+		Cycles string `ch:"cycles"`
+	}
 	err := parallel(
 		func() error {
 			return s.DB.Select(ctx, &configs, "SELECT * FROM board_config FINAL ORDER BY site, board_id")
@@ -67,6 +96,7 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 		func() error {
 			return s.DB.Select(ctx, &statuses, "SELECT site, status_id, name FROM statuses FINAL ORDER BY site, name, status_id")
 		},
+		func() error { return s.DB.Select(ctx, &sites, "SELECT site, cycles FROM sites FINAL") },
 	)
 	if err != nil {
 		return nil, fmt.Errorf("board health: %w", err)
@@ -83,13 +113,18 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 	for _, st := range statuses {
 		name[[2]string{st.Site, st.ID}] = st.Name
 	}
+	cycles := map[string]string{}
+	for _, st := range sites {
+		cycles[st.Site] = st.Cycles
+	}
 	out := []BoardHealth{}
 	for _, c := range configs {
 		b := board[key{c.Site, c.BoardID}]
-		h := BoardHealth{Site: c.Site, BoardID: c.BoardID, Name: b.Name, Type: b.Type, Project: b.ProjectKey, Columns: []BoardColumn{}, Unmapped: []string{}}
+		h := BoardHealth{Site: c.Site, BoardID: c.BoardID, Name: b.Name, Type: b.Type, Project: b.ProjectKey, Columns: []BoardColumn{}, Unmapped: []string{},
+			Cycle: cycleOf(cycles[c.Site], b.ProjectKey)}
 		held := map[string]bool{}
 		for i, col := range c.ColumnNames {
-			bc := BoardColumn{Name: col, Statuses: []string{}}
+			bc := BoardColumn{Name: col, Statuses: []string{}, ids: c.ColumnStatuses[i]}
 			for _, id := range c.ColumnStatuses[i] {
 				held[id] = true
 				n := name[[2]string{c.Site, id}]
