@@ -36,6 +36,7 @@ const (
 	CheckBlockedByClosed    = "blocked_by_closed"
 	CheckStatusOffBoard     = "status_not_on_board"
 	CheckCreatedOffColumn   = "created_outside_first_column"
+	CheckOnSeveralBoards    = "on_several_boards"
 	CheckSubtaskAfterParent = "subtask_open_after_parent_done"
 	CheckParentNotStarted   = "parent_not_started"
 )
@@ -71,6 +72,7 @@ var Checks = []Check{
 	{CheckBlockedByClosed, "In progress and \"blocked by\" an issue already done", "The link blocks nothing from the blocker's completion on; remove it in Jira."},
 	{CheckStatusOffBoard, "In a status no column of its project's boards holds (unmapped or deleted)", "Invisible on the board; measures count it by its status category."},
 	{CheckCreatedOffColumn, "Created in a status outside the first column of its project's boards", "Its clock starts where the status says: created in progress, it started at creation."},
+	{CheckOnSeveralBoards, "On more than one board (its project is on several boards)", "Counted once in every measure; each board's view counts it, and its cycle time follows one board (boards setting) or Jira's categories."},
 	{CheckSubtaskAfterParent, "Sub-task open after its parent is done", "Counted in work in progress and aging while its parent counts as done."},
 	{CheckParentNotStarted, "Not started while one of its sub-tasks is", "Its cycle time starts later than its work did."},
 }

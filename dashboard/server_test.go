@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1283,37 +1284,33 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 		want[check][key] = true
 	}
 	g := e.sim.Generator()
-	held := map[string]map[string]bool{} // project → status ids its boards hold
-	for _, b := range h.Boards {
-		if held[b.Project] == nil {
-			held[b.Project] = map[string]bool{}
-		}
-		for _, c := range g.BoardColumns(int(b.BoardID)) {
-			for _, id := range c.Statuses {
-				held[b.Project][id] = true
-			}
+	// The simulator's boards: each project's own, and the Delivery board
+	// (99) over SHOP and APP, whose issues are so on two boards.
+	boardsOf := map[string][]int{}
+	for i := 0; i < g.Len(); i++ {
+		if is := e.sim.Issue(i); is != nil && !slices.Contains(boardsOf[is.Project.Key], is.Project.BoardID) {
+			boardsOf[is.Project.Key] = append(boardsOf[is.Project.Key], is.Project.BoardID)
 		}
 	}
+	boardsOf["SHOP"], boardsOf["APP"] = append(boardsOf["SHOP"], 99), append(boardsOf["APP"], 99)
+	held := map[string]map[string]bool{}     // project → status ids its boards hold
 	firstCol := map[string]map[string]bool{} // project → status ids of its boards' first columns
-	for _, b := range h.Boards {
-		if firstCol[b.Project] == nil {
-			firstCol[b.Project] = map[string]bool{}
-		}
-		for _, id := range g.BoardColumns(int(b.BoardID))[0].Statuses {
-			firstCol[b.Project][id] = true
-		}
-	}
 	// The column of a status: its column on the project's first board (by
 	// id) that holds it, 1 on. By id: the two "Waiting"s sit in two columns.
 	colOf := map[string]map[string]int{}
-	for _, b := range h.Boards {
-		if colOf[b.Project] == nil {
-			colOf[b.Project] = map[string]int{}
-		}
-		for k, c := range g.BoardColumns(int(b.BoardID)) {
-			for _, id := range c.Statuses {
-				if colOf[b.Project][id] == 0 {
-					colOf[b.Project][id] = k + 1
+	for project, boards := range boardsOf {
+		held[project], firstCol[project], colOf[project] = map[string]bool{}, map[string]bool{}, map[string]int{}
+		slices.Sort(boards)
+		for _, b := range boards {
+			for k, c := range g.BoardColumns(b) {
+				for _, id := range c.Statuses {
+					held[project][id] = true
+					if k == 0 {
+						firstCol[project][id] = true
+					}
+					if colOf[project][id] == 0 {
+						colOf[project][id] = k + 1
+					}
 				}
 			}
 		}
@@ -1366,6 +1363,9 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 				}
 			}
 		}
+		if len(boardsOf[is.Project.Key]) > 1 {
+			mark(evident.CheckOnSeveralBoards, is.Key)
+		}
 		if is.Status.Category == "done" && !started[is.Key] {
 			mark(evident.CheckDoneNeverStarted, is.Key)
 		}
@@ -1385,7 +1385,7 @@ func TestDataQualityChecksAgreeWithTheSimulator(t *testing.T) {
 			mark(evident.CheckParentNotStarted, parent.Key)
 		}
 	}
-	for _, check := range []string{evident.CheckDoneNeverStarted, evident.CheckMovedBackColumn, evident.CheckChangedAfterDone, evident.CheckMovedBackwards, evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn,
+	for _, check := range []string{evident.CheckOnSeveralBoards, evident.CheckDoneNeverStarted, evident.CheckMovedBackColumn, evident.CheckChangedAfterDone, evident.CheckMovedBackwards, evident.CheckStatusOffBoard, evident.CheckCreatedOffColumn,
 		evident.CheckBlockedByClosed, evident.CheckSubtaskAfterParent, evident.CheckParentNotStarted} {
 		if int(got[check].Issues) != len(want[check]) || len(want[check]) == 0 {
 			t.Errorf("%s: %d issues, the simulator has %d", check, got[check].Issues, len(want[check]))
@@ -1469,5 +1469,32 @@ func TestBoardColumnsWIPAgreesWithTheSimulator(t *testing.T) {
 	}
 	if status, body, _ := do(t, app, "GET", "/api/v1/columns", "", ""); status != 400 || !strings.Contains(body, "board") {
 		t.Errorf("columns without a board: %d %s", status, body)
+	}
+}
+
+// A board over two projects (the simulator's Delivery board over SHOP and
+// APP) measures the issues of both, and the health report lists both.
+func TestABoardOverTwoProjectsMeasuresBoth(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	n := func(q string) int {
+		status, body, _ := do(t, app, "GET", "/api/v1/flow?from=2025-06-01&to=2026-01-01&"+q, "", "")
+		var f metrics.Flow
+		if err := json.Unmarshal([]byte(body), &f); status != 200 || err != nil {
+			t.Fatalf("%s: %d %v", q, status, err)
+		}
+		return f.LeadTime.N
+	}
+	shop, appN, board := n("project=SHOP"), n("project=APP"), n("board=99")
+	if board != shop+appN || shop == 0 || appN == 0 {
+		t.Fatalf("board 99: %d issues done, SHOP %d + APP %d", board, shop, appN)
+	}
+	_, body, _ := do(t, app, "GET", "/api/v1/health/data", "", "")
+	var h metrics.DataHealth
+	json.Unmarshal([]byte(body), &h)
+	for _, b := range h.Boards {
+		if b.BoardID == 99 && fmt.Sprint(b.Projects) != "[APP SHOP]" {
+			t.Fatalf("board 99 is listed for %v", b.Projects)
+		}
 	}
 }

@@ -6,8 +6,11 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -37,21 +40,33 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	var projects, held, first, heldIDs []string
 	var colIndex []uint32
 	for _, b := range boards {
-		if b.Project == "" {
-			continue
-		}
-		projects = append(projects, b.Project)
-		for i, c := range b.Columns {
-			for _, st := range c.Statuses {
-				held = append(held, b.Project+"|"+st)
-				if i == 0 {
-					first = append(first, b.Project+"|"+st)
+		for _, p := range b.Projects {
+			projects = append(projects, p)
+			for i, c := range b.Columns {
+				for _, st := range c.Statuses {
+					held = append(held, p+"|"+st)
+					if i == 0 {
+						first = append(first, p+"|"+st)
+					}
+				}
+				for _, id := range c.ids {
+					heldIDs = append(heldIDs, p+"|"+id)
+					colIndex = append(colIndex, uint32(i+1))
 				}
 			}
-			for _, id := range c.ids {
-				heldIDs = append(heldIDs, b.Project+"|"+id)
-				colIndex = append(colIndex, uint32(i+1))
-			}
+		}
+	}
+	// The projects on several boards, with the boards' names.
+	onBoards := map[string][]string{}
+	for _, b := range boards {
+		for _, p := range b.Projects {
+			onBoards[p] = append(onBoards[p], fmt.Sprintf("%s (%d)", b.Name, b.BoardID))
+		}
+	}
+	several, severalNames := []string{""}, []string{""}
+	for _, p := range slices.Sorted(maps.Keys(onBoards)) {
+		if len(onBoards[p]) > 1 {
+			several, severalNames = append(several, p), append(severalNames, strings.Join(onBoards[p], ", "))
 		}
 	}
 	// A list is never empty: ClickHouse cannot type an empty array literal
@@ -74,6 +89,7 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 		{evident.CheckBlockedByClosed, frag("started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' AND arrayExists(o -> o = 0, blocked_by_open)")},
 		{evident.CheckStatusOffBoard, frag("has(?, project_key) AND NOT has(?, concat(project_key, '|', status_name))", projects, held)},
 		{evident.CheckCreatedOffColumn, frag("has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status))", projects, first)},
+		{evident.CheckOnSeveralBoards, frag("has(?, project_key)", several)},
 	}
 	// col is the board column of a status (by id) of the issue's project,
 	// 0 when no column holds it.
@@ -117,7 +133,8 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 		check = '` + evident.CheckDoneUnresolved + `', concat('in ', status_name, ' with no resolution'),
 		check = '` + evident.CheckBlockedByClosed + `', concat('in progress, blocked by ', arrayStringConcat(arrayFilter((k, o) -> o = 0, blocked_by, blocked_by_open), ', '), ', already done'),
 		check = '` + evident.CheckStatusOffBoard + `', concat('in ', status_name, ', which no column of a ', project_key, ' board holds'),
-		concat('created in ', initial_status))`
+		check = '` + evident.CheckCreatedOffColumn + `', concat('created in ', initial_status),
+		concat('on ', arrayElement(?, indexOf(?, project_key))))`
 	// A sub-task: an issue with a parent that is not its epic, not itself
 	// an epic-level issue.
 	subtasks := `parent_key != '' AND parent_key != epic_key AND NOT has(?, issue_type)`
@@ -166,7 +183,7 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 			if !failed {
 				return nil
 			}
-			q := cat(`SELECT check, site, issue_key, `+note+` AS note FROM (`, codes(every), `) ARRAY JOIN found AS check
+			q := cat(`SELECT check, site, issue_key, `, frag(note, severalNames, several), ` AS note FROM (`, codes(every), `) ARRAY JOIN found AS check
 				ORDER BY check, site, issue_key LIMIT `+limit+` BY check`)
 			return s.DB.Select(ctx, &examples, q.text, q.args...)
 		},

@@ -34,6 +34,9 @@ type Measure struct {
 	// process limits of the trend (XmR): a signal or noise. Null with
 	// fewer than XmRMinPoints whole periods.
 	Behaviour *Behaviour `json:"behaviour"`
+	// Trust says what the measure rests on when it leaves issues out
+	// (cycle time: the done issues never started), null otherwise.
+	Trust *Trust `json:"trust,omitempty"`
 }
 
 // Behaviour is the verdict of a measure's process behaviour chart.
@@ -235,6 +238,8 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	leadM.Trend = leadTrend
 	cycleM := measure("cycle_time_p85_days").with(cycle.P85, cycle.N, cycle.LowConfidence)
 	cycleM.Trend = cycleTrend
+	cycleTrust := NewTrust(cycle.N, LeftOut{Reason: "never started", Issues: lead.N - cycle.N})
+	cycleM.Trust = &cycleTrust
 	relM := measure("release_frequency").with(rel.ReleasesPerMonth, rel.Released, rel.Released < MinConfidentN)
 	for _, c := range rel.PerPeriod {
 		relM.Trend = append(relM.Trend, TrendPoint{Period: c.Period, Value: ptr(float64(c.Count)), N: c.Count})

@@ -31,12 +31,15 @@ type DataHealth struct {
 
 // BoardHealth is one board's configuration in words.
 type BoardHealth struct {
-	Site    string        `json:"site"`
-	BoardID uint64        `json:"board_id"`
-	Name    string        `json:"name"`
-	Type    string        `json:"type"`
-	Project string        `json:"project"`
-	Columns []BoardColumn `json:"columns"`
+	Site    string `json:"site"`
+	BoardID uint64 `json:"board_id"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Project string `json:"project"`
+	// Projects are every project the board is listed for (Project is the
+	// first of them).
+	Projects []string      `json:"projects"`
+	Columns  []BoardColumn `json:"columns"`
 	// Unmapped are the site's statuses no column holds: the board does
 	// not show issues in them.
 	Unmapped []string `json:"unmapped_statuses"`
@@ -92,7 +95,9 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 		func() error {
 			return s.DB.Select(ctx, &configs, "SELECT * FROM board_config FINAL ORDER BY site, board_id")
 		},
-		func() error { return s.DB.Select(ctx, &boards, "SELECT * FROM boards FINAL") },
+		func() error {
+			return s.DB.Select(ctx, &boards, "SELECT site, board_id, name, type, project_key, toUInt64(0) AS version FROM "+schema.BoardProjects+" ORDER BY project_key")
+		},
 		func() error {
 			return s.DB.Select(ctx, &statuses, "SELECT site, status_id, name FROM statuses FINAL ORDER BY site, name, status_id")
 		},
@@ -106,8 +111,13 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 		id   uint64
 	}
 	board := map[key]evident.Board{}
+	projects := map[key][]string{}
 	for _, b := range boards {
-		board[key{b.Site, b.BoardID}] = b
+		k := key{b.Site, b.BoardID}
+		if _, ok := board[k]; !ok {
+			board[k] = b
+		}
+		projects[k] = append(projects[k], b.ProjectKey)
 	}
 	name := map[[2]string]string{}
 	for _, st := range statuses {
@@ -120,7 +130,11 @@ func (s *Service) boardHealth(ctx context.Context) ([]BoardHealth, error) {
 	out := []BoardHealth{}
 	for _, c := range configs {
 		b := board[key{c.Site, c.BoardID}]
-		h := BoardHealth{Site: c.Site, BoardID: c.BoardID, Name: b.Name, Type: b.Type, Project: b.ProjectKey, Columns: []BoardColumn{}, Unmapped: []string{},
+		ps := projects[key{c.Site, c.BoardID}]
+		if ps == nil {
+			ps = []string{}
+		}
+		h := BoardHealth{Site: c.Site, BoardID: c.BoardID, Name: b.Name, Type: b.Type, Project: b.ProjectKey, Projects: ps, Columns: []BoardColumn{}, Unmapped: []string{},
 			Cycle: cycleOf(cycles[c.Site], b.ProjectKey)}
 		held := map[string]bool{}
 		for i, col := range c.ColumnNames {
@@ -427,7 +441,7 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 	if err := s.DB.Select(ctx, &c.Projects, "SELECT site, project_key, name FROM projects FINAL ORDER BY project_key, site"); err != nil {
 		return c, fmt.Errorf("catalog projects: %w", err)
 	}
-	if err := s.DB.Select(ctx, &c.Boards, "SELECT site, board_id, name, type, project_key FROM boards FINAL ORDER BY project_key, board_id"); err != nil {
+	if err := s.DB.Select(ctx, &c.Boards, "SELECT site, board_id, name, type, project_key FROM "+schema.BoardProjects+" ORDER BY project_key, board_id"); err != nil {
 		return c, fmt.Errorf("catalog boards: %w", err)
 	}
 	var types []struct {

@@ -87,7 +87,7 @@ func (f Filter) dimConds() ([]string, []any) {
 		args = append(args, f.Project)
 	}
 	if f.Board != 0 {
-		conds = append(conds, "project_key IN (SELECT project_key FROM boards FINAL WHERE board_id = ?)")
+		conds = append(conds, "project_key IN (SELECT project_key FROM "+schema.BoardProjects+" WHERE board_id = ?)")
 		args = append(args, f.Board)
 	}
 	if len(f.Types) > 0 {

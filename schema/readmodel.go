@@ -40,6 +40,13 @@ const FlowEvents = `arrayConcat(
 	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(-1)), history_at, history_from_status),
 	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(1)), history_at, history_to_status))`
 
+// BoardProjects is a table expression of every (board, project) pair: the
+// board_projects rows, and for a board no sync has written there yet (data
+// of an earlier version) its one row in boards.
+const BoardProjects = `(SELECT site, board_id, name, type, project_key FROM board_projects FINAL
+	UNION ALL
+	SELECT site, board_id, name, type, project_key FROM boards FINAL WHERE (site, board_id) NOT IN (SELECT site, board_id FROM board_projects))`
+
 // LeadSeconds and CycleSeconds are a done issue's lead and cycle time in
 // seconds on a row of issues_current (docs/metrics.md): from creation, or
 // from the start of work, to done. Cycle time means something only when

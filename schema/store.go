@@ -377,7 +377,7 @@ func (s *Store) HasLiveIssues(ctx context.Context, site, project string) (bool, 
 func (s *Store) Boards(ctx context.Context, site string) ([]evident.Board, []evident.BoardConfig, error) {
 	var boards []evident.Board
 	var configs []evident.BoardConfig
-	if err := s.Select(ctx, &boards, "SELECT "+columnsOf(reflect.TypeOf(evident.Board{}))+" FROM boards FINAL WHERE site = ?", site); err != nil {
+	if err := s.Select(ctx, &boards, "SELECT site, board_id, name, type, project_key, toUInt64(0) AS version FROM "+BoardProjects+" WHERE site = ?", site); err != nil {
 		return nil, nil, fmt.Errorf("read boards: %w", err)
 	}
 	if err := s.Select(ctx, &configs, "SELECT "+columnsOf(reflect.TypeOf(evident.BoardConfig{}))+" FROM board_config FINAL WHERE site = ?", site); err != nil {
@@ -386,8 +386,11 @@ func (s *Store) Boards(ctx context.Context, site string) ([]evident.Board, []evi
 	return boards, configs, nil
 }
 
-// InsertBoards stores boards.
+// InsertBoards stores boards, one row per project each is listed for.
 func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
+	if err := insert(ctx, s, "board_projects", rows); err != nil {
+		return err
+	}
 	return insert(ctx, s, "boards", rows)
 }
 

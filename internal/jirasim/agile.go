@@ -248,7 +248,7 @@ func (g *Generator) BoardColumns(boardID int) []Column {
 	if boardID == crossBoardID {
 		return []Column{
 			{"To Do", ids(stBacklog, stSelected, stOpenIdea, stWaitingNew), -1, -1},
-			{"Doing", ids(stInProgress, stReview, stBlocked, stWaitingIP), -1, 12},
+			{"Doing", ids(stInProgress, stReview, stWaitingIP), -1, 12},
 			{"Shipped", ids(stReady, stReleased, stDone), -1, -1},
 		}
 	}

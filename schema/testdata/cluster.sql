@@ -544,3 +544,14 @@ ALTER TABLE sites ON CLUSTER `prod` ADD COLUMN cycles String;
 -- initial_status_id
 ALTER TABLE issues_current ON CLUSTER `prod` ADD COLUMN initial_status_id String;
 
+-- board_projects
+CREATE TABLE IF NOT EXISTS board_projects ON CLUSTER `prod` (
+    site String,
+    board_id UInt64,
+    name String,
+    type String,
+    project_key String,
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.board_projects', '{replica}', version)
+ORDER BY (site, board_id, project_key);
+

@@ -544,3 +544,14 @@ ALTER TABLE sites  ADD COLUMN cycles String;
 -- initial_status_id
 ALTER TABLE issues_current  ADD COLUMN initial_status_id String;
 
+-- board_projects
+CREATE TABLE IF NOT EXISTS board_projects  (
+    site String,
+    board_id UInt64,
+    name String,
+    type String,
+    project_key String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (site, board_id, project_key);
+
