@@ -39,6 +39,10 @@ type SiteConfig struct {
 	// above a page of 100 issues with full changelogs): a larger one stops
 	// the sync with an error instead of exhausting memory.
 	MaxPageMB int `yaml:"max_page_mb"`
+	// WebhookSecret is the secret of the Jira webhook that posts to
+	// /api/v1/jira/webhook/<name>: deliveries signed with it are fetched
+	// as they come (empty: the site takes no webhooks).
+	WebhookSecret string `yaml:"webhook_secret"`
 	// Fields overrides the custom field ids discovered by name.
 	Fields FieldOverrides `yaml:"fields"`
 	// Boards set where cycle time starts and ends by board column, by

@@ -11,10 +11,9 @@ import (
 )
 
 // issues fetches, completes, extracts and stores the issues of a project.
-func (r *run) issues(ctx context.Context, project string, since time.Time) error {
+func (r *run) issues(ctx context.Context, project, jql string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jql := r.jql(project, since)
 	prog := Progress{Site: r.cfg.Name, Project: project, Total: -1, Started: r.s.Now()}
 	if r.s.Progress != nil {
 		prog.Total = r.site.count(ctx, jql)

@@ -279,7 +279,7 @@ func (r *run) sync(ctx context.Context, mode Mode) error {
 			}
 		}
 		fetched := r.sum.Fetched
-		if err := r.issues(ctx, key, since); err != nil {
+		if err := r.issues(ctx, key, r.jql(key, since)); err != nil {
 			return err
 		}
 		// A whole search that finds nothing where issues were stored is not

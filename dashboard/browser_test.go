@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/dashboard"
 )
 
 // chromium returns the browser binary, skipping the test outside CI when
@@ -202,6 +203,40 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 			chromedp.Evaluate(`Array.from(document.querySelectorAll("div.item canvas")).filter(c => c.width > 0).length`, &canvases))
 		if canvases < 4 {
 			t.Fatalf("%d charts after the filter change", canvases)
+		}
+	})
+
+	// New data (here: a new build of the read model) is offered to a
+	// reader, not forced on them; the link shows the new numbers.
+	t.Run("new data is offered, not forced", func(t *testing.T) {
+		live := dashboard.New(dashboard.Config{Measures: e.ms, Pinger: e.store, Versioner: e.store, Now: e.ms.Now})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go live.App.Listener(ln)
+		defer live.Shutdown(5 * time.Second)
+		var drawn, bar, after string
+		if err := chromedp.Run(ctx, chromedp.Navigate("http://"+ln.Addr().String()+"/flow"), chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Evaluate(`document.body.dataset.version || ""`, &drawn)); err != nil || drawn == "" {
+			t.Fatalf("the page carries no data version (%q, %v)", drawn, err)
+		}
+		if _, err := e.store.BuildReadModel(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50 && bar == ""; i++ {
+			time.Sleep(200 * time.Millisecond)
+			chromedp.Run(ctx, chromedp.Evaluate(`document.dispatchEvent(new Event("visibilitychange")), (document.querySelector(".newdata") || {}).textContent || ""`, &bar))
+		}
+		if !strings.Contains(bar, "Show the new numbers") {
+			t.Fatalf("no offer of the new data: %q", bar)
+		}
+		if err := chromedp.Run(ctx, chromedp.Click(".newdata a", chromedp.ByQuery), chromedp.Sleep(500*time.Millisecond), chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Evaluate(`document.body.dataset.version + "|" + ((document.querySelector(".newdata") || {}).textContent || "")`, &after)); err != nil {
+			t.Fatal(err)
+		}
+		if v, rest, _ := strings.Cut(after, "|"); v == drawn || rest != "" {
+			t.Fatalf("after the link: version %q (was %q), bar %q", v, drawn, rest)
 		}
 	})
 

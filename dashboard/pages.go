@@ -294,6 +294,9 @@ type view struct {
 	AuthOn    bool
 	NoEcharts bool
 	Admin     bool // may edit goals and experiments
+	// DataVersion is the data the page was drawn from: the page polls
+	// /api/v1/version and offers the new numbers when it changes.
+	DataVersion string
 }
 
 // filterForm is the state of the filter bar, kept in the URL.
@@ -371,6 +374,7 @@ func (s *Server) render(c *fiber.Ctx, name string, v view) error {
 			v.Charts[i].CSV = "?" + withParam(v.Filters.Query, "csv", v.Charts[i].ID)
 		}
 	}
+	v.DataVersion = s.dataVersion(c.UserContext())
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +67,9 @@ type Config struct {
 	// CacheBytes of responses.
 	Versioner  Versioner
 	CacheBytes int
+	// Webhooks, when set, takes Jira's webhook deliveries at
+	// /api/v1/jira/webhook/<site>.
+	Webhooks WebhookReceiver
 	// WrongTokenLimit is how many wrong tokens one address may present in a
 	// minute before it gets 429 for the rest of it (default 20).
 	WrongTokenLimit int
@@ -143,6 +148,9 @@ func (s *Server) routes() {
 	a.Post("/login", s.login)
 	a.Post("/logout", s.logout)
 	a.Get("/assets/*", s.assets)
+	// Jira's webhooks carry no token: a signature of the body instead.
+	a.Post(webhookPath, s.webhook)
+	a.Post(webhookPath+"/:site", s.webhook)
 
 	api := a.Group("/api/v1", s.requireRole(RoleViewer), checkParams, s.cached)
 	api.Get("/openapi.json", s.openAPI)
@@ -166,6 +174,7 @@ func (s *Server) routes() {
 	api.Get("/forecast/scores", s.apiForecastScores)
 	api.Get("/health/data", s.apiHealth)
 	api.Get("/catalog", s.apiCatalog)
+	api.Get("/version", s.apiVersion)
 	api.Get("/backlog", s.apiBacklog)
 	s.inputRoutes(api)
 
@@ -333,7 +342,10 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	limit, hint := otherBodyLimit, " (a larger one needs an admin token)"
-	if s.roleOf(c.Get(fiber.HeaderAuthorization), c.Cookies(cookieName)) == RoleAdmin {
+	if strings.HasPrefix(c.Path(), webhookPath) && s.cfg.Webhooks != nil {
+		// Jira sends the issue with the event: signed, not authenticated.
+		limit, hint = adminBodyLimit, ""
+	} else if s.roleOf(c.Get(fiber.HeaderAuthorization), c.Cookies(cookieName)) == RoleAdmin {
 		limit, hint = adminBodyLimit, ""
 		if isImport(c) {
 			limit = importBodyLimit
@@ -540,6 +552,13 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 		fmt.Fprintf(&b, "# HELP evident_cache_evictions_total Responses evicted to stay within the cache's size.\n# TYPE evident_cache_evictions_total counter\nevident_cache_evictions_total %d\n", st.Evictions)
 		fmt.Fprintf(&b, "# HELP evident_cache_entries Responses held.\n# TYPE evident_cache_entries gauge\nevident_cache_entries %d\n", n)
 		fmt.Fprintf(&b, "# HELP evident_cache_bytes Bytes of responses held.\n# TYPE evident_cache_bytes gauge\nevident_cache_bytes %d\n", bytes)
+	}
+	if s.cfg.Webhooks != nil {
+		counts := s.cfg.Webhooks.Counts()
+		b.WriteString("# HELP evident_webhooks_total Jira webhook deliveries by result (accepted, refused: bad signature or replay, duplicate), issues fetched for them and failed fetches.\n# TYPE evident_webhooks_total counter\n")
+		for _, k := range slices.Sorted(maps.Keys(counts)) {
+			fmt.Fprintf(&b, "evident_webhooks_total{result=%q} %d\n", k, counts[k])
+		}
 	}
 	c.Set("Content-Type", "text/plain; version=0.0.4")
 	return c.SendString(b.String())

@@ -42,13 +42,18 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 		t.Errorf("read model build not measured: %+v", rep.Load)
 	}
 	lt := rep.LoadTest
-	if lt.Clients != 10 || lt.Requests < 100 || lt.Errors != 0 || lt.P99ms < lt.P95ms || lt.RSSPeakMiB <= 0 || lt.RSSEndMiB <= 0 || len(lt.RSSSamplesMiB) == 0 {
+	// Requests in 10 s depend on the machine and on what runs beside it
+	// (other packages' tests): only that the load test ran is asserted.
+	if lt.Clients != 10 || lt.Requests < 20 || lt.Errors != 0 || lt.P99ms < lt.P95ms || lt.RSSPeakMiB <= 0 || lt.RSSEndMiB <= 0 || len(lt.RSSSamplesMiB) == 0 {
 		t.Errorf("load test: %+v", lt)
 	}
 	for _, l := range append(append(rep.API, rep.Pages...), append(rep.APICached, rep.PagesCached...)...) {
 		if l.Requests == 0 || l.Errors != 0 || l.P50ms <= 0 || l.P95ms < l.P50ms || l.P99ms < l.P95ms {
 			t.Errorf("latency of %s: %+v", l.Path, l)
 		}
+	}
+	if l := rep.Live; l.Issues < 100000 || len(l.WebhookToVisibleMs) != 5 || l.WebhookToVisibleMs[0] <= 0 || l.Changed != 1000 || l.ChangedSyncSeconds <= 0 {
+		t.Errorf("live: %+v", l)
 	}
 	if rep.ServeRSS <= 0 || rep.Import.RowsPerSec <= 0 || rep.Import.PeakRSSMiB <= 0 {
 		t.Errorf("serve RSS %v, import %+v", rep.ServeRSS, rep.Import)

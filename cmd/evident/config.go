@@ -28,6 +28,9 @@ type Config struct {
 	} `yaml:"clickhouse"`
 	// Listen is the dashboard's address.
 	Listen string `yaml:"listen"`
+	// noJiraLinks keeps issue keys from linking to the site (the demo's
+	// simulator has no /browse pages).
+	noJiraLinks bool
 	// SyncInterval is how often `serve` syncs the sites (0: never).
 	SyncInterval time.Duration `yaml:"sync_interval"`
 	// CacheMB bounds the dashboard's response cache (0: no cache).
@@ -66,6 +69,7 @@ var envVars = []struct{ Name, Help string }{
 	{"EVIDENT_JIRA_PAT", "Jira Data Center personal access token (Bearer)"},
 	{"EVIDENT_JIRA_PROJECTS", "project keys to collect, comma-separated"},
 	{"EVIDENT_JIRA_JQL", "extra JQL ANDed to every issue search"},
+	{"EVIDENT_JIRA_WEBHOOK_SECRET", "secret of the Jira webhook posting to /api/v1/jira/webhook/SITE (first site)"},
 }
 
 // LoadConfig layers the YAML file (when path is set or ./evident.yaml
@@ -158,7 +162,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		}
 	}
 	jira := map[string]string{}
-	for _, k := range []string{"URL", "EMAIL", "API_TOKEN", "PAT", "PROJECTS", "JQL"} {
+	for _, k := range []string{"URL", "EMAIL", "API_TOKEN", "PAT", "PROJECTS", "JQL", "WEBHOOK_SECRET"} {
 		if v := getenv("EVIDENT_JIRA_" + k); v != "" {
 			jira[k] = v
 		}
@@ -178,6 +182,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		set(&s.APIToken, "API_TOKEN")
 		set(&s.PAT, "PAT")
 		set(&s.JQL, "JQL")
+		set(&s.WebhookSecret, "WEBHOOK_SECRET")
 		if v, ok := jira["PROJECTS"]; ok {
 			s.Projects = nil
 			for _, p := range strings.Split(v, ",") {
@@ -203,6 +208,7 @@ func (c Config) Redacted() Config {
 	for i := range r.Sites {
 		r.Sites[i].APIToken = hide(r.Sites[i].APIToken)
 		r.Sites[i].PAT = hide(r.Sites[i].PAT)
+		r.Sites[i].WebhookSecret = hide(r.Sites[i].WebhookSecret)
 	}
 	r.Auth.ViewerTokens = []string{strconv.Itoa(len(c.Auth.ViewerTokens)) + " token(s)"}
 	r.Auth.AdminTokens = []string{strconv.Itoa(len(c.Auth.AdminTokens)) + " token(s)"}

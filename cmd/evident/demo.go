@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -78,6 +79,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 7, "seed of the generated data")
 	install := fs.Bool("install", true, "on Debian/Ubuntu as root, install clickhouse-server with apt-get when no ClickHouse is found")
 	nowFlag := fs.String("now", "", "pretend the current time is this (RFC 3339 or YYYY-MM-DD) and let it run from there: the demo on any date")
+	live := fs.Duration("live", 0, "move an issue of the simulated Jira this often (e.g. 20s): its signed webhook brings the change to the dashboard, and open pages offer it (0: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -178,9 +180,53 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	} else {
 		ln.Close()
 	}
-	c.Sites[0].URL = "" // the simulator has no /browse pages
+	c.noJiraLinks = true // the simulator has no /browse pages
+	var ready chan string
+	if *live > 0 {
+		c.Sites[0].WebhookSecret = randomToken()
+		ready = make(chan string, 1)
+		go m.moveIssues(ctx, sim, ready, c.Sites[0].WebhookSecret, *live, st.Seed)
+	}
 	fmt.Fprintln(m.Stdout, "Press Ctrl-C to stop.")
-	return m.serve(ctx, store, c, log, nil)
+	return m.serve(ctx, store, c, log, ready)
+}
+
+// moveIssues moves an issue of the simulator forward every interval, as a
+// team would (to do → in progress → in review → done), once the dashboard
+// listens: the simulator posts each change as a signed Jira webhook.
+func (m *Main) moveIssues(ctx context.Context, sim *jirasim.Sim, ready <-chan string, secret string, every time.Duration, seed uint64) {
+	var url string
+	select {
+	case url = <-ready:
+	case <-ctx.Done():
+		return
+	}
+	sim.SetWebhook(url+"/api/v1/jira/webhook/demo", secret)
+	fmt.Fprintf(m.Stdout, "Live: an issue moves every %s; its webhook reaches %s/api/v1/jira/webhook/demo\n", every, url)
+	next := map[string]string{"10000": "3", "10001": "3", "1": "3", "10007": "3", "3": "10002", "10008": "10002", "10006": "3", "10002": "10005"}
+	rng := mrand.New(mrand.NewPCG(seed, uint64(time.Now().UnixNano())))
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := sim.Generator().Len()
+		for try := 0; try < 200; try++ {
+			is := sim.Issue(rng.IntN(n))
+			if is == nil || is.Created.After(m.Now()) || is.Status.Category == "done" || next[is.Status.ID] == "" || is.Type == "Epic" {
+				continue
+			}
+			to := next[is.Status.ID]
+			if err := sim.Transition(is.Key, to, m.Now()); err == nil {
+				moved := sim.Issue(sim.IndexOf(is.Key))
+				fmt.Fprintf(m.Stdout, "Live: %s moved from %s to %s\n", is.Key, is.Status.Name, moved.Status.Name)
+			}
+			break
+		}
+	}
 }
 
 // dropDatabase empties the demo's database, for a fresh start.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evident-ebm/evident"
@@ -70,7 +71,7 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	in := inputs.New(st, inputs.SaltFromEnv(m.Getenv))
 	in.Now = m.Now
 	jiraURL := ""
-	if len(c.Sites) == 1 {
+	if len(c.Sites) == 1 && !c.noJiraLinks {
 		jiraURL = c.Sites[0].URL
 	}
 	wait := map[string][]string{}
@@ -81,9 +82,26 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 			rules[key] = metrics.Rules{BlockedStatuses: ps.BlockedStatuses, StalledStatuses: ps.StalledStatuses, StallDays: ps.StallDays, Expedited: ps.ExpeditedPriorities}
 		}
 	}
-	srv := dashboard.New(dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log, Now: m.Now,
+	// One sync of this process at a time: scheduled syncs and the fetches
+	// webhooks ask for.
+	var syncing sync.Mutex
+	var hooks *collector.Webhooks
+	for _, site := range c.Sites {
+		if site.WebhookSecret != "" {
+			syncer := collector.NewSyncer(st, log)
+			syncer.Now = m.Now
+			hooks = &collector.Webhooks{Syncer: syncer, Sites: c.Sites, Lock: &syncing, Log: log}
+			break
+		}
+	}
+	cfg := dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log, Now: m.Now,
 		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait, Rules: rules,
-		Versioner: st, CacheBytes: c.CacheMB << 20})
+		Versioner: st, CacheBytes: c.CacheMB << 20}
+	if hooks != nil {
+		cfg.Webhooks = hooks
+		go hooks.Run(ctx)
+	}
+	srv := dashboard.New(cfg)
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
@@ -99,7 +117,7 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	errc := make(chan error, 1)
 	go func() { errc <- srv.App.Listener(ln) }()
 	if c.SyncInterval > 0 && len(c.Sites) > 0 {
-		go m.syncLoop(ctx, st, c, log, srv)
+		go m.syncLoop(ctx, st, c, log, &syncing)
 	}
 	select {
 	case err := <-errc:
@@ -115,14 +133,16 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 
 // syncLoop syncs every site now and then every interval; a failed sync is
 // logged and retried at the next tick.
-func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *slog.Logger, srv *dashboard.Server) {
+func (m *Main) syncLoop(ctx context.Context, st *schema.Store, c Config, log *slog.Logger, syncing sync.Locker) {
 	s := collector.NewSyncer(st, log)
 	s.Now = m.Now
 	t := time.NewTicker(c.SyncInterval)
 	defer t.Stop()
 	for {
 		for _, site := range c.Sites {
+			syncing.Lock()
 			sum, err := s.Sync(ctx, site, collector.Incremental)
+			syncing.Unlock()
 			if ctx.Err() != nil {
 				return
 			}

@@ -94,6 +94,7 @@ type Report struct {
 	ServeRSS    float64         `json:"serve_peak_rss_mib"`
 	Import      ImportFigure    `json:"import"`
 	Compare     []CompareFigure `json:"compare"`
+	Live        LiveFigure      `json:"live"`
 	ClickHouse  string          `json:"clickhouse_version"`
 }
 
@@ -218,6 +219,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.logf("compare %d: Evident %.0f ms, naive %.0f ms (x%.1f)", n, c.EvidentMs, c.NaiveMs, c.Ratio)
 		rep.Compare = append(rep.Compare, c)
 	}
+	// Last: it adds a site to the loaded database.
+	if rep.Live, err = o.live(ctx, dsn, rep.Load.Issues); err != nil {
+		return rep, fmt.Errorf("live: %w", err)
+	}
+	o.logf("live, %d issues stored: webhook to a new data version on the dashboard %v ms; incremental sync of %d changed issues %.1f s all told",
+		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.Changed, rep.Live.ChangedSyncSeconds)
 	return rep, nil
 }
 

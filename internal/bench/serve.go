@@ -30,13 +30,13 @@ func freePort() (string, error) {
 
 // startServe runs evident serve as a child with the response cache of
 // cacheMB MiB (0: off) and waits until it is ready.
-func (o *Options) startServe(ctx context.Context, dsn string, cacheMB int) (base string, cmd *exec.Cmd, stop func(), err error) {
+func (o *Options) startServe(ctx context.Context, dsn string, cacheMB int, env ...string) (base string, cmd *exec.Cmd, stop func(), err error) {
 	addr, err := freePort()
 	if err != nil {
 		return "", nil, nil, err
 	}
 	cmd = exec.CommandContext(ctx, o.Binary, "serve")
-	cmd.Env = append(os.Environ(), "EVIDENT_CLICKHOUSE_DSN="+dsn, "EVIDENT_LISTEN="+addr, "EVIDENT_CACHE_MB="+strconv.Itoa(cacheMB))
+	cmd.Env = append(append(os.Environ(), "EVIDENT_CLICKHOUSE_DSN="+dsn, "EVIDENT_LISTEN="+addr, "EVIDENT_CACHE_MB="+strconv.Itoa(cacheMB)), env...)
 	// The server's log is kept, so that an error the figures count can be
 	// looked into: the run says where, and how many errors it holds.
 	logFile, err := os.CreateTemp("", "evident-bench-serve-*.log")

@@ -146,6 +146,9 @@ func (s *Sim) renderIssues(indices []int32, fs fieldSet, changelog bool, agile b
 	for _, i := range indices {
 		if is := s.Issue(int(i)); is != nil {
 			out = append(out, s.issueJSON(is, fs, changelog, s.opts.ChangelogCap, agile))
+			if !agile {
+				s.countServed(is.Key)
+			}
 		}
 	}
 	return out
@@ -271,6 +274,7 @@ func (s *Sim) issue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "Issue does not exist or you do not have permission to see it.")
 		return
 	}
+	s.countServed(is.Key)
 	limit := 0 // Data Center returns the whole changelog on the issue
 	if s.gen.cfg.Cloud {
 		limit = 100

@@ -2,6 +2,7 @@ package jirasim
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -11,6 +12,7 @@ import (
 type query struct {
 	projects   map[string]bool // nil: any
 	keys       map[string]bool // nil: any
+	ids        map[int64]bool  // nil: any
 	updatedMin time.Time       // inclusive bounds; zero: none
 	updatedMax time.Time
 	createdMin time.Time
@@ -240,6 +242,25 @@ func (p *jqlParser) clause() error {
 	}
 	opText := strings.ToLower(op.text)
 	switch field {
+	case "id":
+		if opText != "=" && opText != "in" {
+			return p.errAt(op, "The operator '%s' is not supported by the '%s' field in the Evident Jira simulator.", op.text, f.text)
+		}
+		vals, err := p.values()
+		if err != nil {
+			return err
+		}
+		set := map[int64]bool{}
+		for _, v := range vals {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return &jqlError{fmt.Sprintf("The value '%s' for field 'id' is invalid.", v)}
+			}
+			if p.q.ids == nil || p.q.ids[id] {
+				set[id] = true
+			}
+		}
+		p.q.ids = set
 	case "project", "key", "issuekey":
 		if opText != "=" && opText != "in" {
 			return p.errAt(op, "The operator '%s' is not supported by the '%s' field in the Evident Jira simulator.", op.text, f.text)

@@ -62,6 +62,10 @@ type Sim struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedMatch
 
+	hook     webhook
+	servedMu sync.Mutex
+	served   map[string]int
+
 	faults atomic.Pointer[faultState] // swapped by SetFaults while requests run
 	stats  struct {
 		requests, search, changelog, issue, agile, other atomic.Int64
@@ -198,6 +202,20 @@ func (s *Sim) mutate(key string, f func(i int, is *Issue, o *overlay)) error {
 	return nil
 }
 
+// change mutates an issue and posts the webhook delivery of the change.
+func (s *Sim) change(key, event string, f func(i int, is *Issue, o *overlay)) error {
+	if err := s.mutate(key, f); err != nil {
+		return err
+	}
+	i := s.IndexOf(key)
+	is := s.Issue(i)
+	if is == nil { // deleted: Jira sends the issue as it was
+		is = s.gen.Issue(i)
+	}
+	s.deliver(event, is)
+	return nil
+}
+
 // issueByKey returns the issue a key or id names, or nil when there is
 // none or it was deleted.
 func (s *Sim) issueByKey(keyOrID string) *Issue {
@@ -210,7 +228,7 @@ func (s *Sim) issueByKey(keyOrID string) *Issue {
 // Touch edits an issue's labels at time at, as a person editing it would:
 // a new changelog history and a new updated time.
 func (s *Sim) Touch(key string, at time.Time) error {
-	return s.mutate(key, func(i int, is *Issue, o *overlay) {
+	return s.change(key, "jira:issue_updated", func(i int, is *Issue, o *overlay) {
 		id := is.ID*200 + 150 + int64(len(o.extra))
 		before := strings.Join(is.Labels, " ")
 		o.extra = append(o.extra, History{ID: id, Created: at, Items: []Item{{Field: "labels", FieldType: "jira", FieldID: "labels",
@@ -225,7 +243,7 @@ func (s *Sim) Transition(key, statusID string, at time.Time) error {
 	if !ok {
 		return fmt.Errorf("no status %s", statusID)
 	}
-	return s.mutate(key, func(i int, is *Issue, o *overlay) {
+	return s.change(key, "jira:issue_updated", func(i int, is *Issue, o *overlay) {
 		id := is.ID*200 + 150 + int64(len(o.extra))
 		from := is.Status
 		o.extra = append(o.extra, History{ID: id, Created: at, Items: []Item{{Field: "status", FieldType: "jira", FieldID: "status",
@@ -237,7 +255,7 @@ func (s *Sim) Transition(key, statusID string, at time.Time) error {
 
 // Delete removes an issue from the site.
 func (s *Sim) Delete(key string) error {
-	return s.mutate(key, func(i int, is *Issue, o *overlay) { o.deleted = true })
+	return s.change(key, "jira:issue_deleted", func(i int, is *Issue, o *overlay) { o.deleted = true })
 }
 
 // buildIndex generates every issue once to learn its updated time and
@@ -308,6 +326,9 @@ func (s *Sim) match(jql string, q *query) []int32 {
 			continue
 		}
 		if q.keys != nil && !q.keys[fmt.Sprintf("%s-%d", s.gen.projects[i%P].Key, i/P+1)] {
+			continue
+		}
+		if q.ids != nil && !q.ids[int64(i)+10000] {
 			continue
 		}
 		if !q.createdMin.IsZero() || !q.createdMax.IsZero() {

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/evident-ebm/evident/internal/jirasim"
+)
+
+// LiveFigure is how long a change in Jira takes to reach the dashboard on
+// a database of Issues issues: from the simulator's signed webhook to a
+// new data version the dashboard serves (fetch, store, read model build),
+// and an incremental sync of Changed changed issues, all told.
+type LiveFigure struct {
+	Issues             int       `json:"issues"`
+	WebhookToVisibleMs []float64 `json:"webhook_to_visible_ms"`
+	Changed            int       `json:"changed"`
+	ChangedSyncSeconds float64   `json:"changed_sync_seconds"`
+}
+
+// liveSite is the simulated Jira the live figures change: small, synced
+// into the same database as the loaded issues.
+const liveSiteIssues = 3000
+
+func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, error) {
+	f := LiveFigure{Issues: total + liveSiteIssues, Changed: 1000}
+	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: 11, Issues: liveSiteIssues, Cloud: true}, Email: "bench@evident.local", APIToken: "bench"})
+	if err != nil {
+		return f, err
+	}
+	srv, url, err := sim.Listen("127.0.0.1:0")
+	if err != nil {
+		return f, err
+	}
+	defer srv.Close()
+	const secret = "bench-webhook-secret"
+	env := []string{"EVIDENT_CLICKHOUSE_DSN=" + dsn, "EVIDENT_JIRA_URL=" + url, "EVIDENT_JIRA_EMAIL=bench@evident.local", "EVIDENT_JIRA_API_TOKEN=bench",
+		"EVIDENT_JIRA_PROJECTS=SHOP,APP,OPS", "EVIDENT_JIRA_WEBHOOK_SECRET=" + secret}
+	if _, _, err := o.child(ctx, env, "sync"); err != nil {
+		return f, err
+	}
+	base, _, stop, err := o.startServe(ctx, dsn, 256, env[1:]...)
+	if err != nil {
+		return f, err
+	}
+	defer stop()
+	sim.SetWebhook(base+"/api/v1/jira/webhook", secret)
+	version := func() string {
+		resp, err := http.Get(base + "/api/v1/version")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var v struct{ Version string }
+		json.NewDecoder(resp.Body).Decode(&v)
+		return v.Version
+	}
+	var moved []string
+	for i := 0; i < liveSiteIssues && len(moved) < 5; i++ {
+		if is := sim.Issue(i); is != nil && is.Status.Category != "done" && is.Type != "Epic" {
+			moved = append(moved, is.Key)
+		}
+	}
+	for _, key := range moved {
+		before := version()
+		t := time.Now()
+		if err := sim.Transition(key, "10005", time.Now()); err != nil {
+			return f, err
+		}
+		for version() == before {
+			if time.Since(t) > 5*time.Minute {
+				return f, fmt.Errorf("the webhook for %s did not reach the dashboard in 5 minutes", key)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		f.WebhookToVisibleMs = append(f.WebhookToVisibleMs, round(float64(time.Since(t).Microseconds())/1000))
+	}
+	if sent, failed := sim.Webhooks(); failed > 0 {
+		return f, fmt.Errorf("%d of %d webhook deliveries failed", failed, sent)
+	}
+	stop()
+	// 1,000 changed issues (the webhook now goes nowhere: a sync's turn).
+	sim.SetWebhook("", "")
+	for i := 0; i < f.Changed; i++ {
+		if is := sim.Issue(i); is != nil {
+			sim.Touch(is.Key, time.Now())
+		}
+	}
+	t := time.Now()
+	if _, _, err := o.child(ctx, env, "sync"); err != nil {
+		return f, err
+	}
+	f.ChangedSyncSeconds = round(time.Since(t).Seconds())
+	sort.Float64s(f.WebhookToVisibleMs)
+	return f, nil
+}
