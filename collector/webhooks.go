@@ -242,7 +242,11 @@ func (w *Webhooks) Drain(ctx context.Context) error {
 		w.stats.fetched.Add(int64(len(ids)))
 		if err != nil {
 			w.stats.failed.Add(1)
-			w.Log.Error("fetching what webhooks named failed; kept for the next try", "site", site, "issues", len(ids), "err", evident.ErrorMessage(err))
+			msg := evident.ErrorMessage(err)
+			if evident.ErrorCode(err) == evident.EINTERNAL {
+				msg = err.Error() // a storage or program error: the log is the operator's
+			}
+			w.Log.Error("fetching what webhooks named failed; kept for the next try", "site", site, "issues", len(ids), "err", msg)
 			w.requeue(site, p)
 			if first == nil {
 				first = err

@@ -91,17 +91,25 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 		{evident.CheckCreatedOffColumn, frag("has(?, project_key) AND NOT has(?, concat(project_key, '|', initial_status))", projects, first)},
 		{evident.CheckOnSeveralBoards, frag("has(?, project_key)", several)},
 	}
-	// col is the board column of a status (by id) of the issue's project,
-	// 0 when no column holds it.
-	col := func(status string) sqlf {
-		return frag("arrayElement(?, indexOf(?, concat(project_key, '|', "+status+")))", colIndex, heldIDs)
+	// mbc: the first change to an earlier column of the same category.
+	// Each status the issue entered (and the one it was created in) is
+	// looked up once (ClickHouse computes the same expression once): its
+	// board column (by id, 1 on; 0 when no column holds it); the change k
+	// goes from column cols[k] to cols[k+1]. Not the constant 0 without
+	// boards: the note's history_from_status[mbc] would be refused as
+	// index 0 before any row is read.
+	mbc := frag("0 * length(history_from_category)")
+	if len(heldIDs) > 1 {
+		cols := func() sqlf {
+			return frag("arrayMap(s -> arrayElement(?, indexOf(?, concat(project_key, '|', s))), arrayConcat([initial_status_id], history_to_status_id))", colIndex, heldIDs)
+		}
+		mbc = cat(`arrayFirstIndex((f, t, a, b) -> a = b AND t > 0 AND f > t, arrayPopBack(`, cols(), `), arrayPopFront(`, cols(), `),
+			history_from_category, history_to_category)`)
 	}
 	rows := func(extra string) sqlf {
-		return cat(`(SELECT site, issue_key, project_key, status_name, status_category, initial_status, initial_status_id, history_to_status_id, resolved_at, started_at, done_at, blocked_by_open`+extra+`,
+		return cat(`(SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at, blocked_by_open`+extra+`,
 			arrayFirstIndex((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mb,
-			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad,
-			arrayFirstIndex((f, t, a, b) -> a = b AND `, col("t"), ` > 0 AND `, col("f"), ` > `, col("t"), `,
-				arraySlice(arrayConcat([initial_status_id], history_to_status_id), 1, length(history_to_status_id)), history_to_status_id, history_from_category, history_to_category) AS mbc
+			arrayFirstIndex((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS cad, `, mbc, ` AS mbc
 			FROM issues_current WHERE gen = `+g+`)`)
 	}
 	countSQL := frag(`SELECT `)

@@ -223,7 +223,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if rep.Live, err = o.live(ctx, dsn, rep.Load.Issues); err != nil {
 		return rep, fmt.Errorf("live: %w", err)
 	}
-	o.logf("live, %d issues stored: webhook to a new data version on the dashboard %v ms; incremental sync of %d changed issues %.1f s all told",
+	o.logf("live, %d issues stored: webhook to the change in the read model readers use %v ms; incremental sync of %d changed issues %.1f s all told",
 		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.Changed, rep.Live.ChangedSyncSeconds)
 	return rep, nil
 }

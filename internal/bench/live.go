@@ -2,19 +2,19 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
 	"github.com/evident-ebm/evident/internal/jirasim"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // LiveFigure is how long a change in Jira takes to reach the dashboard on
-// a database of Issues issues: from the simulator's signed webhook to a
-// new data version the dashboard serves (fetch, store, read model build),
-// and an incremental sync of Changed changed issues, all told.
+// a database of Issues issues: from the simulator's signed webhook to the
+// read model generation readers use holding the change (debounce, fetch,
+// store, read model build), and an incremental sync of Changed changed
+// issues, all told.
 type LiveFigure struct {
 	Issues             int       `json:"issues"`
 	WebhookToVisibleMs []float64 `json:"webhook_to_visible_ms"`
@@ -49,15 +49,17 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	}
 	defer stop()
 	sim.SetWebhook(base+"/api/v1/jira/webhook", secret)
-	version := func() string {
-		resp, err := http.Get(base + "/api/v1/version")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		var v struct{ Version string }
-		json.NewDecoder(resp.Body).Decode(&v)
-		return v.Version
+	// Visible: the read model generation readers use holds the change
+	// (the dashboard's cache notices a new generation within a second).
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return f, err
+	}
+	defer st.Close()
+	status := func(key string) string {
+		var s string
+		st.QueryRow(ctx, "SELECT any(status_name) FROM issues_current WHERE gen = "+schema.CurrentGen+" AND issue_key = ? AND site NOT IN ('bench')", []any{key}, &s)
+		return s
 	}
 	var moved []string
 	for i := 0; i < liveSiteIssues && len(moved) < 5; i++ {
@@ -66,12 +68,11 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 		}
 	}
 	for _, key := range moved {
-		before := version()
 		t := time.Now()
 		if err := sim.Transition(key, "10005", time.Now()); err != nil {
 			return f, err
 		}
-		for version() == before {
+		for status(key) != "Done" {
 			if time.Since(t) > 5*time.Minute {
 				return f, fmt.Errorf("the webhook for %s did not reach the dashboard in 5 minutes", key)
 			}
