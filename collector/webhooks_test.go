@@ -200,9 +200,28 @@ func webhooksFetchWhatTheyName(t *testing.T, cloud bool) {
 	if err := e.store.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = (SELECT max(gen) FROM derived_generations) AND issue_key = ?", []any{gone}, &n); err != nil || n != 0 {
 		t.Fatalf("%s still in the read model (%d, %v)", gone, n, err)
 	}
+	// A sprint closed: its board's sprints are read again, no issue fetched.
+	var active int
+	for _, sp := range e.sim.Generator().Sprints(1) {
+		if sp.State == "active" {
+			active = sp.ID
+		}
+	}
+	if err := e.sim.CloseSprint(active, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	var completed uint8
+	if err := e.store.QueryRow(ctx, "SELECT state, complete_at IS NOT NULL FROM sprints FINAL WHERE sprint_id = ?", []any{uint64(active)}, &state, &completed); err != nil ||
+		state != "closed" || completed != 1 {
+		t.Fatalf("sprint %d after sprint_closed: %q, completed %d, %v", active, state, completed, err)
+	}
 	st := w.Stats()
 	t.Logf("webhooks: %+v", st)
-	if st.Refused != 0 || st.FailedFetches != 0 || st.IssuesFetched != 53 {
+	if st.Refused != 0 || st.FailedFetches != 0 || st.IssuesFetched != 53 || st.Accepted != 1004 {
 		t.Fatalf("stats %+v", st)
 	}
 }

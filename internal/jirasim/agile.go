@@ -1,10 +1,12 @@
 package jirasim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func (s *Sim) boardJSON(p *Project) map[string]any {
@@ -166,6 +168,7 @@ func (s *Sim) boardSprints(w http.ResponseWriter, r *http.Request) {
 	}
 	var all []*Sprint
 	for _, sp := range s.gen.Sprints(p.BoardID) {
+		sp = s.sprintNow(sp)
 		if len(states) == 0 || states[sp.State] {
 			all = append(all, sp)
 		}
@@ -311,4 +314,37 @@ func (s *Sim) boardConfig(w http.ResponseWriter, r *http.Request) {
 		out["subQuery"] = map[string]any{"query": "fixVersion in unreleasedVersions() OR fixVersion is EMPTY"}
 	}
 	writeJSON(w, 200, out)
+}
+
+// sprintNow is a sprint as the site holds it now: closed by CloseSprint,
+// or as generated.
+func (s *Sim) sprintNow(sp *Sprint) *Sprint {
+	s.mu.RLock()
+	at, ok := s.closedSprints[sp.ID]
+	s.mu.RUnlock()
+	if !ok {
+		return sp
+	}
+	c := *sp
+	c.State, c.Complete = "closed", at
+	return &c
+}
+
+// CloseSprint completes an active sprint at time at, as its board's team
+// would, and posts the sprint_closed webhook delivery.
+func (s *Sim) CloseSprint(id int, at time.Time) error {
+	sp := s.gen.SprintByID(id)
+	if sp == nil || s.sprintNow(sp).State != "active" {
+		return fmt.Errorf("no active sprint %d", id)
+	}
+	s.mu.Lock()
+	if s.closedSprints == nil {
+		s.closedSprints = map[int]time.Time{}
+	}
+	s.closedSprints[id] = at
+	s.mutGen++
+	s.mu.Unlock()
+	body, _ := json.Marshal(map[string]any{"timestamp": time.Now().UnixMilli(), "webhookEvent": "sprint_closed", "sprint": s.sprintJSON(s.sprintNow(sp))})
+	s.post(body, fmt.Sprintf("sim-sprint-%d", id))
+	return nil
 }

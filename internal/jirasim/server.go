@@ -62,9 +62,10 @@ type Sim struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedMatch
 
-	hook     webhook
-	servedMu sync.Mutex
-	served   map[string]int
+	hook          webhook
+	closedSprints map[int]time.Time // sprints CloseSprint completed
+	servedMu      sync.Mutex
+	served        map[string]int
 
 	faults atomic.Pointer[faultState] // swapped by SetFaults while requests run
 	stats  struct {

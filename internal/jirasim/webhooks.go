@@ -62,24 +62,27 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// deliver posts one delivery, if a webhook is set.
+// deliver posts the delivery of an issue event, if a webhook is set.
 func (s *Sim) deliver(event string, is *Issue) {
+	s.post(s.WebhookBody(event, is, time.Now()), fmt.Sprintf("sim-%d", is.ID))
+}
+
+// post posts one signed delivery, if a webhook is set; the identifier is
+// made unique with a count.
+func (s *Sim) post(body []byte, id string) {
 	s.hook.mu.Lock()
 	url, secret := s.hook.url, s.hook.secret
-	s.hook.sent++
-	n := s.hook.sent
-	s.hook.mu.Unlock()
 	if url == "" {
-		s.hook.mu.Lock()
-		s.hook.sent--
 		s.hook.mu.Unlock()
 		return
 	}
-	body := s.WebhookBody(event, is, time.Now())
+	s.hook.sent++
+	n := s.hook.sent
+	s.hook.mu.Unlock()
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Hub-Signature", Sign(secret, body))
-	req.Header.Set("X-Atlassian-Webhook-Identifier", fmt.Sprintf("sim-%d-%d", is.ID, n))
+	req.Header.Set("X-Atlassian-Webhook-Identifier", fmt.Sprintf("%s-%d", id, n))
 	resp, err := s.hook.client.Do(req)
 	if err == nil {
 		resp.Body.Close()
