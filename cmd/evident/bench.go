@@ -56,6 +56,8 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "serve RSS during the load test\t%.0f MiB at start, %.0f MiB at the end, %.0f MiB peak; every 5 s: %v\n", lt.RSSStartMiB, lt.RSSEndMiB, lt.RSSPeakMiB, lt.RSSSamplesMiB)
 	fmt.Fprintf(w, "\nserve peak RSS\t%.0f MiB\n", rep.ServeRSS)
 	fmt.Fprintf(w, "import\t%d rows in %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", rep.Import.Rows, rep.Import.Seconds, rep.Import.RowsPerSec, rep.Import.PeakRSSMiB)
+	fmt.Fprintf(w, "flow vs raw ClickHouse\t%s uncached p50 %.1f / p95 %.1f ms; raw queries of its figures p50 %.1f / p95 %.1f ms: %.1fx\n",
+		rep.Raw.Path, rep.Raw.APIp50, rep.Raw.APIp95, rep.Raw.RawP50, rep.Raw.RawP95, rep.Raw.Ratio)
 	fmt.Fprintf(w, "live (%d issues stored)\twebhook to the change visible %v ms; incremental sync of %d changed issues %.1f s all told\n",
 		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.Changed, rep.Live.ChangedSyncSeconds)
 	fmt.Fprintln(w, "\nlead/cycle percentiles\tEvident ms\tload-everything-in-Go ms\tratio\tsame result")

@@ -52,6 +52,9 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 			t.Errorf("latency of %s: %+v", l.Path, l)
 		}
 	}
+	if r := rep.Raw; r.RawP50 <= 0 || r.APIp50 <= 0 || r.Ratio <= 0 {
+		t.Errorf("flow vs raw ClickHouse: %+v", r)
+	}
 	if l := rep.Live; l.Issues < 100000 || len(l.WebhookToVisibleMs) != 5 || l.WebhookToVisibleMs[0] <= 0 || l.Changed != 1000 || l.ChangedSyncSeconds <= 0 {
 		t.Errorf("live: %+v", l)
 	}
