@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/evident-ebm/evident"
 )
@@ -30,29 +28,8 @@ const liveBatch = 100
 // yet is read on its own. Checkpoints are not moved: the next scheduled
 // sync still reads everything updated since the last one.
 func (s *Syncer) SyncIssues(ctx context.Context, cfg SiteConfig, ids []uint64, agile bool) (Summary, error) {
-	cfg.Defaults()
-	started := s.Now().UTC()
-	wall := time.Now().UnixNano()
-	r := &run{s: s, cfg: cfg, version: uint64(wall), started: started, seen: map[uint64]bool{}, runID: strconv.FormatInt(wall, 36)}
-	r.sum = Summary{Site: cfg.Name, Mode: Live}
-	err := r.live(ctx, ids, agile)
-	if err == nil {
-		var built bool
-		r.sum.ReadModel, built, err = s.Store.RefreshReadModel(ctx)
-		if err != nil {
-			err = fmt.Errorf("rebuild the read model: %w", err)
-		} else if built {
-			s.Log.Info("read model rebuilt", "site", cfg.Name, "seconds", r.sum.ReadModel.Seconds())
-		}
-	}
-	r.sum.Duration = s.Now().Sub(started)
-	if r.c != nil {
-		r.sum.Requests = r.c.transport.requests.Load()
-		r.sum.Retries = r.c.transport.retries.Load()
-	}
-	r.sum.Problems = len(r.problems)
-	r.record(err)
-	return r.sum, err
+	r := s.newRun(cfg, Live)
+	return r.finish(ctx, r.live(ctx, ids, agile))
 }
 
 func (r *run) live(ctx context.Context, ids []uint64, agile bool) error {

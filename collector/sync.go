@@ -154,24 +154,16 @@ type run struct {
 // keys are checked before anything is written; checkpoints are saved only
 // after everything the run fetched is stored.
 func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, error) {
-	cfg.Defaults()
-	started := s.Now().UTC()
-	// Row versions and the run id come from the wall clock, which only
-	// grows; the checkpoint is the started time of the clock the Syncer
-	// was handed (Jira's "now", which a test or the demo may set).
-	wall := time.Now().UnixNano()
-	r := &run{s: s, cfg: cfg, version: uint64(wall), started: started, seen: map[uint64]bool{},
-		runID: strconv.FormatInt(wall, 36)}
-	r.sum = Summary{Site: cfg.Name, Mode: mode}
+	r := s.newRun(cfg, mode)
 	var err error
 	var keys []string
-	if keys, err = s.Store.SkippedIssues(ctx, cfg.Name); err == nil {
+	if keys, err = s.Store.SkippedIssues(ctx, r.cfg.Name); err == nil {
 		r.wasSkipped = map[string]bool{}
 		for _, k := range keys {
 			r.wasSkipped[k] = true
 		}
 		var lacks bool
-		lacks, err = s.Store.LacksTimelines(ctx, cfg.Name)
+		lacks, err = s.Store.LacksTimelines(ctx, r.cfg.Name)
 		switch {
 		case err != nil:
 		case mode == Rebuild:
@@ -179,7 +171,7 @@ func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, 
 		case lacks:
 			// Stored by a version that kept no timelines: re-extract
 			// everything from the raw JSON first, then sync as asked.
-			s.Log.Info("re-extracting the stored issues of an earlier version", "site", cfg.Name)
+			s.Log.Info("re-extracting the stored issues of an earlier version", "site", r.cfg.Name)
 			if err = r.rebuild(ctx); err == nil {
 				r.sum.Fetched, r.sum.Changed = 0, 0
 				err = r.sync(ctx, mode)
@@ -188,18 +180,35 @@ func (s *Syncer) Sync(ctx context.Context, cfg SiteConfig, mode Mode) (Summary, 
 			err = r.sync(ctx, mode)
 		}
 	}
+	return r.finish(ctx, err)
+}
+
+// newRun starts a run of a site. Row versions and the run id come from the
+// wall clock, which only grows; the checkpoint is the started time of the
+// clock the Syncer was handed (Jira's "now", which a test or the demo may
+// set).
+func (s *Syncer) newRun(cfg SiteConfig, mode Mode) *run {
+	cfg.Defaults()
+	wall := time.Now().UnixNano()
+	r := &run{s: s, cfg: cfg, version: uint64(wall), started: s.Now().UTC(), seen: map[uint64]bool{}, runID: strconv.FormatInt(wall, 36)}
+	r.sum = Summary{Site: cfg.Name, Mode: mode}
+	return r
+}
+
+// finish rebuilds the read model after a run that succeeded (also after
+// one that changed nothing: an earlier run may have failed after storing
+// pages), fills the summary and records the run.
+func (r *run) finish(ctx context.Context, err error) (Summary, error) {
 	if err == nil {
-		// Also after a run that changed nothing: an earlier run may have
-		// failed after storing pages.
 		var built bool
-		r.sum.ReadModel, built, err = s.Store.RefreshReadModel(ctx)
+		r.sum.ReadModel, built, err = r.s.Store.RefreshReadModel(ctx)
 		if err != nil {
 			err = fmt.Errorf("rebuild the read model: %w", err)
 		} else if built {
-			s.Log.Info("read model rebuilt", "site", cfg.Name, "seconds", r.sum.ReadModel.Seconds())
+			r.s.Log.Info("read model rebuilt", "site", r.cfg.Name, "seconds", r.sum.ReadModel.Seconds())
 		}
 	}
-	r.sum.Duration = s.Now().Sub(started)
+	r.sum.Duration = r.s.Now().Sub(r.started)
 	if r.c != nil {
 		r.sum.Requests = r.c.transport.requests.Load()
 		r.sum.Retries = r.c.transport.retries.Load()
