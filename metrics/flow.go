@@ -111,8 +111,8 @@ type flowCaveats struct {
 // flowCaveatColumns are doneRows' extra columns flowCaveats count.
 const flowCaveatColumns = `has(findings, '` + evident.CheckResolvedBeforeCreated + `') AS rbc, has(findings, '` + evident.CheckChangeBeforeCreated + `') AS cbc,
 	has(findings, '` + evident.CheckDoneBeforeStarted + `') AS dbs,
-	arrayExists((a, b) -> a = 'done' AND b != 'done', history_from_category, history_to_category) AS reo,
-	arrayExists((a, b) -> a = 'indeterminate' AND b = 'new', history_from_category, history_to_category) AS mbk`
+	arrayExists(` + reopened + `, history_from_category, history_to_category) AS reo,
+	arrayExists(` + movedBack + `, history_from_category, history_to_category) AS mbk`
 
 func (c *flowCaveats) dest() []any {
 	return []any{&c.resolvedBeforeCreated, &c.changeBeforeCreated, &c.doneBeforeStarted, &c.reopened, &c.movedBack}
