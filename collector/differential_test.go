@@ -135,7 +135,7 @@ func TestReadModelEqualsGoReplay(t *testing.T) {
 		arrayMap(s -> concat(tupleElement(s, 1), '|', tupleElement(s, 2), '|', toString(tupleElement(s, 3))), ` + schema.Stays + `) AS stays,
 		arrayMap(e -> concat(tupleElement(e, 1), '|', toString(tupleElement(e, 2)), '|', tupleElement(e, 3), '|', toString(tupleElement(e, 4))),
 			` + schema.FlowEvents + `) AS flow
-		FROM issues_current WHERE gen = ` + schema.CurrentGen
+		FROM issues_current WHERE ` + schema.Current
 	if err := st.Select(ctx, &got, q); err != nil {
 		t.Fatalf("read the read model: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestReadModelEqualsGoReplay(t *testing.T) {
 		Seconds  int64  `ch:"secs"`
 	}
 	if err := st.Select(ctx, &stays, `SELECT status, category, sum(visits) AS visits, toInt64(sum(seconds_total)) AS secs
-		FROM status_stays WHERE gen = `+schema.CurrentGen+` GROUP BY status, category`); err != nil {
+		FROM status_stays WHERE `+schema.Current+` GROUP BY status, category`); err != nil {
 		t.Fatalf("read status_stays: %v", err)
 	}
 	gotStays := map[string][2]int64{}
@@ -216,7 +216,7 @@ func TestReadModelEqualsGoReplay(t *testing.T) {
 		Delta int64  `ch:"delta"`
 	}
 	if err := st.Select(ctx, &flow, `SELECT concat(kind, '|', toString(day), '|', state) AS k, toInt64(sum(delta)) AS delta
-		FROM cfd_daily WHERE gen = `+schema.CurrentGen+` GROUP BY k`); err != nil {
+		FROM cfd_daily WHERE `+schema.Current+` GROUP BY k`); err != nil {
 		t.Fatalf("read cfd_daily: %v", err)
 	}
 	gotFlow := map[string]int64{}

@@ -81,7 +81,7 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	// in has(); "" matches no project.
 	heldIDs, colIndex = append(heldIDs, ""), append(colIndex, 0)
 	projects, held, first = uniq(append(projects, "")), uniq(append(held, "")), uniq(append(first, ""))
-	g := schema.CurrentGen
+	g := schema.Current
 	// The per-issue checks: each a condition on a row of issues_current.
 	// They are counted in one pass without arrays; the examples are drawn
 	// in a second pass, each check's from a uniform sample of its issues.
@@ -118,7 +118,7 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 		return cat(`(SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at, blocked_by_open`+extra+`,
 			arrayFirstIndex(`+movedBack+`, history_from_category, history_to_category) AS mb,
 			arrayFirstIndex(`+reopened+`, history_from_category, history_to_category) AS cad, `, mbc, ` AS mbc
-			FROM issues_current WHERE gen = `+g+`)`)
+			FROM issues_current WHERE `+g+`)`)
 	}
 	countSQL := frag(`SELECT `)
 	for i, c := range conds {
@@ -156,13 +156,13 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	subtasks := `parent_key != '' AND parent_key != epic_key AND NOT has(?, issue_type)`
 	// The join's right side holds only issues some sub-task names as its
 	// parent: ClickHouse builds it in memory.
-	parents := `issue_key IN (SELECT parent_key FROM issues_current WHERE gen = ` + g + ` AND ` + subtasks + `)`
+	parents := `issue_key IN (SELECT parent_key FROM issues_current WHERE ` + g + ` AND ` + subtasks + `)`
 	// Both sub-task checks from one join of the sub-tasks that fail
 	// either to their parents.
 	family := frag(`SELECT site, issue_key, parent_key, status_name, status_category, started_at, p_cat, p_started FROM
-		(SELECT site, issue_key, parent_key, status_name, status_category, started_at FROM issues_current WHERE gen = `+g+` AND `+subtasks+`)
+		(SELECT site, issue_key, parent_key, status_name, status_category, started_at FROM issues_current WHERE `+g+` AND `+subtasks+`)
 		ALL INNER JOIN (SELECT site, issue_key AS parent_key, status_category AS p_cat, started_at AS p_started FROM issues_current
-			WHERE gen = `+g+` AND (status_category = 'done' OR started_at IS NULL) AND `+parents+`) USING (site, parent_key)
+			WHERE `+g+` AND (status_category = 'done' OR started_at IS NULL) AND `+parents+`) USING (site, parent_key)
 		WHERE (p_cat = 'done' AND status_category != 'done') OR (p_started IS NULL AND p_cat != 'done' AND started_at IS NOT NULL)
 		ORDER BY site, issue_key`, evident.EpicTypes, evident.EpicTypes)
 	type row struct {

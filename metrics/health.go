@@ -250,11 +250,11 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	}
 	err := parallel(
 		func() (err error) {
-			issues, err = counts("SELECT site, count() AS n FROM issues_current WHERE gen = " + schema.CurrentGen + " GROUP BY site")
+			issues, err = counts("SELECT site, count() AS n FROM issues_current WHERE " + schema.Current + " GROUP BY site")
 			return
 		},
 		func() (err error) {
-			trans, err = counts("SELECT site, sum(uses) AS n FROM status_usage WHERE gen = " + schema.CurrentGen + " GROUP BY site")
+			trans, err = counts("SELECT site, sum(uses) AS n FROM status_usage WHERE " + schema.Current + " GROUP BY site")
 			return
 		},
 		func() (err error) {
@@ -301,9 +301,10 @@ func (s *Service) Health(ctx context.Context) (DataHealth, error) {
 	if err := s.DB.Select(ctx, &out.Problems, "SELECT site, run_id, issue_key, field, message, seen_at FROM sync_problems ORDER BY seen_at DESC, issue_key LIMIT 100"); err != nil {
 		return out, fmt.Errorf("problems: %w", err)
 	}
-	q := `SELECT site, status, status_id, uses FROM status_usage
-		WHERE gen = ` + schema.CurrentGen + ` AND (site, status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
-		ORDER BY uses DESC, status LIMIT 100`
+	// status_usage holds a row per piece of the read model: summed.
+	q := `SELECT site, status, status_id, toUInt64(sum(uses)) AS uses FROM status_usage
+		WHERE ` + schema.Current + ` AND (site, status_id) NOT IN (SELECT site, status_id FROM statuses FINAL)
+		GROUP BY site, status, status_id ORDER BY uses DESC, status LIMIT 100`
 	if err := s.DB.Select(ctx, &out.UnmappedStatuses, q); err != nil {
 		return out, fmt.Errorf("unmapped statuses: %w", err)
 	}
@@ -334,7 +335,7 @@ func (s *Service) quality(ctx context.Context, out *DataHealth) error {
 	}
 	err := parallel(
 		func() error {
-			q := "SELECT f AS check, count() AS n FROM issues_current ARRAY JOIN findings AS f WHERE gen = " + schema.CurrentGen + " GROUP BY f"
+			q := "SELECT f AS check, count() AS n FROM issues_current ARRAY JOIN findings AS f WHERE " + schema.Current + " GROUP BY f"
 			if err := s.DB.Select(ctx, &counts, q); err != nil {
 				return fmt.Errorf("quality counts: %w", err)
 			}
@@ -342,14 +343,14 @@ func (s *Service) quality(ctx context.Context, out *DataHealth) error {
 		},
 		func() error {
 			q := `SELECT f AS check, site, issue_key, note FROM issues_current ARRAY JOIN findings AS f, finding_notes AS note
-				WHERE gen = ` + schema.CurrentGen + ` ORDER BY f, site, issue_key LIMIT ` + strconv.Itoa(MaxQualityExamples) + ` BY f`
+				WHERE ` + schema.Current + ` ORDER BY f, site, issue_key LIMIT ` + strconv.Itoa(MaxQualityExamples) + ` BY f`
 			if err := s.DB.Select(ctx, &examples, q); err != nil {
 				return fmt.Errorf("quality examples: %w", err)
 			}
 			return nil
 		},
 		func() error {
-			return s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &out.IssuesChecked)
+			return s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+schema.Current, nil, &out.IssuesChecked)
 		},
 		func() error {
 			var n uint64
@@ -447,7 +448,7 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 	var types []struct {
 		T string `ch:"issue_type"`
 	}
-	if err := s.DB.Select(ctx, &types, "SELECT DISTINCT issue_type FROM issues_current WHERE gen = "+schema.CurrentGen+" ORDER BY issue_type"); err != nil {
+	if err := s.DB.Select(ctx, &types, "SELECT DISTINCT issue_type FROM issues_current WHERE "+schema.Current+" ORDER BY issue_type"); err != nil {
 		return c, fmt.Errorf("catalog types: %w", err)
 	}
 	for _, t := range types {

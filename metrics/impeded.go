@@ -143,7 +143,7 @@ func (s *Service) workHistories(ctx context.Context, f Filter, cond sqlf, inProg
 			}
 			// IN builds a set once; has(?, issue_key) would scan the list
 			// for every issue.
-			q := `SELECT site, issue_key, done_at FROM issues_current WHERE gen = ` + schema.CurrentGen + ` AND issue_key IN (SELECT arrayJoin(?))`
+			q := `SELECT site, issue_key, done_at FROM issues_current WHERE ` + schema.Current + ` AND issue_key IN (SELECT arrayJoin(?))`
 			if err := s.DB.Select(ctx, &done, q, uniq(blockers)); err != nil {
 				return fmt.Errorf("impediments: blocking issues: %w", err)
 			}

@@ -76,7 +76,7 @@ func (f Filter) where() (string, []any) {
 // dimConds are the conditions on the columns that every table of the read
 // model carries: the generation, site, project, issue type and category.
 func (f Filter) dimConds() ([]string, []any) {
-	conds := []string{"gen = " + schema.CurrentGen}
+	conds := []string{schema.Current}
 	var args []any
 	if f.Site != "" {
 		conds = append(conds, "site = ?")

@@ -178,7 +178,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 		func() error {
 			q := `SELECT sprint_id, issue_id, issue_key, status_category, story_points, created_at, event_at, event_history, event_added,
 				history_at, history_id, history_from_category, history_to_category
-				FROM sprint_members WHERE gen = ` + schema.CurrentGen + ` AND ` + siteCond + ` AND sprint_id IN ` + idSet
+				FROM sprint_members WHERE ` + schema.Current + ` AND ` + siteCond + ` AND sprint_id IN ` + idSet
 			if err := s.DB.Select(ctx, &issues, q, append(append([]any{}, siteArgs...), ids)...); err != nil {
 				return fmt.Errorf("sprint issues: %w", err)
 			}
@@ -188,7 +188,7 @@ func (s *Service) sprints(ctx context.Context, site string, board uint64, lastCl
 			site, set := frag(siteCond, siteArgs...), frag(idSet, ids)
 			sel := cat(`SELECT issue_id, history_id, item_index, changed_at, from_string, to_string FROM field_changes
 				WHERE `, site, frag(` AND site IN (SELECT site FROM boards FINAL WHERE board_id = ?)`, board), `
-				AND issue_id IN (SELECT issue_id FROM sprint_members WHERE gen = `+schema.CurrentGen+` AND `, site, ` AND sprint_id IN `, set, `)
+				AND issue_id IN (SELECT issue_id FROM sprint_members WHERE `+schema.Current+` AND `, site, ` AND sprint_id IN `, set, `)
 				AND (field IN ('Story Points', 'Story point estimate') OR field_id IN (SELECT visitParamExtractString(field_ids, 'StoryPoints') FROM sites FINAL))`)
 			if err := s.DB.Select(ctx, &pts, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("estimate changes: %w", err)

@@ -3,16 +3,21 @@ package schema
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// CurrentGen is the SQL of the generation of the read model that readers
-// use: the newest one whose build finished. ClickHouse runs the scalar
-// subquery first and prunes the other generations' partitions.
-const CurrentGen = "(SELECT max(gen) FROM derived_generations)"
+// Current is the SQL condition on a read-model table that selects the rows
+// readers use: the pieces of the newest generation whose build finished (a
+// generation of an earlier version is one piece numbered as itself).
+// ClickHouse builds the set first and prunes every other partition.
+const Current = `gen IN (SELECT arrayJoin(if(empty(pieces), [gen], pieces)) FROM derived_generations
+	WHERE gen = (SELECT max(gen) FROM derived_generations))`
 
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
@@ -57,16 +62,28 @@ const (
 	CycleSeconds = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0))))`
 )
 
-// Generation is one build of the read model.
+// Generation is one build of the read model: a set of pieces, each the
+// rows of one range of issue ids in every read-model table (one partition
+// per table, numbered in the gen column). A full build makes every piece;
+// a refresh makes those holding an issue written since the generation
+// before and takes the others from it.
 type Generation struct {
 	Gen     uint64        `json:"gen"`
 	BuiltAt time.Time     `json:"built_at"`
 	Took    time.Duration `json:"-"`
+	// Bounds holds the lowest issue id of each piece's range, ascending;
+	// the last range is open. Pieces holds each range's partition number.
+	Bounds []uint64 `json:"-"`
+	Pieces []uint64 `json:"-"`
+	// Rebuilt is how many pieces this build made (the others it took from
+	// the generation before).
+	Rebuilt int `json:"-"`
 	// Steps is how long each table took, in build order.
 	Steps []StepTime `json:"-"`
 	// sources is the newest issue row version of each site when the build
 	// started: a newer one means the read model is behind.
 	sources     map[string]uint64
+	start       time.Time
 	Issues      uint64 `json:"issues"`
 	Transitions uint64 `json:"transitions"`
 }
@@ -79,11 +96,18 @@ const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_c
 // BuildReadModel runs such a step once per range, binding its bounds.
 const issueRange = "issue_id >= {lo} AND issue_id < {hi}"
 
-// DefaultReadModelChunk is how many issues one range of the read model
-// build holds at most (Store.ReadModelChunk overrides it). The
-// issues_current step holds a range's issues and grouped transitions in
+// DefaultReadModelChunk is about how many issues one piece of the read
+// model holds when a full build cuts the issue ids into ranges
+// (Store.ReadModelChunk overrides it). It trades a full build's cost per
+// piece against what a refresh rebuilds for one changed issue. The
+// issues_current step holds a piece's issues and grouped transitions in
 // memory: at a million issues in one go ClickHouse peaked at 3.3 GB.
-const DefaultReadModelChunk = 250000
+const DefaultReadModelChunk = 200000
+
+// maxPieces bounds the pieces of a generation: piece numbers are the
+// generation's number plus the piece's index, and generation numbers of
+// builds started a microsecond apart are 1,000 apart.
+const maxPieces = 100
 
 // buildSteps fill one generation (bound as every ?) of the read model, in
 // order: each step reads what the ones before it wrote.
@@ -130,67 +154,168 @@ var buildSteps = []struct{ name, sql string }{
 		arrayMap(x -> tupleElement(x, 1), ev), arrayMap(x -> tupleElement(x, 2), ev), arrayMap(x -> tupleElement(x, 3), ev),
 		history_at, history_id, history_from_category, history_to_category
 	FROM (SELECT site, issue_id, issue_key, status_category, story_points, created_at, history_at, history_id, history_from_category, history_to_category
-		FROM issues_current WHERE gen = ? AND (site, issue_id) IN (SELECT site, issue_id FROM sprint_changes))
+		FROM issues_current WHERE gen = ? AND (site, issue_id) IN (SELECT site, issue_id FROM sprint_changes WHERE ` + issueRange + `))
 	ALL INNER JOIN (SELECT site, issue_id, sprint_id, arraySort(x -> (tupleElement(x, 1), tupleElement(x, 2)), groupArray((changed_at, history_id, added))) AS ev
-		FROM sprint_changes FINAL GROUP BY site, issue_id, sprint_id) USING (site, issue_id)`},
+		FROM sprint_changes FINAL WHERE ` + issueRange + ` GROUP BY site, issue_id, sprint_id) USING (site, issue_id)`},
 	{"refinement_days", `INSERT INTO refinement_days (gen, site, project_key, issue_type, work_category, issue_id, day)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, issue_id, day
-	FROM (SELECT DISTINCT site, issue_id, toDate(changed_at) AS day FROM field_changes FINAL WHERE field != 'Rank')
+	FROM (SELECT DISTINCT site, issue_id, toDate(changed_at) AS day FROM field_changes FINAL WHERE field != 'Rank' AND ` + issueRange + `)
 	ALL INNER JOIN (SELECT site, issue_id, project_key, issue_type, work_category FROM issues_current WHERE gen = ?) USING (site, issue_id)`},
 }
 
 // BuildReadModel builds a new generation of the read model from the Jira
-// tables and switches readers to it. Readers keep the previous generation
-// until the new one is complete, so they never see a half-built one; a
-// refresh cut short leaves its partial partitions behind, to be dropped by
-// the next successful one. Two refreshes at once are safe: the one that
-// started later (and so read more) wins.
+// tables, every piece anew, and switches readers to it. Readers keep the
+// previous generation until the new one is complete, so they never see a
+// half-built one; a build cut short leaves its partial partitions behind,
+// to be dropped by the next successful one. Two builds at once are safe:
+// the one that started later (and so read more) wins.
 func (s *Store) BuildReadModel(ctx context.Context) (Generation, error) {
-	start := time.Now()
-	// The start time orders generations; random low digits keep two
-	// processes starting in the same microsecond apart.
-	g := Generation{Gen: uint64(start.UnixMicro())*1000 + uint64(rand.IntN(1000)), BuiltAt: start.UTC().Truncate(time.Second)}
-	var err error
-	if g.sources, err = s.sourceVersions(ctx); err != nil {
-		return g, err
-	}
-	ranges, err := s.issueRanges(ctx)
+	g, err := s.newGeneration(ctx)
 	if err != nil {
 		return g, err
 	}
-	for _, st := range buildSteps {
-		t := time.Now()
-		if !strings.Contains(st.sql, issueRange) {
-			if err := s.Exec(ctx, st.sql, genArgs(st.sql, g.Gen)...); err != nil {
-				return g, fmt.Errorf("build %s: %w", st.name, err)
-			}
+	if g.Bounds, err = s.pieceBounds(ctx); err != nil {
+		return g, err
+	}
+	g.Pieces = make([]uint64, len(g.Bounds))
+	all := make([]int, len(g.Bounds))
+	for i := range all {
+		all[i] = i
+	}
+	return g, s.buildPieces(ctx, &g, all, nil)
+}
+
+// newGeneration numbers a build by its start and reads the source versions
+// it will cover. The start time orders generations; a random hundred keeps
+// two processes starting in the same microsecond apart, and leaves room
+// for the numbers of its pieces.
+func (s *Store) newGeneration(ctx context.Context) (Generation, error) {
+	start := time.Now()
+	g := Generation{Gen: uint64(start.UnixMicro())*1000 + uint64(rand.IntN(1000/maxPieces))*maxPieces, BuiltAt: start.UTC().Truncate(time.Second),
+		start: start}
+	var err error
+	g.sources, err = s.sourceVersions(ctx)
+	return g, err
+}
+
+// updateReadModel builds a new generation from base: the pieces holding an
+// issue written since base was built are made anew, the others are base's.
+// A base of an earlier version (no pieces), or a changed piece grown to
+// four times the size a full build gives one (new issues land in the last,
+// open range), makes it a full build.
+func (s *Store) updateReadModel(ctx context.Context, base Generation) (Generation, error) {
+	if len(base.Bounds) == 0 || len(base.Bounds) != len(base.Pieces) || len(base.sources) == 0 {
+		return s.BuildReadModel(ctx)
+	}
+	g, err := s.newGeneration(ctx)
+	if err != nil {
+		return g, err
+	}
+	var rows []struct {
+		Piece   uint32 `ch:"piece"`
+		Issues  uint64 `ch:"n"`
+		Changed uint64 `ch:"changed"`
+	}
+	q := `SELECT toUInt32(arrayCount(b -> b <= issue_id, ?) - 1) AS piece, uniq(issue_id) AS n,
+		countIf(version > ` + sourceVersion(base.sources) + `) AS changed
+		FROM issues GROUP BY piece HAVING changed > 0`
+	if err := s.Select(ctx, &rows, q, base.Bounds); err != nil {
+		return g, fmt.Errorf("changed pieces: %w", err)
+	}
+	var changed []int
+	for _, r := range rows {
+		if r.Issues > 4*uint64(s.chunk()) {
+			return s.BuildReadModel(ctx)
 		}
-		for _, r := range ranges {
-			if !strings.Contains(st.sql, issueRange) {
-				break
-			}
-			q := strings.NewReplacer("{lo}", strconv.FormatUint(r[0], 10), "{hi}", strconv.FormatUint(r[1], 10)).Replace(st.sql)
-			if err := s.Exec(ctx, q, genArgs(q, g.Gen)...); err != nil {
-				return g, fmt.Errorf("build %s (issue ids %d to %d): %w", st.name, r[0], r[1], err)
-			}
+		changed = append(changed, int(r.Piece))
+	}
+	sort.Ints(changed)
+	g.Bounds, g.Pieces = base.Bounds, slices.Clone(base.Pieces)
+	return g, s.buildPieces(ctx, &g, changed, &base)
+}
+
+// buildPieces makes the pieces of g with the given indexes, every step of
+// one before the next, then records g and drops what no recent generation
+// uses. From a base generation, a piece's per-issue rows (live issues,
+// sprint members, refinement days) are copied from base's piece for the
+// issues not written since base, and computed for the others; its
+// aggregates are computed from the piece's live issues.
+func (s *Store) buildPieces(ctx context.Context, g *Generation, which []int, base *Generation) error {
+	took := make([]time.Duration, len(buildSteps))
+	for _, i := range which {
+		piece := g.Gen + uint64(i)
+		g.Pieces[i] = piece
+		lo, hi := g.Bounds[i], uint64(math.MaxUint64)
+		if i+1 < len(g.Bounds) {
+			hi = g.Bounds[i+1]
 		}
-		g.Steps = append(g.Steps, StepTime{st.name, time.Since(t)})
+		inRange := strings.NewReplacer("{lo}", strconv.FormatUint(lo, 10), "{hi}", strconv.FormatUint(hi, 10)).Replace(issueRange)
+		var changed string // the condition on (site, issue_id) of the issues written since base
+		if base != nil {
+			changed = "(site, issue_id) IN (SELECT site, issue_id FROM issues WHERE " + inRange + " AND version > " + sourceVersion(base.sources) + ")"
+		}
+		for k, st := range buildSteps {
+			t := time.Now()
+			q := strings.ReplaceAll(st.sql, issueRange, inRange)
+			if base != nil && strings.Contains(st.sql, issueRange) {
+				table, cols := insertColumns(st.sql)
+				copyRows := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT toUInt64(?), " + strings.Join(cols[1:], ", ") +
+					" FROM " + table + " WHERE gen = " + strconv.FormatUint(base.Pieces[i], 10) + " AND NOT " + changed
+				if err := s.Exec(ctx, copyRows, piece); err != nil {
+					return fmt.Errorf("build %s (issue ids %d to %d, unchanged issues): %w", st.name, lo, hi, err)
+				}
+				q = strings.ReplaceAll(st.sql, issueRange, inRange+" AND "+changed)
+			}
+			if err := s.Exec(ctx, q, genArgs(q, piece)...); err != nil {
+				return fmt.Errorf("build %s (issue ids %d to %d): %w", st.name, lo, hi, err)
+			}
+			took[k] += time.Since(t)
+		}
 	}
-	if err := s.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = ?", []any{g.Gen}, &g.Issues); err != nil {
-		return g, fmt.Errorf("count issues_current: %w", err)
+	for k, st := range buildSteps {
+		g.Steps = append(g.Steps, StepTime{st.name, took[k]})
 	}
-	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE gen = ?", []any{g.Gen}, &g.Transitions); err != nil {
-		return g, fmt.Errorf("count transitions: %w", err)
+	g.Rebuilt = len(which)
+	if err := s.QueryRow(ctx, "SELECT count() FROM issues_current WHERE has(?, gen)", []any{g.Pieces}, &g.Issues); err != nil {
+		return fmt.Errorf("count issues_current: %w", err)
 	}
-	g.Took = time.Since(start)
-	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions}
+	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE has(?, gen)", []any{g.Pieces}, &g.Transitions); err != nil {
+		return fmt.Errorf("count transitions: %w", err)
+	}
+	g.Took = time.Since(g.start)
+	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions,
+		Pieces: g.Pieces, Bounds: g.Bounds}
 	for site, v := range g.sources {
 		row.Sites, row.Versions = append(row.Sites, site), append(row.Versions, v)
 	}
 	if err := insert(ctx, s, "derived_generations", []generationRow{row}); err != nil {
-		return g, fmt.Errorf("record generation: %w", err)
+		return fmt.Errorf("record generation: %w", err)
 	}
-	return g, s.dropGenerationsBefore(ctx, g.Gen)
+	return s.dropUnusedPieces(ctx, g.Gen)
+}
+
+// sourceVersion is the SQL of the source version a row of issues is
+// compared with: its site's in versions (0 for a site not in it).
+func sourceVersion(versions map[string]uint64) string {
+	var sites, vs []string
+	for site, v := range versions {
+		sites = append(sites, "'"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(site)+"'")
+		vs = append(vs, strconv.FormatUint(v, 10))
+	}
+	return "transform(site, [" + strings.Join(sites, ", ") + "], [" + strings.Join(vs, ", ") + "], toUInt64(0))"
+}
+
+// insertColumns reads the table and the column list (gen first) of a
+// build step's INSERT.
+func insertColumns(sql string) (string, []string) {
+	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sql), "INSERT INTO "))
+	table, rest, _ := strings.Cut(rest, " (")
+	list, _, _ := strings.Cut(rest, ")")
+	cols := strings.Split(list, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return table, cols
 }
 
 func genArgs(sql string, gen uint64) []any {
@@ -201,43 +326,59 @@ func genArgs(sql string, gen uint64) []any {
 	return args
 }
 
-// issueRanges cuts the issue ids into ranges [lo, hi) of at most about
-// ReadModelChunk issues each, at exact quantiles of the ids.
-func (s *Store) issueRanges(ctx context.Context) ([][2]uint64, error) {
-	chunkIssues := uint64(DefaultReadModelChunk)
+func (s *Store) chunk() int {
 	if s.ReadModelChunk > 0 {
-		chunkIssues = uint64(s.ReadModelChunk)
+		return s.ReadModelChunk
 	}
-	var n, hi uint64
-	if err := s.QueryRow(ctx, "SELECT count(), max(issue_id) FROM issues", nil, &n, &hi); err != nil {
+	return DefaultReadModelChunk
+}
+
+// pieceBounds cuts the issue ids into ranges of about ReadModelChunk issues
+// each (at most maxPieces ranges), at exact quantiles of the ids, and
+// returns the lowest id of each: 0 first, the last range open.
+func (s *Store) pieceBounds(ctx context.Context) ([]uint64, error) {
+	var n uint64
+	if err := s.QueryRow(ctx, "SELECT uniqExact(issue_id) FROM issues", nil, &n); err != nil {
 		return nil, fmt.Errorf("issue ranges: %w", err)
 	}
-	k := int((n + chunkIssues - 1) / chunkIssues)
+	k := min(int((n+uint64(s.chunk())-1)/uint64(s.chunk())), maxPieces)
 	if k <= 1 {
-		return [][2]uint64{{0, hi + 1}}, nil
+		return []uint64{0}, nil
 	}
 	levels := make([]string, k-1)
 	for i := range levels {
 		levels[i] = strconv.FormatFloat(float64(i+1)/float64(k), 'f', 6, 64)
 	}
-	var bounds []uint64
-	if err := s.QueryRow(ctx, "SELECT quantilesExact("+strings.Join(levels, ", ")+")(issue_id) FROM issues", nil, &bounds); err != nil {
+	var cuts []uint64
+	if err := s.QueryRow(ctx, "SELECT quantilesExact("+strings.Join(levels, ", ")+")(issue_id) FROM (SELECT DISTINCT issue_id FROM issues)", nil, &cuts); err != nil {
 		return nil, fmt.Errorf("issue ranges: %w", err)
 	}
-	out := [][2]uint64{}
-	lo := uint64(0)
-	for _, b := range bounds {
-		if b > lo {
-			out = append(out, [2]uint64{lo, b})
-			lo = b
+	out := []uint64{0}
+	for _, c := range cuts {
+		if c > out[len(out)-1] {
+			out = append(out, c)
 		}
 	}
-	return append(out, [2]uint64{lo, hi + 1}), nil
+	return out, nil
 }
 
-// dropGenerationsBefore drops the partitions of older generations. Queries
-// already reading them finish on the parts they hold.
-func (s *Store) dropGenerationsBefore(ctx context.Context, gen uint64) error {
+// dropUnusedPieces drops the read model's partitions numbered below gen
+// that none of the three newest generations uses: older generations'
+// pieces, and those of builds cut short. A build still running from an
+// older generation (another process) finds its pieces kept unless three
+// generations were recorded meanwhile; a build running from gen's own
+// generation numbers its pieces above gen. Queries already reading a
+// dropped partition finish on the parts they hold.
+func (s *Store) dropUnusedPieces(ctx context.Context, gen uint64) error {
+	var used []uint64
+	if err := s.QueryRow(ctx, `SELECT groupArrayArray(p) FROM (SELECT if(empty(pieces), [gen], pieces) AS p FROM derived_generations ORDER BY gen DESC LIMIT 3)`,
+		nil, &used); err != nil {
+		return fmt.Errorf("pieces in use: %w", err)
+	}
+	keep := make(map[uint64]bool, len(used))
+	for _, p := range used {
+		keep[p] = true
+	}
 	var parts []struct {
 		Table     string `ch:"table"`
 		Partition string `ch:"partition"`
@@ -253,11 +394,11 @@ func (s *Store) dropGenerationsBefore(ctx context.Context, gen uint64) error {
 	}
 	for _, p := range parts {
 		old, err := strconv.ParseUint(strings.Trim(p.Partition, "'"), 10, 64)
-		if err != nil || old >= gen {
+		if err != nil || old >= gen || keep[old] {
 			continue
 		}
 		if err := s.Exec(ctx, "ALTER TABLE "+p.Table+" DROP PARTITION "+strconv.FormatUint(old, 10)); err != nil {
-			return fmt.Errorf("drop generation %d of %s: %w", old, p.Table, err)
+			return fmt.Errorf("drop piece %d of %s: %w", old, p.Table, err)
 		}
 	}
 	return nil
@@ -277,13 +418,15 @@ type generationRow struct {
 	Seconds     float64   `ch:"seconds"`
 	Issues      uint64    `ch:"issues"`
 	Transitions uint64    `ch:"transitions"`
+	Pieces      []uint64  `ch:"pieces"`
+	Bounds      []uint64  `ch:"bounds"`
 }
 
 // CurrentGeneration returns the generation readers use; ok is false before
 // the first build.
 func (s *Store) CurrentGeneration(ctx context.Context) (g Generation, ok bool, err error) {
 	var rows []generationRow
-	if err := s.Select(ctx, &rows, "SELECT gen, sites, site_versions, built_at, seconds, issues, transitions FROM derived_generations ORDER BY gen DESC LIMIT 1"); err != nil {
+	if err := s.Select(ctx, &rows, "SELECT gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds FROM derived_generations ORDER BY gen DESC LIMIT 1"); err != nil {
 		return g, false, fmt.Errorf("current generation: %w", err)
 	}
 	if len(rows) == 0 {
@@ -291,7 +434,7 @@ func (s *Store) CurrentGeneration(ctx context.Context) (g Generation, ok bool, e
 	}
 	r := rows[0]
 	g = Generation{Gen: r.Gen, BuiltAt: r.BuiltAt.UTC(), Took: time.Duration(r.Seconds * float64(time.Second)), Issues: r.Issues, Transitions: r.Transitions,
-		sources: map[string]uint64{}}
+		Pieces: r.Pieces, Bounds: r.Bounds, sources: map[string]uint64{}}
 	for i, site := range r.Sites {
 		if i < len(r.Versions) {
 			g.sources[site] = r.Versions[i]
@@ -321,8 +464,9 @@ func (s *Store) sourceVersions(ctx context.Context) (map[string]uint64, error) {
 }
 
 // BuildReadModelIfStale builds a new generation when a site has issue rows
-// newer than the current generation read, or when there is none yet. When
-// the read model is current it costs two small reads.
+// newer than the current generation read (only the pieces holding them),
+// or when there is none yet (all of it). When the read model is current it
+// costs two small reads.
 func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, error) {
 	cur, ok, err := s.CurrentGeneration(ctx)
 	if err != nil {
@@ -343,7 +487,11 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 			return cur, false, nil
 		}
 	}
-	g, err := s.BuildReadModel(ctx)
+	if !ok {
+		g, err := s.BuildReadModel(ctx)
+		return g, err == nil, err
+	}
+	g, err := s.updateReadModel(ctx, cur)
 	return g, err == nil, err
 }
 

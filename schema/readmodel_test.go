@@ -103,7 +103,7 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 		Initial  string `ch:"initial_status"`
 		InitialC string `ch:"initial_category"`
 	}
-	if err := st.Select(ctx, &cur, "SELECT issue_key, summary, initial_status, initial_category FROM issues_current WHERE gen = "+schema.CurrentGen+" ORDER BY issue_key"); err != nil {
+	if err := st.Select(ctx, &cur, "SELECT issue_key, summary, initial_status, initial_category FROM issues_current WHERE "+schema.Current+" ORDER BY issue_key"); err != nil {
 		t.Fatal(err)
 	}
 	if len(cur) != 2 || cur[0].Key != "P-1" || cur[0].Summary != "new" || cur[0].Initial != "To Do" || cur[0].InitialC != "new" ||
@@ -118,7 +118,7 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 		State string    `ch:"state"`
 		Delta int64     `ch:"delta"`
 	}
-	if err := st.Select(ctx, &cfd, "SELECT day, state, delta FROM cfd_daily WHERE gen = "+schema.CurrentGen+" AND kind = 'category' ORDER BY day, state"); err != nil {
+	if err := st.Select(ctx, &cfd, "SELECT day, state, delta FROM cfd_daily WHERE "+schema.Current+" AND kind = 'category' ORDER BY day, state"); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"01 new +1", "02 indeterminate +1", "02 new -1", "03 new +1", "04 done +1", "04 indeterminate -1"}
@@ -138,7 +138,7 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 		Day     time.Time `ch:"day"`
 		Seconds int64     `ch:"secs"`
 	}
-	if err := st.Select(ctx, &stays, "SELECT status, day, arrayJoin(seconds) AS secs FROM status_stays WHERE gen = "+schema.CurrentGen+" ORDER BY secs"); err != nil {
+	if err := st.Select(ctx, &stays, "SELECT status, day, arrayJoin(seconds) AS secs FROM status_stays WHERE "+schema.Current+" ORDER BY secs"); err != nil {
 		t.Fatal(err)
 	}
 	if len(stays) != 2 || stays[0].Status != "To Do" || stays[0].Seconds != 86400 || stays[1].Status != "In Progress" || stays[1].Seconds != 2*86400 ||
@@ -161,11 +161,27 @@ func TestReadModelIsTheDeduplicatedJiraData(t *testing.T) {
 		t.Fatalf("refresh after a change: built %v, gen %d after %d, %v", built, g2.Gen, g.Gen, err)
 	}
 	var summary string
-	if err := st.QueryRow(ctx, "SELECT summary FROM issues_current WHERE gen = "+schema.CurrentGen+" AND issue_key = 'P-2'", nil, &summary); err != nil || summary != "renamed" {
+	if err := st.QueryRow(ctx, "SELECT summary FROM issues_current WHERE "+schema.Current+" AND issue_key = 'P-2'", nil, &summary); err != nil || summary != "renamed" {
 		t.Fatalf("P-2 in the new generation: %q, %v", summary, err)
 	}
-	if n := generationPartitions(t, st); n != 4 {
-		t.Fatalf("%d generation partitions left, want 4 (one per table)", n)
+	if g2.Rebuilt != 1 || g2.Pieces[0] == g.Pieces[0] {
+		t.Fatalf("the refresh rebuilt %d pieces (%v after %v), want the one piece anew", g2.Rebuilt, g2.Pieces, g.Pieces)
+	}
+	// The three newest generations keep their pieces (a build of another
+	// process may still be taking pieces from them); older ones go.
+	if n := generationPartitions(t, st); n != 8 {
+		t.Fatalf("%d generation partitions left, want 8 (one per table and generation)", n)
+	}
+	for range 3 {
+		if _, err := st.BuildReadModel(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := generationPartitions(t, st); n != 12 {
+		t.Fatalf("%d generation partitions left after three more builds, want 12 (one per table and kept generation)", n)
+	}
+	if n := unusedPartitions(t, st); n != 0 {
+		t.Fatalf("%d partitions of the read model belong to no kept generation", n)
 	}
 }
 
@@ -176,6 +192,20 @@ func generationPartitions(t *testing.T, st *schema.Store) uint64 {
 	var n uint64
 	if err := st.QueryRow(t.Context(), `SELECT uniqExact(table, partition) FROM system.parts WHERE database = currentDatabase() AND active
 		AND table IN ('issues_current', 'cfd_daily', 'status_stays', 'status_usage')`, nil, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// unusedPartitions counts the partitions of the read model's tables that
+// are no piece of the three newest generations.
+func unusedPartitions(t *testing.T, st *schema.Store) uint64 {
+	t.Helper()
+	var n uint64
+	if err := st.QueryRow(t.Context(), `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active
+		AND table IN ('issues_current', 'cfd_daily', 'status_stays', 'status_usage', 'sprint_members', 'refinement_days')
+		AND NOT has((SELECT groupArrayArray(p) FROM (SELECT if(empty(pieces), [gen], pieces) AS p FROM derived_generations ORDER BY gen DESC LIMIT 3)),
+			toUInt64(partition))`, nil, &n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -194,7 +224,7 @@ func TestReadersNeverSeeAPartialGeneration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n uint64
-	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &n); err != nil || n != 2 {
+	if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+schema.Current, nil, &n); err != nil || n != 2 {
 		t.Fatalf("readers see %d issues, want the 2 of the complete generation (%v)", n, err)
 	}
 	if _, err := st.BuildReadModel(ctx); err != nil {
@@ -243,8 +273,8 @@ func TestReadModelBuiltInRanges(t *testing.T) {
 			Line string `ch:"line"`
 		}
 		q := `SELECT concat(issue_key, ' ', initial_status, ' ', toString(length(history_at)), ' ', arrayStringConcat(history_to_status, '>')) AS line
-			FROM issues_current WHERE gen = ` + schema.CurrentGen + `
-			UNION ALL SELECT concat(toString(day), ' ', state, ' ', toString(delta)) AS line FROM cfd_daily WHERE gen = ` + schema.CurrentGen
+			FROM issues_current WHERE ` + schema.Current + `
+			UNION ALL SELECT concat(toString(day), ' ', state, ' ', toString(delta)) AS line FROM cfd_daily WHERE ` + schema.Current
 		if err := st.Select(ctx, &rows, q); err != nil {
 			t.Fatal(err)
 		}
@@ -285,10 +315,10 @@ func TestTwoBuildsAtOnce(t *testing.T) {
 	var issues, stays uint64
 	check := func(when string) {
 		t.Helper()
-		if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = "+schema.CurrentGen, nil, &issues); err != nil {
+		if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+schema.Current, nil, &issues); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.QueryRow(ctx, "SELECT sum(visits) FROM status_stays WHERE gen = "+schema.CurrentGen, nil, &stays); err != nil {
+		if err := st.QueryRow(ctx, "SELECT sum(visits) FROM status_stays WHERE "+schema.Current, nil, &stays); err != nil {
 			t.Fatal(err)
 		}
 		if issues != 2 || stays != 2 {
@@ -300,8 +330,8 @@ func TestTwoBuildsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after one more")
-	if n := generationPartitions(t, st); n != 4 {
-		t.Fatalf("%d generation partitions left after the next build, want 4", n)
+	if n := unusedPartitions(t, st); n != 0 {
+		t.Fatalf("%d partitions of the read model belong to no kept generation", n)
 	}
 }
 

@@ -92,7 +92,7 @@ func TestSyncOfASiteWithEveryShape(t *testing.T) {
 				if(done_at IS NULL, toInt64(0), `+schema.LeadSeconds+`) AS lead,
 				if(done_at IS NULL OR started_at IS NULL, toInt64(0), `+schema.CycleSeconds+`) AS cycle,
 				arrayExists(s -> tupleElement(s, 3) < 0, `+schema.Stays+`) AS neg_stay
-				FROM issues_current WHERE gen = `+schema.CurrentGen); err != nil {
+				FROM issues_current WHERE `+schema.Current); err != nil {
 				t.Fatal(err)
 			}
 			inModel := map[string][]string{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident/internal/jirasim"
@@ -38,6 +39,10 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	}
 	defer srv.Close()
 	const secret = "bench-webhook-secret"
+	// The site is named for its host (the simulator's port): a database
+	// that holds an earlier run's simulated site (the same keys, some
+	// moved to Done) must not answer for this one.
+	site := strings.TrimPrefix(url, "http://")
 	env := []string{"EVIDENT_CLICKHOUSE_DSN=" + dsn, "EVIDENT_JIRA_URL=" + url, "EVIDENT_JIRA_EMAIL=bench@evident.local", "EVIDENT_JIRA_API_TOKEN=bench",
 		"EVIDENT_JIRA_PROJECTS=SHOP,APP,OPS", "EVIDENT_JIRA_WEBHOOK_SECRET=" + secret}
 	if _, _, err := o.child(ctx, env, "sync"); err != nil {
@@ -58,7 +63,7 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	defer st.Close()
 	status := func(key string) string {
 		var s string
-		st.QueryRow(ctx, "SELECT any(status_name) FROM issues_current WHERE gen = "+schema.CurrentGen+" AND issue_key = ? AND site NOT IN ('bench')", []any{key}, &s)
+		st.QueryRow(ctx, "SELECT any(status_name) FROM issues_current WHERE "+schema.Current+" AND site = ? AND issue_key = ?", []any{site, key}, &s)
 		return s
 	}
 	var moved []string

@@ -33,7 +33,7 @@ func (o *Options) rawFlow(ctx context.Context, dsn string, api LatencyFigure) (R
 	defer st.Close()
 	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	from, now := to.AddDate(-1, 0, 0), time.Now().UTC()
-	where := "gen = " + schema.CurrentGen + " AND project_key = 'SHOP' AND issue_type NOT IN ('Epic', 'Initiative')"
+	where := schema.Current + " AND project_key = 'SHOP' AND issue_type NOT IN ('Epic', 'Initiative')"
 	done := where + " AND done_at >= toDateTime(?) AND done_at < toDateTime(?)"
 	queries := []struct {
 		sql  string

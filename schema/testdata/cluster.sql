@@ -555,3 +555,9 @@ CREATE TABLE IF NOT EXISTS board_projects ON CLUSTER `prod` (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/evident.board_projects', '{replica}', version)
 ORDER BY (site, board_id, project_key);
 
+-- read_model_pieces
+ALTER TABLE derived_generations ON CLUSTER `prod` ADD COLUMN pieces Array(UInt64);
+
+-- read_model_pieces
+ALTER TABLE derived_generations ON CLUSTER `prod` ADD COLUMN bounds Array(UInt64);
+

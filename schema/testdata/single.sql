@@ -555,3 +555,9 @@ CREATE TABLE IF NOT EXISTS board_projects  (
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (site, board_id, project_key);
 
+-- read_model_pieces
+ALTER TABLE derived_generations  ADD COLUMN pieces Array(UInt64);
+
+-- read_model_pieces
+ALTER TABLE derived_generations  ADD COLUMN bounds Array(UInt64);
+
