@@ -60,6 +60,9 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 		rep.Raw.Path, rep.Raw.APIp50, rep.Raw.APIp95, rep.Raw.RawP50, rep.Raw.RawP95, rep.Raw.Ratio)
 	fmt.Fprintf(w, "live (%d issues stored)\twebhook to the change visible %v ms; incremental sync of %d changed issues %.1f s all told\n",
 		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.Changed, rep.Live.ChangedSyncSeconds)
+	r := rep.Refresh
+	fmt.Fprintf(w, "read model refresh (%d issues)\tfull build %.1f s in %d pieces; after one issue written %v ms; 1,000 recent issues %.1f s (%d pieces rebuilt); 1,000 spread %.1f s (%d pieces)\n",
+		rep.Load.Issues, r.FullBuildSeconds, r.Pieces, r.OneIssueMs, r.RecentSeconds, r.RecentPieces, r.SpreadSeconds, r.SpreadPieces)
 	fmt.Fprintln(w, "\nlead/cycle percentiles\tEvident ms\tload-everything-in-Go ms\tratio\tsame result")
 	for _, c := range rep.Compare {
 		fmt.Fprintf(w, "%d issues\t%.0f\t%.0f\t%.1fx\t%v\n", c.Issues, c.EvidentMs, c.NaiveMs, c.Ratio, c.SameP85)

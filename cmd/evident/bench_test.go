@@ -58,6 +58,9 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 	if l := rep.Live; l.Issues < 100000 || len(l.WebhookToVisibleMs) != 5 || l.WebhookToVisibleMs[0] <= 0 || l.Changed != 1000 || l.ChangedSyncSeconds <= 0 {
 		t.Errorf("live: %+v", l)
 	}
+	if r := rep.Refresh; r.Pieces < 1 || len(r.OneIssueMs) != 5 || r.OneIssueMs[0] <= 0 || r.RecentPieces != 1 || r.SpreadPieces < r.RecentPieces || r.SpreadSeconds <= 0 {
+		t.Errorf("read model refresh: %+v", r)
+	}
 	if rep.ServeRSS <= 0 || rep.Import.RowsPerSec <= 0 || rep.Import.PeakRSSMiB <= 0 {
 		t.Errorf("serve RSS %v, import %+v", rep.ServeRSS, rep.Import)
 	}

@@ -95,6 +95,7 @@ type Report struct {
 	Import      ImportFigure    `json:"import"`
 	Compare     []CompareFigure `json:"compare"`
 	Live        LiveFigure      `json:"live"`
+	Refresh     RefreshFigure   `json:"read_model_refresh"`
 	Raw         RawFigure       `json:"flow_vs_raw_clickhouse"`
 	ClickHouse  string          `json:"clickhouse_version"`
 }
@@ -233,6 +234,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	o.logf("live, %d issues stored: webhook to the change in the read model readers use %v ms; incremental sync of %d changed issues %.1f s all told",
 		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.Changed, rep.Live.ChangedSyncSeconds)
+	if rep.Refresh, err = o.refresh(ctx, dsn); err != nil {
+		return rep, fmt.Errorf("read model refresh: %w", err)
+	}
+	r := rep.Refresh
+	o.logf("read model: full build %.1f s in %d pieces; refresh after one issue written %v ms, after 1,000 recent %.1f s (%d pieces), 1,000 spread %.1f s (%d pieces)",
+		r.FullBuildSeconds, r.Pieces, r.OneIssueMs, r.RecentSeconds, r.RecentPieces, r.SpreadSeconds, r.SpreadPieces)
 	return rep, nil
 }
 

@@ -104,3 +104,82 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	sort.Float64s(f.WebhookToVisibleMs)
 	return f, nil
 }
+
+// RefreshFigure is what a refresh of the read model costs on the loaded
+// database when some issues were written anew (as a sync writes an issue
+// that changed: a newer version of its row): one issue at a time, 1,000
+// of the most recent issues (the ones a team is working on), and 1,000
+// spread over every piece.
+type RefreshFigure struct {
+	Pieces           int       `json:"pieces"`
+	FullBuildSeconds float64   `json:"full_build_seconds"`
+	OneIssueMs       []float64 `json:"one_issue_ms"`
+	RecentSeconds    float64   `json:"recent_1000_seconds"`
+	RecentPieces     int       `json:"recent_1000_pieces_rebuilt"`
+	SpreadSeconds    float64   `json:"spread_1000_seconds"`
+	SpreadPieces     int       `json:"spread_1000_pieces_rebuilt"`
+}
+
+func (o *Options) refresh(ctx context.Context, dsn string) (RefreshFigure, error) {
+	var f RefreshFigure
+	st, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return f, err
+	}
+	defer st.Close()
+	g, err := st.BuildReadModel(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.Pieces, f.FullBuildSeconds = len(g.Pieces), round(g.Took.Seconds())
+	var cols []struct {
+		Name string `ch:"name"`
+	}
+	if err := st.Select(ctx, &cols, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'issues'"); err != nil {
+		return f, err
+	}
+	var names, sel []string
+	for _, c := range cols {
+		names = append(names, c.Name)
+		if c.Name == "version" {
+			c.Name = "toUInt64(?) AS version"
+		}
+		sel = append(sel, c.Name)
+	}
+	// touch writes the issues where cond holds anew and times the refresh.
+	touch := func(cond string) (time.Duration, int, error) {
+		var v uint64
+		if err := st.QueryRow(ctx, "SELECT max(version) FROM issues", nil, &v); err != nil {
+			return 0, 0, err
+		}
+		q := "INSERT INTO issues (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM issues FINAL WHERE site = 'bench' AND " + cond
+		if err := st.Exec(ctx, q, v+1); err != nil {
+			return 0, 0, err
+		}
+		t := time.Now()
+		g, built, err := st.BuildReadModelIfStale(ctx)
+		if err == nil && !built {
+			err = fmt.Errorf("no refresh after writing issues where %s", cond)
+		}
+		return time.Since(t), g.Rebuilt, err
+	}
+	for i := range 5 {
+		took, _, err := touch(fmt.Sprintf("issue_id = (SELECT issue_id FROM issues WHERE site = 'bench' AND cityHash64(issue_id, %d) %% 1000 = 0 LIMIT 1)", i))
+		if err != nil {
+			return f, err
+		}
+		f.OneIssueMs = append(f.OneIssueMs, round(float64(took.Microseconds())/1000))
+	}
+	sort.Float64s(f.OneIssueMs)
+	took, n, err := touch("issue_id IN (SELECT issue_id FROM issues WHERE site = 'bench' ORDER BY issue_id DESC LIMIT 1000)")
+	if err != nil {
+		return f, err
+	}
+	f.RecentSeconds, f.RecentPieces = round(took.Seconds()), n
+	took, n, err = touch("issue_id IN (SELECT issue_id FROM issues WHERE site = 'bench' ORDER BY cityHash64(issue_id) LIMIT 1000)")
+	if err != nil {
+		return f, err
+	}
+	f.SpreadSeconds, f.SpreadPieces = round(took.Seconds()), n
+	return f, nil
+}
