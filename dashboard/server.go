@@ -25,6 +25,7 @@ import (
 
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/metrics"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // Pinger reports whether storage answers, for /readyz.
@@ -496,6 +497,9 @@ func newRequestStats() *requestStats {
 // but tokens never travel in them) and counts it.
 func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
+	// Every query of the request reads one generation of the read model,
+	// looked up once, when the first one needs it.
+	c.SetUserContext(schema.PinCurrent(c.UserContext()))
 	err := c.Next()
 	if err != nil {
 		if herr := s.App.Config().ErrorHandler(c, err); herr != nil {

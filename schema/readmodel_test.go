@@ -371,3 +371,44 @@ func TestQueriesWaitForAConnection(t *testing.T) {
 	}
 	t.Logf("12 one-second queries on 2 connections in %s", time.Since(start).Round(100*time.Millisecond))
 }
+
+// A request pins the generation its first read-model query finds: every
+// later query of it reads the same one, though a refresh came in between;
+// a new request reads the new one. Pinned before any generation exists, a
+// request reads none, as the subquery does.
+func TestAPinnedRequestReadsOneGeneration(t *testing.T) {
+	st, issues := storeReadModelFixture(t)
+	ctx := context.Background()
+	count := func(ctx context.Context) uint64 {
+		t.Helper()
+		var n uint64
+		if err := st.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+schema.Current, nil, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(schema.PinCurrent(ctx)); n != 0 {
+		t.Fatalf("pinned before the first build: %d issues", n)
+	}
+	if _, err := st.BuildReadModel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	request := schema.PinCurrent(ctx)
+	if n := count(request); n != 2 {
+		t.Fatalf("pinned request sees %d issues, want 2", n)
+	}
+	p4 := issues[2]
+	p4.IssueID, p4.IssueKey, p4.Version = 4, "P-4", 3
+	if err := st.InsertIssues(ctx, []evident.Issue{p4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, built, err := st.BuildReadModelIfStale(ctx); err != nil || !built {
+		t.Fatalf("refresh: built %v, %v", built, err)
+	}
+	if n := count(request); n != 2 {
+		t.Fatalf("the pinned request sees %d issues after a refresh, want the 2 of its generation", n)
+	}
+	if n, m := count(ctx), count(schema.PinCurrent(ctx)); n != 3 || m != 3 {
+		t.Fatalf("a new request sees %d issues (unpinned) and %d (pinned), want 3", n, m)
+	}
+}

@@ -145,6 +145,7 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 // Query runs a read with the store's deadline. Arguments are bound by the
 // driver, never spliced into the SQL.
 func (s *Store) Query(ctx context.Context, query string, args ...any) (driver.Rows, context.CancelFunc, error) {
+	query = s.pinned(ctx, query) // before taking a connection: the lookup takes one
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return nil, func() {}, err
@@ -160,6 +161,7 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (driver.Ro
 // Select scans every row of a query into dest (a pointer to a slice of
 // structs with ch tags).
 func (s *Store) Select(ctx context.Context, dest any, query string, args ...any) error {
+	query = s.pinned(ctx, query) // before taking a connection: the lookup takes one
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return err
@@ -170,6 +172,7 @@ func (s *Store) Select(ctx context.Context, dest any, query string, args ...any)
 
 // QueryRow scans one row.
 func (s *Store) QueryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	query = s.pinned(ctx, query) // before taking a connection: the lookup takes one
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return err
