@@ -13,6 +13,7 @@ import (
 	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/collector"
 	"github.com/evident-ebm/evident/internal/jirasim"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // delivery is a Jira webhook body for an issue id, sent at.
@@ -153,10 +154,29 @@ func webhooksFetchWhatTheyName(t *testing.T, cloud bool) {
 	if name, _ := status(keys[1]); name != is.Status.Name {
 		t.Fatalf("%s stored in %s, Jira has %s: the payload was believed", keys[1], name, is.Status.Name)
 	}
+	// Jira's search index behind: the issue changed, the search does not
+	// find it yet; it is read on its own (GET /issue) and stored as Jira
+	// has it, not taken for deleted.
+	lagging := keys[3]
+	if err := e.sim.SetUnindexed(lagging, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.Transition(lagging, "10005", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if name, deleted := status(lagging); name != "Done" || deleted != 0 {
+		t.Fatalf("%s, changed but not yet in the search index, stored in %q (deleted %d); Jira has it in Done", lagging, name, deleted)
+	}
+	if err := e.sim.SetUnindexed(lagging, false); err != nil {
+		t.Fatal(err)
+	}
 	// A storm: 20 changes to each of 50 issues, 1,000 deliveries.
 	var storm []string
 	for _, k := range all() {
-		if k != keys[0] && k != keys[1] && k != keys[2] && len(storm) < 50 {
+		if k != keys[0] && k != keys[1] && k != keys[2] && k != keys[3] && len(storm) < 50 {
 			storm = append(storm, k)
 		}
 	}
@@ -197,7 +217,7 @@ func webhooksFetchWhatTheyName(t *testing.T, cloud bool) {
 		t.Fatalf("%s not marked deleted", gone)
 	}
 	var n uint64
-	if err := e.store.QueryRow(ctx, "SELECT count() FROM issues_current WHERE gen = (SELECT max(gen) FROM derived_generations) AND issue_key = ?", []any{gone}, &n); err != nil || n != 0 {
+	if err := e.store.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+schema.Current+" AND issue_key = ?", []any{gone}, &n); err != nil || n != 0 {
 		t.Fatalf("%s still in the read model (%d, %v)", gone, n, err)
 	}
 	// A sprint closed: its board's sprints are read again, no issue fetched.
@@ -219,9 +239,30 @@ func webhooksFetchWhatTheyName(t *testing.T, cloud bool) {
 		state != "closed" || completed != 1 {
 		t.Fatalf("sprint %d after sprint_closed: %q, completed %d, %v", active, state, completed, err)
 	}
+	// A version released: read again with the agile data, no issue fetched.
+	proj := e.sim.Issue(0).Project
+	release := 0
+	for _, r := range e.sim.Generator().Releases(proj) {
+		if !r.Released {
+			release = r.ID
+		}
+	}
+	if release == 0 {
+		t.Fatalf("project %s has no unreleased version to release", proj.Key)
+	}
+	if err := e.sim.ReleaseVersion(proj.Key, release, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var released uint8
+	if err := e.store.QueryRow(ctx, "SELECT released FROM releases FINAL WHERE version_id = ?", []any{uint64(release)}, &released); err != nil || released != 1 {
+		t.Fatalf("version %d after jira:version_released: released %d, %v", release, released, err)
+	}
 	st := w.Stats()
 	t.Logf("webhooks: %+v", st)
-	if st.Refused != 0 || st.FailedFetches != 0 || st.IssuesFetched != 53 || st.Accepted != 1004 {
+	if st.Refused != 0 || st.FailedFetches != 0 || st.IssuesFetched != 54 || st.Accepted != 1006 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -348,3 +348,26 @@ func (s *Sim) CloseSprint(id int, at time.Time) error {
 	s.post(body, fmt.Sprintf("sim-sprint-%d", id))
 	return nil
 }
+
+// ReleaseVersion releases an unreleased version of a project at time at,
+// as its release manager would, and posts jira:version_released.
+func (s *Sim) ReleaseVersion(project string, id int, at time.Time) error {
+	p := s.projectByKey(project)
+	if p == nil {
+		return fmt.Errorf("no project %s", project)
+	}
+	v := s.versionJSON(p, id)
+	if v == nil || v["released"] == true {
+		return fmt.Errorf("no unreleased version %d in %s", id, project)
+	}
+	s.mu.Lock()
+	if s.releasedVersions == nil {
+		s.releasedVersions = map[int]time.Time{}
+	}
+	s.releasedVersions[id] = at
+	s.mutGen++
+	s.mu.Unlock()
+	body, _ := json.Marshal(map[string]any{"timestamp": time.Now().UnixMilli(), "webhookEvent": "jira:version_released", "version": s.versionJSON(p, id)})
+	s.post(body, fmt.Sprintf("sim-version-%d", id))
+	return nil
+}

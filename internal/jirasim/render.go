@@ -200,6 +200,11 @@ func (s *Sim) statusJSON(st Status) map[string]any {
 func (s *Sim) versionJSON(p *Project, id int) map[string]any {
 	for _, r := range s.gen.Releases(p) {
 		if r.ID == id {
+			s.mu.RLock()
+			if at, ok := s.releasedVersions[id]; ok {
+				r.Released, r.Date = true, at
+			}
+			s.mu.RUnlock()
 			m := map[string]any{"self": s.base + "/rest/api/2/version/" + strconv.Itoa(r.ID), "id": strconv.Itoa(r.ID), "name": r.Name,
 				"archived": false, "released": r.Released, "description": ""}
 			m["releaseDate"] = r.Date.In(s.gen.loc).Format("2006-01-02")

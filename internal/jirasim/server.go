@@ -62,10 +62,12 @@ type Sim struct {
 	cacheMu sync.Mutex
 	cache   map[string]cachedMatch
 
-	hook          webhook
-	closedSprints map[int]time.Time // sprints CloseSprint completed
-	servedMu      sync.Mutex
-	served        map[string]int
+	hook             webhook
+	closedSprints    map[int]time.Time // sprints CloseSprint completed
+	releasedVersions map[int]time.Time // versions ReleaseVersion released
+	unindexed        map[int]bool      // issues the search leaves out (SetUnindexed); replaced, never changed
+	servedMu         sync.Mutex
+	served           map[string]int
 
 	faults atomic.Pointer[faultState] // swapped by SetFaults while requests run
 	stats  struct {
@@ -254,6 +256,30 @@ func (s *Sim) Transition(key, statusID string, at time.Time) error {
 	})
 }
 
+// SetUnindexed makes the search leave the issue out (on) or find it again
+// (off), while GET /issue serves it: Jira's search index behind its
+// database, as on a busy site just after a change.
+func (s *Sim) SetUnindexed(key string, on bool) error {
+	i := s.IndexOf(key)
+	if i < 0 {
+		return fmt.Errorf("no issue %s", key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make(map[int]bool, len(s.unindexed)+1)
+	for k := range s.unindexed {
+		next[k] = true
+	}
+	if on {
+		next[i] = true
+	} else {
+		delete(next, i)
+	}
+	s.unindexed = next
+	s.mutGen++
+	return nil
+}
+
 // Delete removes an issue from the site.
 func (s *Sim) Delete(key string) error {
 	return s.change(key, "jira:issue_deleted", func(i int, is *Issue, o *overlay) { o.deleted = true })
@@ -309,7 +335,7 @@ func (s *Sim) isDeleted(i int) bool {
 // match returns the indices of the issues a query selects, in its order.
 func (s *Sim) match(jql string, q *query) []int32 {
 	s.mu.RLock()
-	gen := s.mutGen
+	gen, unindexed := s.mutGen, s.unindexed
 	s.mu.RUnlock()
 	s.cacheMu.Lock()
 	if c, ok := s.cache[jql]; ok && c.gen == gen {
@@ -330,6 +356,9 @@ func (s *Sim) match(jql string, q *query) []int32 {
 			continue
 		}
 		if q.ids != nil && !q.ids[int64(i)+10000] {
+			continue
+		}
+		if unindexed[i] {
 			continue
 		}
 		if !q.createdMin.IsZero() || !q.createdMax.IsZero() {
