@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sort"
 	"sync"
@@ -220,7 +219,7 @@ func (w *Webhooks) Drain(ctx context.Context) error {
 	}
 	sort.Strings(sites)
 	var first error
-	for _, site := range sites {
+	for k, site := range sites {
 		p := work[site]
 		ids := make([]uint64, 0, len(p.ids))
 		for id := range p.ids {
@@ -239,6 +238,16 @@ func (w *Webhooks) Drain(ctx context.Context) error {
 		if w.Lock != nil {
 			w.Lock.Unlock()
 		}
+		if err != nil && ctx.Err() != nil {
+			// Stopping (the server shuts down): not a failure. This site's
+			// issues and those of the sites not reached yet stay pending;
+			// the next scheduled sync reads them if this process does not.
+			for _, rest := range sites[k:] {
+				w.requeue(rest, work[rest])
+			}
+			w.Log.Info("webhook fetches stopped; what they named stays pending", "sites", len(sites)-k)
+			return err
+		}
 		w.stats.fetched.Add(int64(len(ids)))
 		if err != nil {
 			w.stats.failed.Add(1)
@@ -250,9 +259,6 @@ func (w *Webhooks) Drain(ctx context.Context) error {
 			w.requeue(site, p)
 			if first == nil {
 				first = err
-			}
-			if errors.Is(err, context.Canceled) {
-				return err
 			}
 			continue
 		}
