@@ -139,8 +139,12 @@ const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_c
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
 	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, due_date, flagged, blocked_by, blocked_by_open, deleted, version`
 
-// issueRange is the placeholder of a step built in ranges of issue ids:
-// BuildReadModel runs such a step once per range, binding its bounds.
+// issueRange is the condition of a step's reads of the Jira tables that
+// keeps them to one piece's range of issue ids: buildPieces binds the
+// bounds, and in a refresh adds "and written since the generation
+// before". A step that holds it writes rows per issue (copied for the
+// issues not written); a step without it aggregates the piece's live
+// issues.
 const issueRange = "issue_id >= {lo} AND issue_id < {hi}"
 
 // DefaultReadModelChunk is about how many issues one piece of the read
@@ -156,8 +160,8 @@ const DefaultReadModelChunk = 200000
 // builds started a microsecond apart are 1,000 apart.
 const maxPieces = 100
 
-// buildSteps fill one generation (bound as every ?) of the read model, in
-// order: each step reads what the ones before it wrote.
+// buildSteps fill one piece (its number bound as every ?) of the read
+// model, in order: each step reads what the ones before it wrote.
 var buildSteps = []struct{ name, sql string }{
 	// Live issues with the timeline and findings the collector stored for
 	// them, and the backlog evidence (WSJF inputs, acceptance criteria).
