@@ -17,8 +17,12 @@ import (
 // readers use: the pieces of the newest generation whose build finished (a
 // generation of an earlier version is one piece numbered as itself).
 // ClickHouse builds the set first and prunes every other partition.
-const Current = `gen IN (SELECT arrayJoin(if(empty(pieces), [gen], pieces)) FROM derived_generations
+const Current = `gen IN (SELECT arrayJoin(` + piecesOf + `) FROM derived_generations
 	WHERE gen = (SELECT max(gen) FROM derived_generations))`
+
+// piecesOf is the SQL of a row of derived_generations' pieces (Go:
+// Generation.pieces).
+const piecesOf = "if(empty(pieces), [gen], pieces)"
 
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
@@ -92,11 +96,11 @@ func (s *Store) pinned(ctx context.Context, query string) string {
 		return query
 	}
 	p.once.Do(func() {
-		var pieces []uint64
-		q := "SELECT if(empty(pieces), [gen], pieces) FROM derived_generations ORDER BY gen DESC LIMIT 1"
-		if err := s.QueryRow(ctx, q, nil, &pieces); err != nil || len(pieces) == 0 {
+		g, ok, err := s.CurrentGeneration(ctx)
+		if err != nil || !ok {
 			return // no generation yet (or no answer): the subquery says so itself
 		}
+		pieces := g.pieces()
 		list := make([]string, len(pieces))
 		for i, v := range pieces {
 			list[i] = strconv.FormatUint(v, 10)
@@ -422,7 +426,7 @@ func (s *Store) pieceBounds(ctx context.Context) ([]uint64, error) {
 // dropped partition finish on the parts they hold.
 func (s *Store) dropUnusedPieces(ctx context.Context, gen uint64) error {
 	var used []uint64
-	if err := s.QueryRow(ctx, `SELECT groupArrayArray(p) FROM (SELECT if(empty(pieces), [gen], pieces) AS p FROM derived_generations ORDER BY gen DESC LIMIT 3)`,
+	if err := s.QueryRow(ctx, `SELECT groupArrayArray(p) FROM (SELECT `+piecesOf+` AS p FROM derived_generations ORDER BY gen DESC LIMIT 3)`,
 		nil, &used); err != nil {
 		return fmt.Errorf("pieces in use: %w", err)
 	}
@@ -471,6 +475,15 @@ type generationRow struct {
 	Transitions uint64    `ch:"transitions"`
 	Pieces      []uint64  `ch:"pieces"`
 	Bounds      []uint64  `ch:"bounds"`
+}
+
+// pieces are the partition numbers of the generation's pieces: a
+// generation of an earlier version is one piece numbered as itself.
+func (g Generation) pieces() []uint64 {
+	if len(g.Pieces) == 0 {
+		return []uint64{g.Gen}
+	}
+	return g.Pieces
 }
 
 // CurrentGeneration returns the generation readers use; ok is false before
