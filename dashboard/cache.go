@@ -3,6 +3,7 @@ package dashboard
 import (
 	"container/list"
 	"context"
+	"crypto/subtle"
 	"io"
 	"net/http"
 	"strconv"
@@ -27,15 +28,22 @@ type Versioner interface {
 // progress, move on). Identical requests that arrive together are computed
 // once: the others wait for the first. A write through this server reads
 // the version again at once.
+//
+// The views in use stay computed: after the data changed, the most
+// recently used responses are recomputed before anyone asks again; and a
+// response someone used in the last keepWarm is recomputed before its
+// time to live runs out, so that a page read every few minutes is never
+// computed while its reader waits.
 type responseCache struct {
 	versioner Versioner
 	maxBytes  int
 	ttl, poll time.Duration
+	keepWarm  time.Duration
 	now       func() time.Time
-	// warm, when set, recomputes the most recently used responses after
-	// the data changed, so that the views people look at are ready before
-	// they ask again (see Server.prewarm).
-	warm    func([]warmRequest)
+	// warm, when set, asks again for responses (see Server.prewarm):
+	// after the data changed, or (refresh) because they are about to
+	// expire.
+	warm    func(reqs []warmRequest, refresh bool)
 	warming atomic.Bool
 
 	pollMu sync.Mutex // one version read at a time
@@ -51,14 +59,19 @@ type responseCache struct {
 }
 
 type cacheStats struct {
-	Hits, Misses, Waits, Evictions, Warmed uint64
+	Hits, Misses, Waits, Evictions, Warmed, Refreshed uint64
 }
 
 type cacheEntry struct {
 	key, contentType, disposition string
 	body                          []byte
-	at                            time.Time
-	req                           warmRequest
+	// at is when the response was computed; used when a reader last
+	// asked for it.
+	at, used time.Time
+	req      warmRequest
+	// asked: computed for a reader, not recomputed ahead of one.
+	asked      bool
+	refreshing bool // handed to a refresh, not yet back
 }
 
 // entryOverhead is what an entry costs besides its strings and body: the
@@ -71,18 +84,24 @@ func (e *cacheEntry) size() int {
 	return entryOverhead + 2*len(e.key) + len(e.contentType) + len(e.disposition) + len(e.body) + len(e.req.uri) + len(e.req.accept)
 }
 
-// warmRequest is what it takes to ask for a response again.
+// warmRequest is what it takes to ask for a response again, and when a
+// reader last asked for it.
 type warmRequest struct {
 	uri, accept string
 	role        Role
+	used        time.Time
 }
 
 // warmMax is how many of the most recently used responses are recomputed
-// after the data changed.
+// at once: after the data changed, or before they expire.
 const warmMax = 32
 
+// keepWarm is how long after its last reader a response is kept computed
+// by default: a product owner going through the views of a review.
+const keepWarm = 10 * time.Minute
+
 func newResponseCache(v Versioner, maxBytes int, now func() time.Time) *responseCache {
-	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, now: now,
+	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, keepWarm: keepWarm, now: now,
 		entries: map[string]*list.Element{}, lru: list.New(), inflight: map[string]chan struct{}{}}
 }
 
@@ -114,8 +133,13 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 	rc.mu.Lock()
 	var again []warmRequest
 	if v != rc.ver {
+		now := rc.now()
 		for el := rc.lru.Front(); el != nil && len(again) < warmMax; el = el.Next() {
-			again = append(again, el.Value.(*cacheEntry).req)
+			if e := el.Value.(*cacheEntry); now.Sub(e.used) < rc.keepWarm {
+				r := e.req
+				r.used = e.used
+				again = append(again, r)
+			}
 		}
 		rc.dropAll()
 	}
@@ -124,15 +148,60 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 	if len(again) > 0 && rc.warm != nil && rc.warming.CompareAndSwap(false, true) {
 		go func() {
 			defer rc.warming.Store(false)
-			rc.warm(again)
+			rc.warm(again, false)
 		}()
 	}
 	return v, nil
 }
 
-// watch reads the data version every poll until stop closes, so that a
-// change (a sync's new read model) is noticed, and the recent responses
-// recomputed, without waiting for a request.
+// refreshLead is how long before an entry expires it is recomputed: a
+// quarter of the time to live, and never less than three polls (the
+// watcher looks every two, and the computation takes time).
+func (rc *responseCache) refreshLead() time.Duration {
+	return max(rc.ttl/4, 3*rc.poll)
+}
+
+// due lists the entries to recompute before they expire: computed for the
+// current data version more than ttl - refreshLead ago, asked for by a
+// reader within keepWarm, most recently used first, at most warmMax. They
+// are marked as handed out until they come back (refreshed).
+func (rc *responseCache) due() []warmRequest {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	now := rc.now()
+	var out []warmRequest
+	for el := rc.lru.Front(); el != nil && len(out) < warmMax; el = el.Next() {
+		e := el.Value.(*cacheEntry)
+		if e.refreshing || now.Sub(e.used) >= rc.keepWarm || now.Sub(e.at) < rc.ttl-rc.refreshLead() || !strings.HasPrefix(e.key, rc.ver+"\x00") {
+			continue
+		}
+		e.refreshing = true
+		out = append(out, e.req)
+	}
+	return out
+}
+
+// refresh hands the due entries to warm, unless a recomputation is
+// already running (the next look finds what is still due).
+func (rc *responseCache) refresh() {
+	if rc.warm == nil || !rc.warming.CompareAndSwap(false, true) {
+		return
+	}
+	reqs := rc.due()
+	if len(reqs) == 0 {
+		rc.warming.Store(false)
+		return
+	}
+	go func() {
+		defer rc.warming.Store(false)
+		rc.warm(reqs, true)
+	}()
+}
+
+// watch reads the data version every two polls until stop closes, so that
+// a change (a sync's new read model) is noticed, and the recent responses
+// recomputed, without waiting for a request; and recomputes the responses
+// in use that are about to expire.
 func (rc *responseCache) watch(stop <-chan struct{}) {
 	t := time.NewTicker(2 * rc.poll)
 	defer t.Stop()
@@ -143,6 +212,7 @@ func (rc *responseCache) watch(stop <-chan struct{}) {
 		case <-t.C:
 			rc.version(context.Background())
 			rc.sweep()
+			rc.refresh()
 		}
 	}
 }
@@ -185,6 +255,7 @@ func (rc *responseCache) lookup(key string) (*cacheEntry, chan struct{}) {
 		e := el.Value.(*cacheEntry)
 		if rc.now().Sub(e.at) < rc.ttl {
 			rc.lru.MoveToFront(el)
+			e.used = rc.now()
 			rc.stats.Hits++
 			return e, nil
 		}
@@ -204,20 +275,53 @@ func (rc *responseCache) lookup(key string) (*cacheEntry, chan struct{}) {
 func (rc *responseCache) done(key string, e *cacheEntry) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if e != nil && e.size() <= rc.maxBytes/8 && strings.HasPrefix(key, rc.ver+"\x00") {
-		if el, ok := rc.entries[key]; ok {
-			rc.remove(el)
-		}
-		rc.entries[key] = rc.lru.PushFront(e)
-		rc.bytes += e.size()
-		for rc.bytes > rc.maxBytes {
-			rc.remove(rc.lru.Back())
-			rc.stats.Evictions++
-		}
-	}
+	rc.put(key, e)
 	if ch, ok := rc.inflight[key]; ok {
 		close(ch)
 		delete(rc.inflight, key)
+	}
+}
+
+// refreshed stores a response recomputed ahead of its readers (nil:
+// nothing to keep); the requests that arrived meanwhile were served the
+// entry it replaces.
+func (rc *responseCache) refreshed(key string, e *cacheEntry) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.put(key, e)
+}
+
+// put stores an entry computed for the current data version. One computed
+// for a reader goes first in the order of use; one recomputed ahead of its
+// readers takes the place (and, when it carries none, the last use) of
+// the entry it replaces, or goes last: those recomputed after a change
+// arrive most recently used first.
+func (rc *responseCache) put(key string, e *cacheEntry) {
+	if e == nil || e.size() > rc.maxBytes/8 || !strings.HasPrefix(key, rc.ver+"\x00") {
+		return
+	}
+	var next *list.Element
+	if el, ok := rc.entries[key]; ok {
+		if !e.asked {
+			if e.used.IsZero() {
+				e.used = el.Value.(*cacheEntry).used
+			}
+			next = el.Next()
+		}
+		rc.remove(el)
+	}
+	switch {
+	case e.asked:
+		rc.entries[key] = rc.lru.PushFront(e)
+	case next != nil:
+		rc.entries[key] = rc.lru.InsertBefore(e, next)
+	default:
+		rc.entries[key] = rc.lru.PushBack(e)
+	}
+	rc.bytes += e.size()
+	for rc.bytes > rc.maxBytes {
+		rc.remove(rc.lru.Back())
+		rc.stats.Evictions++
 	}
 }
 
@@ -275,6 +379,20 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	}
 	uri, accept := string(c.Request().URI().RequestURI()), c.Get(fiber.HeaderAccept)
 	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"), accept, uri}, "\x00")
+	role := s.tokenRole(c)
+	warm, refresh, used := s.warmRequest(c)
+	if refresh {
+		// Recomputed before the entry expires: readers meanwhile are
+		// served the entry, not made to wait.
+		var keep *cacheEntry
+		defer func() { rc.refreshed(key, keep) }()
+		c.Set("X-Evident-Cache", "refresh")
+		if err := c.Next(); err != nil {
+			return err
+		}
+		keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, false, time.Time{})
+		return nil
+	}
 	for {
 		e, wait := rc.lookup(key)
 		if e != nil {
@@ -294,24 +412,57 @@ func (s *Server) cached(c *fiber.Ctx) error {
 			return ctx.Err()
 		}
 	}
-	role := s.tokenRole(c)
 	var keep *cacheEntry
 	defer func() { rc.done(key, keep) }()
 	c.Set("X-Evident-Cache", "miss")
 	if err := c.Next(); err != nil {
 		return err
 	}
-	if resp := c.Response(); resp.StatusCode() == fiber.StatusOK {
-		keep = &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
-			body: append([]byte(nil), resp.Body()...), at: rc.now(), req: warmRequest{uri: uri, accept: accept, role: role}}
+	if !warm {
+		used = rc.now()
 	}
+	keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, !warm, used)
 	return nil
 }
 
-// prewarm asks again, one at a time, for responses that were in use before
-// the data changed. It runs through the whole middleware chain as the
-// role that asked, with that role's first token.
-func (s *Server) prewarm(reqs []warmRequest) {
+// entry is the response to keep (nil: not a success).
+func (s *Server) entry(c *fiber.Ctx, key string, req warmRequest, asked bool, used time.Time) *cacheEntry {
+	resp := c.Response()
+	if resp.StatusCode() != fiber.StatusOK {
+		return nil
+	}
+	return &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
+		body: append([]byte(nil), resp.Body()...), at: s.cache.now(), used: used, asked: asked, req: req}
+}
+
+// The headers of the server's own requests for responses again: the
+// server's warm key (random, never sent out), when a reader last asked
+// (Unix nanoseconds), and whether to recompute a response still held.
+const (
+	hdrWarm        = "X-Evident-Warm"
+	hdrWarmUsed    = "X-Evident-Warm-Used"
+	hdrWarmRefresh = "X-Evident-Warm-Refresh"
+)
+
+// warmRequest tells the server's own requests for responses again from
+// readers': warm, refresh (recompute though held), and the reader's last
+// use it carries.
+func (s *Server) warmRequest(c *fiber.Ctx) (warm, refresh bool, used time.Time) {
+	k := c.Get(hdrWarm)
+	if k == "" || subtle.ConstantTimeCompare([]byte(k), []byte(s.warmKey)) != 1 {
+		return false, false, time.Time{}
+	}
+	if n, err := strconv.ParseInt(c.Get(hdrWarmUsed), 10, 64); err == nil && n > 0 {
+		used = time.Unix(0, n)
+	}
+	return true, c.Get(hdrWarmRefresh) == "1", used
+}
+
+// prewarm asks again, one at a time, for responses that were in use:
+// after the data changed, or (refresh) before they expire. It runs
+// through the whole middleware chain as the role that asked, with that
+// role's first token.
+func (s *Server) prewarm(reqs []warmRequest, refresh bool) {
 	for _, r := range reqs {
 		if s.closing.Load() {
 			return
@@ -336,14 +487,24 @@ func (s *Server) prewarm(reqs []warmRequest) {
 		if tok != "" {
 			req.Header.Set(fiber.HeaderAuthorization, "Bearer "+tok)
 		}
+		req.Header.Set(hdrWarm, s.warmKey)
+		if refresh {
+			req.Header.Set(hdrWarmRefresh, "1")
+		} else if !r.used.IsZero() {
+			req.Header.Set(hdrWarmUsed, strconv.FormatInt(r.used.UnixNano(), 10))
+		}
 		if resp, err := s.App.Test(req, -1); err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.Header.Get("X-Evident-Cache") == "miss" {
-				s.cache.mu.Lock()
+			how := resp.Header.Get("X-Evident-Cache")
+			s.cache.mu.Lock()
+			switch {
+			case how == "miss":
 				s.cache.stats.Warmed++
-				s.cache.mu.Unlock()
+			case how == "refresh" && resp.StatusCode == fiber.StatusOK:
+				s.cache.stats.Refreshed++
 			}
+			s.cache.mu.Unlock()
 		}
 	}
 }

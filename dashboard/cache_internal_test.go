@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -28,3 +30,113 @@ func TestCacheSweepDropsExpiredEntries(t *testing.T) {
 		t.Fatalf("after the time to live: %d entries, %d bytes", n, b)
 	}
 }
+
+// The responses in use are recomputed before they expire, most recently
+// used first and each once at a time; a response nobody asked for in
+// keepWarm is let go; a recomputation keeps the reader's last use and
+// place; those recomputed after a change come back in the order of use.
+func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rc := newResponseCache(nil, 1<<20, func() time.Time { return now })
+	ask := func(k string) *cacheEntry {
+		t.Helper()
+		key := rc.ver + "\x00" + k
+		if e, _ := rc.lookup(key); e != nil {
+			return e
+		}
+		rc.done(key, &cacheEntry{key: key, body: []byte("body of " + k), at: now, used: now, asked: true, req: warmRequest{uri: k}})
+		return nil
+	}
+	uris := func(reqs []warmRequest) []string {
+		var out []string
+		for _, r := range reqs {
+			out = append(out, r.uri)
+		}
+		return out
+	}
+	order := func() []string {
+		var out []string
+		for el := rc.lru.Front(); el != nil; el = el.Next() {
+			out = append(out, el.Value.(*cacheEntry).req.uri)
+		}
+		return out
+	}
+	ask("a")
+	ask("b")
+	now = now.Add(10 * time.Second)
+	ask("c")
+	if due := rc.due(); len(due) != 0 {
+		t.Fatalf("fresh entries due: %v", uris(due))
+	}
+	// 45 s on (a quarter of a minute before a and b expire): a and b are
+	// due; a read since, so first; c (computed 10 s later) not yet.
+	now = now.Add(35 * time.Second)
+	if e := ask("a"); e == nil {
+		t.Fatal("a is not held")
+	}
+	if due := uris(rc.due()); !slices.Equal(due, []string{"a", "b"}) {
+		t.Fatalf("due %v, want [a b]", due)
+	}
+	if due := rc.due(); len(due) != 0 {
+		t.Fatalf("handed out twice: %v", uris(due))
+	}
+	// a comes back recomputed: its last use and place stay; b's never
+	// comes back (a failed request) and b expires as before.
+	key := rc.ver + "\x00a"
+	rc.refreshed(key, &cacheEntry{key: key, body: []byte("a again"), at: now, req: warmRequest{uri: "a"}})
+	if o := order(); !slices.Equal(o, []string{"a", "c", "b"}) {
+		t.Fatalf("order after the refresh %v, want [a c b]", o)
+	}
+	if e := rc.entries[key].Value.(*cacheEntry); !e.used.Equal(now) || string(e.body) != "a again" {
+		t.Fatalf("refreshed a: used %v, body %q", e.used, e.body)
+	}
+	// Nobody reads for keepWarm: nothing is due any more, and all expire.
+	now = now.Add(rc.keepWarm)
+	if due := rc.due(); len(due) != 0 {
+		t.Fatalf("due %v after %v without a reader", uris(due), rc.keepWarm)
+	}
+	rc.sweep()
+	if _, n, _ := rc.snapshot(); n != 0 {
+		t.Fatalf("%d entries held after %v without a reader", n, rc.keepWarm)
+	}
+
+	// After a change: the entries used in keepWarm are asked for again,
+	// most recently used first, and come back in that order behind
+	// whatever readers asked for meanwhile.
+	ask("x")
+	now = now.Add(time.Minute)
+	ask("y")
+	ask("z")
+	ask("y")
+	asked := make(chan []warmRequest, 1)
+	rc.versioner = versionFunc(func() string { return "v2" })
+	rc.warm = func(reqs []warmRequest, refresh bool) { asked <- reqs }
+	rc.verAt = time.Time{}
+	if _, err := rc.version(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	again := <-asked
+	if got := uris(again); !slices.Equal(got, []string{"y", "z", "x"}) {
+		t.Fatalf("asked again %v, want [y z x]", got)
+	}
+	ask("w")
+	for _, r := range again {
+		key := rc.ver + "\x00" + r.uri
+		rc.lookup(key)
+		rc.done(key, &cacheEntry{key: key, body: []byte("new " + r.uri), at: now, used: r.used, req: r})
+	}
+	if o := order(); !slices.Equal(o, []string{"w", "y", "z", "x"}) {
+		t.Fatalf("order after the change %v, want [w y z x]", o)
+	}
+	if due := uris(rc.due()); len(due) != 0 {
+		t.Fatalf("due at once after the change: %v", due)
+	}
+	now = now.Add(50 * time.Second)
+	if due := uris(rc.due()); !slices.Equal(due, []string{"w", "y", "z", "x"}) {
+		t.Fatalf("due after the change %v, want [w y z x]: the last use was kept", due)
+	}
+}
+
+type versionFunc func() string
+
+func (f versionFunc) DataVersion(context.Context) (string, error) { return f(), nil }

@@ -227,3 +227,52 @@ func TestResponseCacheIsBoundedWhateverTheURLs(t *testing.T) {
 	}
 	t.Logf("400 URLs of 3 KB into a 1 MiB cache: %d entries, %d bytes", entries, bytes)
 }
+
+// A view in use never makes its reader wait: read once, it is recomputed
+// before its time to live runs out, for keepWarm after the read, then let
+// go. A request that claims to be the server's own recomputation without
+// the server's key is a reader's.
+func TestResponseCacheKeepsTheViewsInUseComputed(t *testing.T) {
+	st := openDB(t, "dashboard_cache_warm")
+	if _, err := st.BuildReadModel(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, AdminTokens: []string{"a"}, Versioner: st, CacheBytes: 8 << 20})
+	defer srv.Shutdown(time.Second)
+	const ttl, keepWarm = 4 * time.Second, 5 * time.Second
+	dashboard.SetCacheTimes(srv, ttl, keepWarm)
+	const path = "/api/v1/satisfaction?product=SHOP&from=2025-01-01&to=2026-01-01"
+	get := func(header ...string) (string, string) {
+		t.Helper()
+		status, body, h := do(t, srv.App, "GET", path, "a", "", header...)
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		return body, h.Get("X-Evident-Cache")
+	}
+	refreshed := func() string {
+		_, prom, _ := do(t, srv.App, "GET", "/metrics", "a", "")
+		return grepLines(prom, "evident_cache_refreshed_total ")
+	}
+	start := time.Now()
+	first, how := get()
+	if how != "miss" {
+		t.Fatalf("first request: %q", how)
+	}
+	// Past the time to live, nobody having asked again: held, recomputed.
+	time.Sleep(time.Until(start.Add(ttl + 2*time.Second)))
+	if again, how := get(); how != "hit" || again != first {
+		t.Fatalf("after %v, read once: cache %q (%s)", ttl+2*time.Second, how, refreshed())
+	}
+	if r := refreshed(); r == "evident_cache_refreshed_total 0" {
+		t.Fatalf("a hit after the time to live without a recomputation: %s", r)
+	}
+	if _, how := get("X-Evident-Warm", "guess", "X-Evident-Warm-Refresh", "1"); how != "hit" {
+		t.Fatalf("a request with a made-up warm key: cache %q, want a reader's hit", how)
+	}
+	// No reader for keepWarm: let go, and the next reader computes it.
+	time.Sleep(keepWarm + ttl + 2500*time.Millisecond)
+	if _, how := get(); how != "miss" {
+		t.Fatalf("after %v without a reader: cache %q", keepWarm+ttl+2500*time.Millisecond, how)
+	}
+}

@@ -5,6 +5,7 @@ package dashboard
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -90,6 +91,7 @@ type Server struct {
 	guesses      guessCounter
 	catalogCache catalogCache
 	cache        *responseCache // nil: off
+	warmKey      string         // marks the server's own requests for responses again
 	stop         chan struct{}  // closed by Shutdown
 	closing      atomic.Bool
 }
@@ -118,6 +120,7 @@ func New(cfg Config) *Server {
 	if cfg.Versioner != nil && cfg.CacheBytes > 0 {
 		s.cache = newResponseCache(cfg.Versioner, cfg.CacheBytes, time.Now)
 		s.cache.warm = s.prewarm
+		s.warmKey = rand.Text()
 		go s.cache.watch(s.stop)
 	}
 	s.App = fiber.New(fiber.Config{
@@ -553,6 +556,7 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 		b.WriteString("# HELP evident_cache_requests_total Cached GET requests: served from the cache (hit), computed (miss), or waited for an identical one (wait).\n# TYPE evident_cache_requests_total counter\n")
 		fmt.Fprintf(&b, "evident_cache_requests_total{result=\"hit\"} %d\nevident_cache_requests_total{result=\"miss\"} %d\nevident_cache_requests_total{result=\"wait\"} %d\n", st.Hits, st.Misses, st.Waits)
 		fmt.Fprintf(&b, "# HELP evident_cache_prewarmed_total Responses recomputed after the data changed, before anyone asked again.\n# TYPE evident_cache_prewarmed_total counter\nevident_cache_prewarmed_total %d\n", st.Warmed)
+		fmt.Fprintf(&b, "# HELP evident_cache_refreshed_total Responses in use recomputed before they expired, before anyone asked again.\n# TYPE evident_cache_refreshed_total counter\nevident_cache_refreshed_total %d\n", st.Refreshed)
 		fmt.Fprintf(&b, "# HELP evident_cache_evictions_total Responses evicted to stay within the cache's size.\n# TYPE evident_cache_evictions_total counter\nevident_cache_evictions_total %d\n", st.Evictions)
 		fmt.Fprintf(&b, "# HELP evident_cache_entries Responses held.\n# TYPE evident_cache_entries gauge\nevident_cache_entries %d\n", n)
 		fmt.Fprintf(&b, "# HELP evident_cache_bytes Bytes of responses held.\n# TYPE evident_cache_bytes gauge\nevident_cache_bytes %d\n", bytes)
