@@ -129,10 +129,61 @@ func (o *Options) serveLoad(ctx context.Context, dsn string, rep *Report) error 
 			o.logf("%-9s page %-55s TTFB p50 %6.1f ms  p95 %6.1f ms", mode, f.Path, f.P50ms, f.P95ms)
 			*pages = append(*pages, f)
 		}
+		if cacheMB > 0 && o.ReturnAfter > 0 {
+			if rep.Return, err = o.returnVisit(ctx, base); err != nil {
+				stop()
+				return err
+			}
+			r := rep.Return
+			o.logf("return visit after %.0f s: %d views, %d from the cache, p50 %.1f ms, slowest %.1f ms", r.AfterSeconds, r.Views, r.Hits, r.P50ms, r.MaxMs)
+		}
 		rep.ServeRSS = max(rep.ServeRSS, round(peakRSS(cmd.Process.Pid)))
 		stop()
 	}
 	return nil
+}
+
+// ReturnFigure is a reader back at every view (API and pages) once, after
+// a wait past the cache's time to live in which nobody asked: how many
+// were still computed (the views in use are kept so), and how long they
+// took.
+type ReturnFigure struct {
+	AfterSeconds float64 `json:"after_seconds"`
+	Views        int     `json:"views"`
+	Hits         int     `json:"hits"`
+	P50ms        float64 `json:"p50_ms"`
+	MaxMs        float64 `json:"max_ms"`
+}
+
+func (o *Options) returnVisit(ctx context.Context, base string) (ReturnFigure, error) {
+	f := ReturnFigure{AfterSeconds: o.ReturnAfter.Seconds()}
+	select {
+	case <-time.After(o.ReturnAfter):
+	case <-ctx.Done():
+		return f, ctx.Err()
+	}
+	client := &http.Client{Timeout: time.Minute}
+	var lat []float64
+	for _, p := range append(apiPaths(), pagePaths...) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+p, nil)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return f, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return f, fmt.Errorf("GET %s: %s", p, resp.Status)
+		}
+		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+		f.Views++
+		if resp.Header.Get("X-Evident-Cache") == "hit" {
+			f.Hits++
+		}
+	}
+	f.P50ms, _, _, f.MaxMs = percentiles(lat)
+	return f, nil
 }
 
 // LoadTest is many clients over a mix of endpoints, pages and filters for
