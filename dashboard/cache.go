@@ -6,10 +6,10 @@ import (
 	"crypto/subtle"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,11 +40,14 @@ type responseCache struct {
 	ttl, poll time.Duration
 	keepWarm  time.Duration
 	now       func() time.Time
-	// warm, when set, asks again for responses (see Server.prewarm):
-	// after the data changed, or (refresh) because they are about to
-	// expire.
-	warm    func(reqs []warmRequest, refresh bool)
-	warming atomic.Bool
+	// warm, when set, asks again for a response (see Server.ask): after
+	// the data changed, or (refresh) because it is about to expire. One
+	// worker at a time asks for what is queued: first what a change
+	// dropped (a newer change replaces that queue), then what is due.
+	warm         func(r warmRequest, refresh bool)
+	changed, due []warmRequest
+	working      bool
+	asking       *warmRequest // the request the worker is on
 
 	pollMu sync.Mutex // one version read at a time
 
@@ -131,27 +134,75 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	rc.mu.Lock()
-	var again []warmRequest
+	defer rc.mu.Unlock()
 	if v != rc.ver {
-		now := rc.now()
-		for el := rc.lru.Front(); el != nil && len(again) < warmMax; el = el.Next() {
-			if e := el.Value.(*cacheEntry); now.Sub(e.used) < rc.keepWarm {
-				r := e.req
-				r.used = e.used
-				again = append(again, r)
-			}
-		}
+		rc.changed = rc.again()
+		rc.due = nil
 		rc.dropAll()
+		rc.work()
 	}
 	rc.ver, rc.verAt = v, rc.now()
-	rc.mu.Unlock()
-	if len(again) > 0 && rc.warm != nil && rc.warming.CompareAndSwap(false, true) {
-		go func() {
-			defer rc.warming.Store(false)
-			rc.warm(again, false)
-		}()
-	}
 	return v, nil
+}
+
+// again is what to ask for after a change: the responses read within
+// keepWarm, with those of an earlier change not asked for yet (or being
+// asked for: computed on the data just replaced), most recently used
+// first, at most warmMax.
+func (rc *responseCache) again() []warmRequest {
+	now := rc.now()
+	var out []warmRequest
+	seen := map[warmRequest]bool{}
+	add := func(r warmRequest) {
+		k := r
+		k.used = time.Time{}
+		if now.Sub(r.used) < rc.keepWarm && !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	for el := rc.lru.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*cacheEntry)
+		r := e.req
+		r.used = e.used
+		add(r)
+	}
+	if rc.asking != nil {
+		add(*rc.asking)
+	}
+	for _, r := range rc.changed {
+		add(r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].used.After(out[j].used) })
+	return out[:min(len(out), warmMax)]
+}
+
+// work starts the worker unless it runs (rc.mu held).
+func (rc *responseCache) work() {
+	if rc.warm == nil || rc.working || len(rc.changed)+len(rc.due) == 0 {
+		return
+	}
+	rc.working = true
+	go func() {
+		for {
+			rc.mu.Lock()
+			var r warmRequest
+			refresh := false
+			switch {
+			case len(rc.changed) > 0:
+				r, rc.changed = rc.changed[0], rc.changed[1:]
+			case len(rc.due) > 0:
+				r, rc.due, refresh = rc.due[0], rc.due[1:], true
+			default:
+				rc.working, rc.asking = false, nil
+				rc.mu.Unlock()
+				return
+			}
+			rc.asking = &r
+			rc.mu.Unlock()
+			rc.warm(r, refresh)
+		}
+	}()
 }
 
 // refreshLead is how long before an entry expires it is recomputed: a
@@ -161,13 +212,11 @@ func (rc *responseCache) refreshLead() time.Duration {
 	return max(rc.ttl/4, 3*rc.poll)
 }
 
-// due lists the entries to recompute before they expire: computed for the
-// current data version more than ttl - refreshLead ago, asked for by a
+// dueNow lists the entries to recompute before they expire: computed for
+// the current data version more than ttl - refreshLead ago, asked for by a
 // reader within keepWarm, most recently used first, at most warmMax. They
-// are marked as handed out until they come back (refreshed).
-func (rc *responseCache) due() []warmRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+// are marked as handed out until they come back (refreshed). rc.mu held.
+func (rc *responseCache) dueNow() []warmRequest {
 	now := rc.now()
 	var out []warmRequest
 	for el := rc.lru.Front(); el != nil && len(out) < warmMax; el = el.Next() {
@@ -176,26 +225,20 @@ func (rc *responseCache) due() []warmRequest {
 			continue
 		}
 		e.refreshing = true
-		out = append(out, e.req)
+		r := e.req
+		r.used = e.used
+		out = append(out, r)
 	}
 	return out
 }
 
-// refresh hands the due entries to warm, unless a recomputation is
-// already running (the next look finds what is still due).
+// refresh queues the entries due for a recomputation and starts the
+// worker.
 func (rc *responseCache) refresh() {
-	if rc.warm == nil || !rc.warming.CompareAndSwap(false, true) {
-		return
-	}
-	reqs := rc.due()
-	if len(reqs) == 0 {
-		rc.warming.Store(false)
-		return
-	}
-	go func() {
-		defer rc.warming.Store(false)
-		rc.warm(reqs, true)
-	}()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.due = append(rc.due, rc.dueNow()...)
+	rc.work()
 }
 
 // watch reads the data version every two polls until stop closes, so that
@@ -293,9 +336,9 @@ func (rc *responseCache) refreshed(key string, e *cacheEntry) {
 
 // put stores an entry computed for the current data version. One computed
 // for a reader goes first in the order of use; one recomputed ahead of its
-// readers takes the place (and, when it carries none, the last use) of
-// the entry it replaces, or goes last: those recomputed after a change
-// arrive most recently used first.
+// readers carries its reader's last use (or the later one of the entry it
+// replaces, read meanwhile) and takes that entry's place, or goes last:
+// those recomputed after a change arrive most recently used first.
 func (rc *responseCache) put(key string, e *cacheEntry) {
 	if e == nil || e.size() > rc.maxBytes/8 || !strings.HasPrefix(key, rc.ver+"\x00") {
 		return
@@ -303,8 +346,8 @@ func (rc *responseCache) put(key string, e *cacheEntry) {
 	var next *list.Element
 	if el, ok := rc.entries[key]; ok {
 		if !e.asked {
-			if e.used.IsZero() {
-				e.used = el.Value.(*cacheEntry).used
+			if old := el.Value.(*cacheEntry).used; old.After(e.used) {
+				e.used = old // read meanwhile
 			}
 			next = el.Next()
 		}
@@ -378,8 +421,8 @@ func (s *Server) cached(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	uri, accept := string(c.Request().URI().RequestURI()), c.Get(fiber.HeaderAccept)
-	key := strings.Join([]string{ver, strconv.Itoa(int(s.tokenRole(c))), s.cfg.Now().UTC().Format("2006-01-02"), accept, uri}, "\x00")
 	role := s.tokenRole(c)
+	key := strings.Join([]string{ver, strconv.Itoa(int(role)), s.cfg.Now().UTC().Format("2006-01-02"), accept, uri}, "\x00")
 	warm, refresh, used := s.warmRequest(c)
 	if refresh {
 		// Recomputed before the entry expires: readers meanwhile are
@@ -390,7 +433,7 @@ func (s *Server) cached(c *fiber.Ctx) error {
 		if err := c.Next(); err != nil {
 			return err
 		}
-		keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, false, time.Time{})
+		keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, false, used)
 		return nil
 	}
 	for {
@@ -458,53 +501,53 @@ func (s *Server) warmRequest(c *fiber.Ctx) (warm, refresh bool, used time.Time) 
 	return true, c.Get(hdrWarmRefresh) == "1", used
 }
 
-// prewarm asks again, one at a time, for responses that were in use:
-// after the data changed, or (refresh) before they expire. It runs
-// through the whole middleware chain as the role that asked, with that
-// role's first token.
-func (s *Server) prewarm(reqs []warmRequest, refresh bool) {
-	for _, r := range reqs {
-		if s.closing.Load() {
-			return
-		}
-		var tok string
-		switch {
-		case !s.auth:
-		case r.role == RoleAdmin && len(s.cfg.AdminTokens) > 0:
-			tok = s.cfg.AdminTokens[0]
-		case r.role == RoleViewer && len(s.cfg.ViewerTokens) > 0:
-			tok = s.cfg.ViewerTokens[0]
-		default:
-			continue
-		}
-		req, err := http.NewRequest(fiber.MethodGet, "http://evident.internal"+r.uri, nil)
-		if err != nil {
-			continue
-		}
-		if r.accept != "" {
-			req.Header.Set(fiber.HeaderAccept, r.accept)
-		}
-		if tok != "" {
-			req.Header.Set(fiber.HeaderAuthorization, "Bearer "+tok)
-		}
-		req.Header.Set(hdrWarm, s.warmKey)
-		if refresh {
-			req.Header.Set(hdrWarmRefresh, "1")
-		} else if !r.used.IsZero() {
-			req.Header.Set(hdrWarmUsed, strconv.FormatInt(r.used.UnixNano(), 10))
-		}
-		if resp, err := s.App.Test(req, -1); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			how := resp.Header.Get("X-Evident-Cache")
-			s.cache.mu.Lock()
-			switch {
-			case how == "miss":
-				s.cache.stats.Warmed++
-			case how == "refresh" && resp.StatusCode == fiber.StatusOK:
-				s.cache.stats.Refreshed++
-			}
-			s.cache.mu.Unlock()
-		}
+// ask asks again for a response that was in use: after the data changed,
+// or (refresh) before it expires. It runs through the whole middleware
+// chain as the role that asked, with that role's first token.
+func (s *Server) ask(r warmRequest, refresh bool) {
+	if s.closing.Load() {
+		return
 	}
+	var tok string
+	switch {
+	case !s.auth:
+	case r.role == RoleAdmin && len(s.cfg.AdminTokens) > 0:
+		tok = s.cfg.AdminTokens[0]
+	case r.role == RoleViewer && len(s.cfg.ViewerTokens) > 0:
+		tok = s.cfg.ViewerTokens[0]
+	default:
+		return
+	}
+	req, err := http.NewRequest(fiber.MethodGet, "http://evident.internal"+r.uri, nil)
+	if err != nil {
+		return
+	}
+	if r.accept != "" {
+		req.Header.Set(fiber.HeaderAccept, r.accept)
+	}
+	if tok != "" {
+		req.Header.Set(fiber.HeaderAuthorization, "Bearer "+tok)
+	}
+	req.Header.Set(hdrWarm, s.warmKey)
+	if refresh {
+		req.Header.Set(hdrWarmRefresh, "1")
+	}
+	if !r.used.IsZero() {
+		req.Header.Set(hdrWarmUsed, strconv.FormatInt(r.used.UnixNano(), 10))
+	}
+	resp, err := s.App.Test(req, -1)
+	if err != nil {
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	how := resp.Header.Get("X-Evident-Cache")
+	s.cache.mu.Lock()
+	switch {
+	case how == "miss":
+		s.cache.stats.Warmed++
+	case how == "refresh" && resp.StatusCode == fiber.StatusOK:
+		s.cache.stats.Refreshed++
+	}
+	s.cache.mu.Unlock()
 }

@@ -47,6 +47,11 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 		rc.done(key, &cacheEntry{key: key, body: []byte("body of " + k), at: now, used: now, asked: true, req: warmRequest{uri: k}})
 		return nil
 	}
+	due := func() []warmRequest {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return rc.dueNow()
+	}
 	uris := func(reqs []warmRequest) []string {
 		var out []string
 		for _, r := range reqs {
@@ -65,7 +70,7 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 	ask("b")
 	now = now.Add(10 * time.Second)
 	ask("c")
-	if due := rc.due(); len(due) != 0 {
+	if due := due(); len(due) != 0 {
 		t.Fatalf("fresh entries due: %v", uris(due))
 	}
 	// 45 s on (a quarter of a minute before a and b expire): a and b are
@@ -74,10 +79,10 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 	if e := ask("a"); e == nil {
 		t.Fatal("a is not held")
 	}
-	if due := uris(rc.due()); !slices.Equal(due, []string{"a", "b"}) {
+	if due := uris(due()); !slices.Equal(due, []string{"a", "b"}) {
 		t.Fatalf("due %v, want [a b]", due)
 	}
-	if due := rc.due(); len(due) != 0 {
+	if due := due(); len(due) != 0 {
 		t.Fatalf("handed out twice: %v", uris(due))
 	}
 	// a comes back recomputed: its last use and place stay; b's never
@@ -92,7 +97,7 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 	}
 	// Nobody reads for keepWarm: nothing is due any more, and all expire.
 	now = now.Add(rc.keepWarm)
-	if due := rc.due(); len(due) != 0 {
+	if due := due(); len(due) != 0 {
 		t.Fatalf("due %v after %v without a reader", uris(due), rc.keepWarm)
 	}
 	rc.sweep()
@@ -100,40 +105,77 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 		t.Fatalf("%d entries held after %v without a reader", n, rc.keepWarm)
 	}
 
-	// After a change: the entries used in keepWarm are asked for again,
-	// most recently used first, and come back in that order behind
-	// whatever readers asked for meanwhile.
+	// After a change: the entries read within keepWarm are asked for
+	// again, most recently used first; a second change while the first's
+	// are being asked for asks again for those not done yet and for the
+	// one in hand (computed on the data just replaced); they come back in
+	// that order behind whatever readers asked for meanwhile, with their
+	// readers' last use.
 	ask("x")
 	now = now.Add(time.Minute)
 	ask("y")
+	now = now.Add(time.Second)
 	ask("z")
+	now = now.Add(time.Second)
 	ask("y")
-	asked := make(chan []warmRequest, 1)
-	rc.versioner = versionFunc(func() string { return "v2" })
-	rc.warm = func(reqs []warmRequest, refresh bool) { asked <- reqs }
-	rc.verAt = time.Time{}
-	if _, err := rc.version(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	again := <-asked
-	if got := uris(again); !slices.Equal(got, []string{"y", "z", "x"}) {
-		t.Fatalf("asked again %v, want [y z x]", got)
-	}
-	ask("w")
-	for _, r := range again {
-		key := rc.ver + "\x00" + r.uri
+	ver := "v2"
+	rc.versioner = versionFunc(func() string { return ver })
+	got, proceed := make(chan string), make(chan struct{})
+	rc.warm = func(r warmRequest, refresh bool) {
+		rc.mu.Lock()
+		key := rc.ver + "\x00" + r.uri // as the middleware: the version when the request began
+		rc.mu.Unlock()
+		got <- r.uri
+		<-proceed
 		rc.lookup(key)
 		rc.done(key, &cacheEntry{key: key, body: []byte("new " + r.uri), at: now, used: r.used, req: r})
 	}
-	if o := order(); !slices.Equal(o, []string{"w", "y", "z", "x"}) {
-		t.Fatalf("order after the change %v, want [w y z x]", o)
+	changed := func() {
+		t.Helper()
+		rc.mu.Lock()
+		rc.verAt = time.Time{}
+		rc.mu.Unlock()
+		if _, err := rc.version(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if due := uris(rc.due()); len(due) != 0 {
-		t.Fatalf("due at once after the change: %v", due)
+	next := func() string {
+		select {
+		case uri := <-got:
+			return uri
+		case <-time.After(5 * time.Second):
+			return "(nothing asked)"
+		}
+	}
+	changed()
+	asked := []string{next()}
+	ver = "v3"
+	changed()
+	ask("w")
+	for len(asked) < 4 && asked[len(asked)-1] != "(nothing asked)" {
+		proceed <- struct{}{}
+		asked = append(asked, next())
+	}
+	if asked[len(asked)-1] != "(nothing asked)" {
+		proceed <- struct{}{}
+	}
+	if !slices.Equal(asked, []string{"y", "y", "z", "x"}) {
+		t.Fatalf("asked again %v, want [y y z x]", asked)
+	}
+	for rc.mu.Lock(); rc.working; rc.mu.Lock() {
+		rc.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	rc.mu.Unlock()
+	if o := order(); !slices.Equal(o, []string{"w", "y", "z", "x"}) {
+		t.Fatalf("order after the changes %v, want [w y z x]", o)
+	}
+	if d := uris(due()); len(d) != 0 {
+		t.Fatalf("due at once after the change: %v", d)
 	}
 	now = now.Add(50 * time.Second)
-	if due := uris(rc.due()); !slices.Equal(due, []string{"w", "y", "z", "x"}) {
-		t.Fatalf("due after the change %v, want [w y z x]: the last use was kept", due)
+	if d := uris(due()); !slices.Equal(d, []string{"w", "y", "z", "x"}) {
+		t.Fatalf("due after the change %v, want [w y z x]: the last use was kept", d)
 	}
 }
 

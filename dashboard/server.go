@@ -119,7 +119,7 @@ func New(cfg Config) *Server {
 	s.stop = make(chan struct{})
 	if cfg.Versioner != nil && cfg.CacheBytes > 0 {
 		s.cache = newResponseCache(cfg.Versioner, cfg.CacheBytes, time.Now)
-		s.cache.warm = s.prewarm
+		s.cache.warm = s.ask
 		s.warmKey = rand.Text()
 		go s.cache.watch(s.stop)
 	}
