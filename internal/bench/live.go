@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -23,9 +24,14 @@ type LiveFigure struct {
 	Issues             int       `json:"issues"`
 	WebhookToVisibleMs []float64 `json:"webhook_to_visible_ms"`
 	// InUseMs is the same with the dashboard's views cached.
-	InUseMs            []float64 `json:"webhook_to_visible_in_use_ms"`
-	Changed            int       `json:"changed"`
-	ChangedSyncSeconds float64   `json:"changed_sync_seconds"`
+	InUseMs []float64 `json:"webhook_to_visible_in_use_ms"`
+	// Views is how many API views were read before each of those
+	// changes, and Computed how many were served from the cache when read
+	// again 30 s after the last (recomputed after the changes).
+	Views              int     `json:"views_in_use"`
+	Computed           int     `json:"views_computed_30s_after"`
+	Changed            int     `json:"changed"`
+	ChangedSyncSeconds float64 `json:"changed_sync_seconds"`
 }
 
 // liveSite is the simulated Jira the live figures change: small, synced
@@ -114,6 +120,19 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 			return f, err
 		}
 		f.InUseMs = append(f.InUseMs, ms)
+	}
+	time.Sleep(30 * time.Second)
+	for _, p := range apiPaths() {
+		resp, err := client.Get(base + p)
+		if err != nil {
+			return f, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		f.Views++
+		if resp.Header.Get("X-Evident-Cache") == "hit" {
+			f.Computed++
+		}
 	}
 	if sent, failed := sim.Webhooks(); failed > 0 {
 		return f, fmt.Errorf("%d of %d webhook deliveries failed", failed, sent)
