@@ -206,13 +206,6 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err := o.serveLoad(ctx, dsn, &rep); err != nil {
 		return rep, fmt.Errorf("api: %w", err)
 	}
-	if api, ok := flowFigure(rep.API); ok {
-		if rep.Raw, err = o.rawFlow(ctx, dsn, api); err != nil {
-			return rep, fmt.Errorf("raw flow queries: %w", err)
-		}
-		o.logf("%s uncached p50 %.1f / p95 %.1f ms; the raw ClickHouse queries of its figures p50 %.1f / p95 %.1f ms: %.1fx",
-			rep.Raw.Path, rep.Raw.APIp50, rep.Raw.APIp95, rep.Raw.RawP50, rep.Raw.RawP95, rep.Raw.Ratio)
-	}
 	if rep.LoadTest, err = o.loadTest(ctx, dsn, o.LoadClients, o.LoadDuration); err != nil {
 		return rep, fmt.Errorf("load test: %w", err)
 	}

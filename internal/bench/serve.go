@@ -124,6 +124,14 @@ func (o *Options) serveLoad(ctx context.Context, dsn string, rep *Report) error 
 			o.logf("%-9s %-60s p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  errors %d", mode, f.Path, f.P50ms, f.P95ms, f.P99ms, f.Errors)
 			*api = append(*api, f)
 		}
+		if cacheMB == 0 {
+			if rep.Raw, err = o.rawFlow(ctx, dsn, base); err != nil {
+				stop()
+				return fmt.Errorf("raw flow queries: %w", err)
+			}
+			o.logf("%s uncached p50 %.1f / p95 %.1f ms; the raw ClickHouse queries of its figures p50 %.1f / p95 %.1f ms, in alternate rounds: %.1fx",
+				rep.Raw.Path, rep.Raw.APIp50, rep.Raw.APIp95, rep.Raw.RawP50, rep.Raw.RawP95, rep.Raw.Ratio)
+		}
 		for _, path := range pagePaths {
 			f := o.hammer(ctx, base, path, max(10, o.Requests/8), true)
 			o.logf("%-9s page %-55s TTFB p50 %6.1f ms  p95 %6.1f ms", mode, f.Path, f.P50ms, f.P95ms)
@@ -281,6 +289,15 @@ func (o *Options) loadTest(ctx context.Context, dsn string, clients int, d time.
 // hammer sends n requests from Clients goroutines and reports latency (or
 // time to first byte for pages).
 func (o *Options) hammer(ctx context.Context, base, path string, n int, ttfb bool) LatencyFigure {
+	lat, errs := o.latencies(ctx, base, path, n, ttfb)
+	f := LatencyFigure{Path: path, Requests: len(lat) + errs, Errors: errs}
+	f.P50ms, f.P95ms, f.P99ms, _ = percentiles(lat)
+	return f
+}
+
+// latencies is hammer's measurements: the latency of each successful
+// request (ms), and how many failed.
+func (o *Options) latencies(ctx context.Context, base, path string, n int, ttfb bool) ([]float64, int) {
 	var mu sync.Mutex
 	var lat []float64
 	errs := 0
@@ -312,9 +329,7 @@ func (o *Options) hammer(ctx context.Context, base, path string, n int, ttfb boo
 		}()
 	}
 	wg.Wait()
-	f := LatencyFigure{Path: path, Requests: len(lat) + errs, Errors: errs}
-	f.P50ms, f.P95ms, f.P99ms, _ = percentiles(lat)
-	return f
+	return lat, errs
 }
 
 // timedGet fetches url and reads the whole answer; ms is the time to the
