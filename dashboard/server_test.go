@@ -1500,3 +1500,51 @@ func TestABoardOverTwoProjectsMeasuresBoth(t *testing.T) {
 		}
 	}
 }
+
+// The issues list pages through every issue once, oldest first: pages of
+// 7 put together are the whole list, in order, and each says the total.
+func TestIssuesPagesThroughEveryIssueOnce(t *testing.T) {
+	e := sharedEnv(t)
+	app := e.server(nil, nil).App
+	type page struct {
+		Total  int `json:"total"`
+		Issues []struct {
+			Key     string    `json:"key"`
+			Created time.Time `json:"created_at"`
+		} `json:"issues"`
+	}
+	get := func(q string) page {
+		t.Helper()
+		status, body, _ := do(t, app, "GET", "/api/v1/issues?project=SHOP&"+q, "", "")
+		if status != 200 {
+			t.Fatalf("%s: %d %s", q, status, body)
+		}
+		var p page
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	all := get("limit=100000")
+	if all.Total != len(all.Issues) || all.Total < 30 {
+		t.Fatalf("all: total %d, %d issues", all.Total, len(all.Issues))
+	}
+	var joined []string
+	for off := 0; off < all.Total+7; off += 7 {
+		p := get(fmt.Sprintf("limit=7&offset=%d", off))
+		if p.Total != all.Total || len(p.Issues) != min(7, max(0, all.Total-off)) {
+			t.Fatalf("offset %d: total %d, %d issues of %d", off, p.Total, len(p.Issues), all.Total)
+		}
+		for i, is := range p.Issues {
+			if i > 0 && is.Created.Before(p.Issues[i-1].Created) {
+				t.Fatalf("offset %d: %s created before %s, listed after it", off, is.Key, p.Issues[i-1].Key)
+			}
+			joined = append(joined, is.Key)
+		}
+	}
+	for i := range all.Issues {
+		if joined[i] != all.Issues[i].Key {
+			t.Fatalf("issue %d: pages give %s, the whole list %s", i, joined[i], all.Issues[i].Key)
+		}
+	}
+}

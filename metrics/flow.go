@@ -49,14 +49,30 @@ func (s *Service) Issues(ctx context.Context, f Filter, limit, offset int) (Issu
 		args = append(args, unix(f.To))
 	}
 	var total uint64
-	if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+where, args, &total); err != nil {
-		return IssuePage{}, fmt.Errorf("count issues: %w", err)
-	}
 	var rows []IssueRow
+	// The page's issues are chosen on the two columns they are ordered by,
+	// then read whole: the summaries and sprints of every issue that
+	// matches are not read to keep a hundred.
 	q := `SELECT issue_key, project_key, issue_type, summary, status_name, status_category, created_at, started_at, done_at, resolved_at,
-		story_points, business_value, sprint_ids FROM issues_current WHERE ` + where + ` ORDER BY created_at, issue_id LIMIT ? OFFSET ?`
-	if err := s.DB.Select(ctx, &rows, q, append(args, limit, offset)...); err != nil {
-		return IssuePage{}, fmt.Errorf("list issues: %w", err)
+		story_points, business_value, sprint_ids FROM issues_current WHERE ` + where + ` AND (site, issue_id) IN
+		(SELECT site, issue_id FROM issues_current WHERE ` + where + ` ORDER BY created_at, issue_id LIMIT ? OFFSET ?)
+		ORDER BY created_at, issue_id`
+	err := parallel(
+		func() error {
+			if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+where, args, &total); err != nil {
+				return fmt.Errorf("count issues: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			if err := s.DB.Select(ctx, &rows, q, append(append(append([]any{}, args...), args...), limit, offset)...); err != nil {
+				return fmt.Errorf("list issues: %w", err)
+			}
+			return nil
+		},
+	)
+	if err != nil {
+		return IssuePage{}, err
 	}
 	for i := range rows {
 		r := &rows[i]
