@@ -48,6 +48,12 @@ type responseCache struct {
 	changed, due []warmRequest
 	working      bool
 	asking       *warmRequest // the request the worker is on
+	// busy, when set, says this process is storing data (a sync, or the
+	// fetch a webhook asked for): the worker holds off, up to busyWait
+	// for each request, rather than compute on data about to be
+	// replaced and slow the read model build down.
+	busy     func() bool
+	busyWait time.Duration
 
 	pollMu sync.Mutex // one version read at a time
 
@@ -104,7 +110,7 @@ const warmMax = 32
 const keepWarm = 10 * time.Minute
 
 func newResponseCache(v Versioner, maxBytes int, now func() time.Time) *responseCache {
-	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, keepWarm: keepWarm, now: now,
+	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, keepWarm: keepWarm, busyWait: 15 * time.Second, now: now,
 		entries: map[string]*list.Element{}, lru: list.New(), inflight: map[string]chan struct{}{}}
 }
 
@@ -200,6 +206,9 @@ func (rc *responseCache) work() {
 			}
 			rc.asking = &r
 			rc.mu.Unlock()
+			for start := time.Now(); rc.busy != nil && rc.busy() && time.Since(start) < rc.busyWait; {
+				time.Sleep(50 * time.Millisecond)
+			}
 			rc.warm(r, refresh)
 		}
 	}()

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -182,3 +183,62 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 type versionFunc func() string
 
 func (f versionFunc) DataVersion(context.Context) (string, error) { return f(), nil }
+
+// While this process stores data, the recomputations after a change wait
+// for it (a new read model follows), but never longer than busyWait.
+func TestCacheRecomputesAfterThisProcessStoredData(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rc := newResponseCache(versionFunc(func() string { return "v1" }), 1<<20, func() time.Time { return now })
+	var busy atomic.Bool
+	busy.Store(true)
+	rc.busy, rc.busyWait = busy.Load, time.Hour
+	asked := make(chan string, 4)
+	rc.warm = func(r warmRequest, refresh bool) { asked <- r.uri }
+	for _, k := range []string{"a", "b"} {
+		key := rc.ver + "\x00" + k
+		rc.lookup(key)
+		rc.done(key, &cacheEntry{key: key, body: []byte(k), at: now, used: now, asked: true, req: warmRequest{uri: k}})
+	}
+	if _, err := rc.version(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case uri := <-asked:
+		t.Fatalf("%s asked for while this process stores data", uri)
+	case <-time.After(300 * time.Millisecond):
+	}
+	busy.Store(false)
+	for _, want := range []string{"b", "a"} {
+		select {
+		case uri := <-asked:
+			if uri != want {
+				t.Fatalf("asked for %s, want %s", uri, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s not asked for once the data was stored", want)
+		}
+	}
+	// Busy for longer than busyWait: asked for anyway.
+	busy.Store(true)
+	rc.mu.Lock()
+	rc.busyWait = 200 * time.Millisecond
+	rc.mu.Unlock()
+	rc.versioner = versionFunc(func() string { return "v2" })
+	rc.mu.Lock()
+	rc.verAt = time.Time{}
+	rc.mu.Unlock()
+	key := rc.ver + "\x00c"
+	rc.lookup(key)
+	rc.done(key, &cacheEntry{key: key, body: []byte("c"), at: now, used: now.Add(time.Second), asked: true, req: warmRequest{uri: "c", used: now}})
+	if _, err := rc.version(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case uri := <-asked:
+		if uri != "c" {
+			t.Fatalf("asked for %s, want c", uri)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never asked while busy past busyWait")
+	}
+}

@@ -69,6 +69,10 @@ type Config struct {
 	// CacheBytes of responses.
 	Versioner  Versioner
 	CacheBytes int
+	// Busy, when set, says this process is storing data (a sync or a
+	// webhook's fetch): the cache's recomputations wait for it (up to
+	// 15 s each), since a new read model follows.
+	Busy func() bool
 	// Webhooks, when set, takes Jira's webhook deliveries at
 	// /api/v1/jira/webhook/<site>.
 	Webhooks WebhookReceiver
@@ -120,6 +124,7 @@ func New(cfg Config) *Server {
 	if cfg.Versioner != nil && cfg.CacheBytes > 0 {
 		s.cache = newResponseCache(cfg.Versioner, cfg.CacheBytes, time.Now)
 		s.cache.warm = s.ask
+		s.cache.busy = cfg.Busy
 		s.warmKey = rand.Text()
 		go s.cache.watch(s.stop)
 	}

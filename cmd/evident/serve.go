@@ -96,7 +96,13 @@ func (m *Main) serve(ctx context.Context, st *schema.Store, c Config, log *slog.
 	}
 	cfg := dashboard.Config{Measures: ms, Pinger: st, Inputs: in, Log: log, Now: m.Now,
 		ViewerTokens: c.Auth.ViewerTokens, AdminTokens: c.Auth.AdminTokens, JiraURL: jiraURL, WaitStatuses: wait, Rules: rules,
-		Versioner: st, CacheBytes: c.CacheMB << 20}
+		Versioner: st, CacheBytes: c.CacheMB << 20, Busy: func() bool {
+			if syncing.TryLock() {
+				syncing.Unlock()
+				return false
+			}
+			return true
+		}}
 	if hooks != nil {
 		cfg.Webhooks = hooks
 		go hooks.Run(ctx)
