@@ -74,10 +74,8 @@ type cacheStats struct {
 type cacheEntry struct {
 	key, contentType, disposition string
 	body                          []byte
-	// at is when the response was computed; used when a reader last
-	// asked for it.
-	at, used time.Time
-	req      warmRequest
+	at                            time.Time   // when the response was computed
+	req                           warmRequest // how to ask for it again, and when a reader last did
 	// asked: computed for a reader, not recomputed ahead of one.
 	asked      bool
 	refreshing bool // handed to a refresh, not yet back
@@ -168,10 +166,7 @@ func (rc *responseCache) again() []warmRequest {
 		}
 	}
 	for el := rc.lru.Front(); el != nil; el = el.Next() {
-		e := el.Value.(*cacheEntry)
-		r := e.req
-		r.used = e.used
-		add(r)
+		add(el.Value.(*cacheEntry).req)
 	}
 	if rc.asking != nil {
 		add(*rc.asking)
@@ -230,13 +225,11 @@ func (rc *responseCache) dueNow() []warmRequest {
 	var out []warmRequest
 	for el := rc.lru.Front(); el != nil && len(out) < warmMax; el = el.Next() {
 		e := el.Value.(*cacheEntry)
-		if e.refreshing || now.Sub(e.used) >= rc.keepWarm || now.Sub(e.at) < rc.ttl-rc.refreshLead() || !strings.HasPrefix(e.key, rc.ver+"\x00") {
+		if e.refreshing || now.Sub(e.req.used) >= rc.keepWarm || now.Sub(e.at) < rc.ttl-rc.refreshLead() || !strings.HasPrefix(e.key, rc.ver+"\x00") {
 			continue
 		}
 		e.refreshing = true
-		r := e.req
-		r.used = e.used
-		out = append(out, r)
+		out = append(out, e.req)
 	}
 	return out
 }
@@ -307,7 +300,7 @@ func (rc *responseCache) lookup(key string) (*cacheEntry, chan struct{}) {
 		e := el.Value.(*cacheEntry)
 		if rc.now().Sub(e.at) < rc.ttl {
 			rc.lru.MoveToFront(el)
-			e.used = rc.now()
+			e.req.used = rc.now()
 			rc.stats.Hits++
 			return e, nil
 		}
@@ -355,8 +348,8 @@ func (rc *responseCache) put(key string, e *cacheEntry) {
 	var next *list.Element
 	if el, ok := rc.entries[key]; ok {
 		if !e.asked {
-			if old := el.Value.(*cacheEntry).used; old.After(e.used) {
-				e.used = old // read meanwhile
+			if old := el.Value.(*cacheEntry).req.used; old.After(e.req.used) {
+				e.req.used = old // read meanwhile
 			}
 			next = el.Next()
 		}
@@ -442,7 +435,7 @@ func (s *Server) cached(c *fiber.Ctx) error {
 		if err := c.Next(); err != nil {
 			return err
 		}
-		keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, false, used)
+		keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role, used: used}, false)
 		return nil
 	}
 	for {
@@ -473,18 +466,18 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	if !warm {
 		used = rc.now()
 	}
-	keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role}, !warm, used)
+	keep = s.entry(c, key, warmRequest{uri: uri, accept: accept, role: role, used: used}, !warm)
 	return nil
 }
 
 // entry is the response to keep (nil: not a success).
-func (s *Server) entry(c *fiber.Ctx, key string, req warmRequest, asked bool, used time.Time) *cacheEntry {
+func (s *Server) entry(c *fiber.Ctx, key string, req warmRequest, asked bool) *cacheEntry {
 	resp := c.Response()
 	if resp.StatusCode() != fiber.StatusOK {
 		return nil
 	}
 	return &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
-		body: append([]byte(nil), resp.Body()...), at: s.cache.now(), used: used, asked: asked, req: req}
+		body: append([]byte(nil), resp.Body()...), at: s.cache.now(), asked: asked, req: req}
 }
 
 // The headers of the server's own requests for responses again: the

@@ -45,7 +45,7 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 		if e, _ := rc.lookup(key); e != nil {
 			return e
 		}
-		rc.done(key, &cacheEntry{key: key, body: []byte("body of " + k), at: now, used: now, asked: true, req: warmRequest{uri: k}})
+		rc.done(key, &cacheEntry{key: key, body: []byte("body of " + k), at: now, asked: true, req: warmRequest{uri: k, used: now}})
 		return nil
 	}
 	due := func() []warmRequest {
@@ -93,8 +93,8 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 	if o := order(); !slices.Equal(o, []string{"a", "c", "b"}) {
 		t.Fatalf("order after the refresh %v, want [a c b]", o)
 	}
-	if e := rc.entries[key].Value.(*cacheEntry); !e.used.Equal(now) || string(e.body) != "a again" {
-		t.Fatalf("refreshed a: used %v, body %q", e.used, e.body)
+	if e := rc.entries[key].Value.(*cacheEntry); !e.req.used.Equal(now) || string(e.body) != "a again" {
+		t.Fatalf("refreshed a: used %v, body %q", e.req.used, e.body)
 	}
 	// Nobody reads for keepWarm: nothing is due any more, and all expire.
 	now = now.Add(rc.keepWarm)
@@ -129,7 +129,7 @@ func TestCacheKeepsTheViewsInUseComputed(t *testing.T) {
 		got <- r.uri
 		<-proceed
 		rc.lookup(key)
-		rc.done(key, &cacheEntry{key: key, body: []byte("new " + r.uri), at: now, used: r.used, req: r})
+		rc.done(key, &cacheEntry{key: key, body: []byte("new " + r.uri), at: now, req: r})
 	}
 	changed := func() {
 		t.Helper()
@@ -197,7 +197,7 @@ func TestCacheRecomputesAfterThisProcessStoredData(t *testing.T) {
 	for _, k := range []string{"a", "b"} {
 		key := rc.ver + "\x00" + k
 		rc.lookup(key)
-		rc.done(key, &cacheEntry{key: key, body: []byte(k), at: now, used: now, asked: true, req: warmRequest{uri: k}})
+		rc.done(key, &cacheEntry{key: key, body: []byte(k), at: now, asked: true, req: warmRequest{uri: k, used: now}})
 	}
 	if _, err := rc.version(t.Context()); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestCacheRecomputesAfterThisProcessStoredData(t *testing.T) {
 	rc.mu.Unlock()
 	key := rc.ver + "\x00c"
 	rc.lookup(key)
-	rc.done(key, &cacheEntry{key: key, body: []byte("c"), at: now, used: now.Add(time.Second), asked: true, req: warmRequest{uri: "c", used: now}})
+	rc.done(key, &cacheEntry{key: key, body: []byte("c"), at: now, asked: true, req: warmRequest{uri: "c", used: now}})
 	if _, err := rc.version(t.Context()); err != nil {
 		t.Fatal(err)
 	}
