@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -122,18 +121,11 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 		f.InUseMs = append(f.InUseMs, ms)
 	}
 	time.Sleep(30 * time.Second)
-	for _, p := range apiPaths() {
-		resp, err := client.Get(base + p)
-		if err != nil {
-			return f, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		f.Views++
-		if resp.Header.Get("X-Evident-Cache") == "hit" {
-			f.Computed++
-		}
+	lat, hits, err := readViews(ctx, base, apiPaths())
+	if err != nil {
+		return f, err
 	}
+	f.Views, f.Computed = len(lat), hits
 	if sent, failed := sim.Webhooks(); failed > 0 {
 		return f, fmt.Errorf("%d of %d webhook deliveries failed", failed, sent)
 	}

@@ -170,28 +170,38 @@ func (o *Options) returnVisit(ctx context.Context, base string) (ReturnFigure, e
 	case <-ctx.Done():
 		return f, ctx.Err()
 	}
+	lat, hits, err := readViews(ctx, base, append(apiPaths(), pagePaths...))
+	if err != nil {
+		return f, err
+	}
+	f.Views, f.Hits = len(lat), hits
+	f.P50ms, _, _, f.MaxMs = percentiles(lat)
+	return f, nil
+}
+
+// readViews reads each path once, one after another, as a reader going
+// through the views: each one's latency (ms), and how many the response
+// cache answered.
+func readViews(ctx context.Context, base string, paths []string) (lat []float64, hits int, err error) {
 	client := &http.Client{Timeout: time.Minute}
-	var lat []float64
-	for _, p := range append(apiPaths(), pagePaths...) {
+	for _, p := range paths {
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+p, nil)
 		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
-			return f, err
+			return nil, 0, err
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return f, fmt.Errorf("GET %s: %s", p, resp.Status)
+			return nil, 0, fmt.Errorf("GET %s: %s", p, resp.Status)
 		}
 		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
-		f.Views++
 		if resp.Header.Get("X-Evident-Cache") == "hit" {
-			f.Hits++
+			hits++
 		}
 	}
-	f.P50ms, _, _, f.MaxMs = percentiles(lat)
-	return f, nil
+	return lat, hits, nil
 }
 
 // LoadTest is many clients over a mix of endpoints, pages and filters for
