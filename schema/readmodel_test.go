@@ -412,3 +412,69 @@ func TestAPinnedRequestReadsOneGeneration(t *testing.T) {
 		t.Fatalf("a new request sees %d issues (unpinned) and %d (pinned), want 3", n, m)
 	}
 }
+
+// The data version changes when a reader can see something new: a read
+// model generation, or a table the metrics read directly (a sprint); not
+// with the Jira issue rows a sync stores page by page, which readers see
+// only through the generation built after them, nor with that build's
+// pieces, nor with a checkpoint.
+func TestDataVersionChangesWhenReadersCanSeeNewData(t *testing.T) {
+	ctx := t.Context()
+	st := chtest.Store(t)
+	version := func() string {
+		t.Helper()
+		v, err := st.DataVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v0 := version()
+	issues, trans := readModelFixture()
+	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertTransitions(ctx, trans); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertTimelines(ctx, fixtureTimelines(issues, trans)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveCheckpoint(ctx, "s", "P", time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != v0 {
+		t.Fatalf("issue rows and a checkpoint, no generation yet: the version changed (%s → %s)", v0, v)
+	}
+	if _, err := st.BuildReadModel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v1 := version()
+	if v1 == v0 {
+		t.Fatal("a new read model generation left the version as it was")
+	}
+	// A newer version of one issue: unseen until the refresh records a
+	// generation holding it.
+	moved := issues[2]
+	moved.Summary, moved.Version = "renamed", 3
+	if err := st.InsertIssues(ctx, []evident.Issue{moved}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != v1 {
+		t.Fatalf("a stored issue row, no generation yet: the version changed (%s → %s)", v1, v)
+	}
+	if _, built, err := st.BuildReadModelIfStale(ctx); err != nil || !built {
+		t.Fatalf("refresh: built %v, %v", built, err)
+	}
+	v2 := version()
+	if v2 == v1 {
+		t.Fatal("a refreshed generation left the version as it was")
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.InsertSprints(ctx, []evident.Sprint{{Site: "s", SprintID: 1, BoardID: 1, Name: "Sprint 1", State: "active", StartAt: &at, Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v == v2 {
+		t.Fatal("a stored sprint, which the sprint views read directly, left the version as it was")
+	}
+}
