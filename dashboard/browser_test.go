@@ -240,6 +240,33 @@ func TestPagesInAHeadlessBrowser(t *testing.T) {
 		}
 	})
 
+	// A page of one project asks for the version of that project's views
+	// (a change reaching only others offers nothing), and carries it.
+	t.Run("a page polls the version of its project", func(t *testing.T) {
+		live := dashboard.New(dashboard.Config{Measures: e.ms, Pinger: e.store, Versioner: e.store, CacheBytes: 8 << 20, Now: e.ms.Now})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go live.App.Listener(ln)
+		defer live.Shutdown(5 * time.Second)
+		var polled []string
+		var drawn string
+		if err := chromedp.Run(ctx, chromedp.Navigate("http://"+ln.Addr().String()+"/flow?project=SHOP"), chromedp.WaitReady("footer", chromedp.ByQuery),
+			chromedp.Evaluate(`document.dispatchEvent(new Event("visibilitychange"))`, nil), chromedp.Sleep(500*time.Millisecond),
+			chromedp.Evaluate(`performance.getEntriesByType("resource").map(e => e.name).filter(n => n.includes("/api/v1/version"))`, &polled),
+			chromedp.Evaluate(`document.body.dataset.version || ""`, &drawn)); err != nil {
+			t.Fatal(err)
+		}
+		if len(polled) == 0 || !strings.HasSuffix(polled[0], "/api/v1/version?project=SHOP") {
+			t.Fatalf("the page polled %v", polled)
+		}
+		_, body, _ := do(t, live.App, "GET", "/api/v1/version?project=SHOP", "", "")
+		if drawn == "" || !strings.Contains(body, `"`+drawn+`"`) {
+			t.Fatalf("the page carries version %q, SHOP's is %s", drawn, body)
+		}
+	})
+
 	// A goal's progress is its own: the same on the overview, the value
 	// page and the API, whatever the page's filters.
 	t.Run("goal progress is the same on every page and filter", func(t *testing.T) {

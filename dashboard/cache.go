@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,14 @@ import (
 // sync, an import, a goal saved by another process).
 type Versioner interface {
 	DataVersion(ctx context.Context) (string, error)
+}
+
+// Changer, when the Versioner is one too, says what changed from one data
+// version to the next: anything (all), or only what the views of the
+// projects listed show. The cache keeps the responses of the other
+// projects across the change.
+type Changer interface {
+	Changes(ctx context.Context, from, to string) (projects []string, all bool, err error)
 }
 
 // responseCache keeps successful GET responses of the API and the pages
@@ -64,18 +73,26 @@ type responseCache struct {
 	inflight map[string]chan struct{}
 	ver      string
 	verAt    time.Time
+	// since is the data version at which the views of each project last
+	// changed, when a change since sinceAll reached it; sinceAll that of
+	// the last change that reached every view (see scoped).
+	since    map[string]string
+	sinceAll string
 	stats    cacheStats
 }
 
 type cacheStats struct {
-	Hits, Misses, Waits, Evictions, Warmed, Refreshed uint64
+	Hits, Misses, Waits, Evictions, Warmed, Refreshed, Kept uint64
 }
 
 type cacheEntry struct {
 	key, contentType, disposition string
 	body                          []byte
-	at                            time.Time   // when the response was computed
-	req                           warmRequest // how to ask for it again, and when a reader last did
+	at                            time.Time // when the response was computed
+	// project is the one project the response shows ("": any, or all):
+	// a change that reaches only other projects keeps it.
+	project string
+	req     warmRequest // how to ask for it again, and when a reader last did
 	// asked: computed for a reader, not recomputed ahead of one.
 	asked      bool
 	refreshing bool // handed to a refresh, not yet back
@@ -109,7 +126,7 @@ const keepWarm = 10 * time.Minute
 
 func newResponseCache(v Versioner, maxBytes int, now func() time.Time) *responseCache {
 	return &responseCache{versioner: v, maxBytes: maxBytes, ttl: time.Minute, poll: time.Second, keepWarm: keepWarm, busyWait: 15 * time.Second, now: now,
-		entries: map[string]*list.Element{}, lru: list.New(), inflight: map[string]chan struct{}{}}
+		entries: map[string]*list.Element{}, lru: list.New(), inflight: map[string]chan struct{}{}, since: map[string]string{}}
 }
 
 // version returns the current data version, reading it when the last read
@@ -137,23 +154,81 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// rc.ver changes only here, under pollMu.
+	rc.mu.Lock()
+	old := rc.ver
+	rc.mu.Unlock()
+	projects, all := []string(nil), true
+	if ch, ok := rc.versioner.(Changer); ok && old != "" && v != old {
+		if p, a, err := ch.Changes(ctx, old, v); err == nil {
+			projects, all = p, a
+		}
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if v != rc.ver {
-		rc.changed = rc.again()
+	if v != old {
+		if all {
+			rc.since, rc.sinceAll = map[string]string{}, v
+		}
+		for _, p := range projects {
+			rc.since[p] = v
+		}
+		rc.changed = rc.again(rc.invalidate(old, v, projects, all))
 		rc.due = nil
-		rc.dropAll()
 		rc.work()
 	}
 	rc.ver, rc.verAt = v, rc.now()
 	return v, nil
 }
 
-// again is what to ask for after a change: the responses read within
-// keepWarm, with those of an earlier change not asked for yet (or being
-// asked for: computed on the data just replaced), most recently used
-// first, at most warmMax.
-func (rc *responseCache) again() []warmRequest {
+// scoped is the data version of the views of one project ("": of all):
+// that of the last change that reached them, so that a page of one
+// project offers new numbers only when its own changed.
+func (rc *responseCache) scoped(ctx context.Context, project string) (string, error) {
+	v, err := rc.version(ctx)
+	if err != nil || project == "" {
+		return v, err
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if s, ok := rc.since[project]; ok {
+		return s, nil
+	}
+	return rc.sinceAll, nil
+}
+
+// invalidate removes the entries a change from data version old to v may
+// have changed: every one (all), or those of the projects listed and
+// those that show no one project. The others are kept for v. It returns
+// how to ask again for those removed. rc.mu held.
+func (rc *responseCache) invalidate(old, v string, projects []string, all bool) []warmRequest {
+	var out []warmRequest
+	for el := rc.lru.Front(); el != nil; {
+		next := el.Next()
+		e := el.Value.(*cacheEntry)
+		if all || e.project == "" || slices.Contains(projects, e.project) || !strings.HasPrefix(e.key, old+"\x00") {
+			out = append(out, e.req)
+			rc.remove(el)
+		} else {
+			delete(rc.entries, e.key)
+			rc.bytes -= e.size()
+			e.key = v + strings.TrimPrefix(e.key, old)
+			// A refresh handed out for the old key is lost: due again.
+			e.refreshing = false
+			rc.entries[e.key] = el
+			rc.bytes += e.size()
+			rc.stats.Kept++
+		}
+		el = next
+	}
+	return out
+}
+
+// again is what to ask for after a change: the responses it removed that
+// were read within keepWarm, with those of an earlier change not asked
+// for yet (or being asked for: computed on the data just replaced), most
+// recently used first, at most warmMax.
+func (rc *responseCache) again(removed []warmRequest) []warmRequest {
 	now := rc.now()
 	var out []warmRequest
 	seen := map[warmRequest]bool{}
@@ -165,8 +240,8 @@ func (rc *responseCache) again() []warmRequest {
 			out = append(out, r)
 		}
 	}
-	for el := rc.lru.Front(); el != nil; el = el.Next() {
-		add(el.Value.(*cacheEntry).req)
+	for _, r := range removed {
+		add(r)
 	}
 	if rc.asking != nil {
 		add(*rc.asking)
@@ -282,12 +357,6 @@ func (rc *responseCache) expire() {
 	rc.mu.Lock()
 	rc.verAt = time.Time{}
 	rc.mu.Unlock()
-}
-
-func (rc *responseCache) dropAll() {
-	rc.entries = map[string]*list.Element{}
-	rc.lru.Init()
-	rc.bytes = 0
 }
 
 // lookup returns a fresh entry, or a channel to wait on while another
@@ -477,7 +546,7 @@ func (s *Server) entry(c *fiber.Ctx, key string, req warmRequest, asked bool) *c
 		return nil
 	}
 	return &cacheEntry{key: key, contentType: string(resp.Header.ContentType()), disposition: string(resp.Header.Peek(fiber.HeaderContentDisposition)),
-		body: append([]byte(nil), resp.Body()...), at: s.cache.now(), asked: asked, req: req}
+		body: append([]byte(nil), resp.Body()...), at: s.cache.now(), asked: asked, req: req, project: queryProject(c)}
 }
 
 // The headers of the server's own requests for responses again: the

@@ -242,3 +242,104 @@ func TestCacheRecomputesAfterThisProcessStoredData(t *testing.T) {
 		t.Fatal("never asked while busy past busyWait")
 	}
 }
+
+// changeLog is a Versioner and Changer whose versions are set by hand:
+// each change lists the projects it reached (none: all).
+type changeLog struct {
+	ver     string
+	reached map[string][]string // version → projects its change reached
+}
+
+func (c *changeLog) DataVersion(context.Context) (string, error) { return c.ver, nil }
+
+func (c *changeLog) Changes(_ context.Context, from, to string) ([]string, bool, error) {
+	p, ok := c.reached[to]
+	return p, !ok, nil
+}
+
+// A change that reaches some projects removes their responses and those
+// of no one project, and asks again for them; the responses of the other
+// projects are kept, still hits, and so is the version of their pages. A
+// change that reaches everything removes everything.
+func TestCacheKeepsTheViewsOfOtherProjects(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	log := &changeLog{ver: "v1", reached: map[string][]string{"v2": {"APP"}}}
+	rc := newResponseCache(log, 1<<20, func() time.Time { return now })
+	asked := make(chan string, 16)
+	rc.warm = func(r warmRequest, refresh bool) { asked <- r.uri }
+	ctx := t.Context()
+	ask := func(uri, project string) bool {
+		t.Helper()
+		v, err := rc.version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := v + "\x00" + uri
+		if e, _ := rc.lookup(key); e != nil {
+			return true
+		}
+		rc.done(key, &cacheEntry{key: key, body: []byte(uri), at: now, asked: true, project: project, req: warmRequest{uri: uri, used: now}})
+		return false
+	}
+	views := map[string]string{"/flow?project=SHOP": "SHOP", "/flow?project=APP": "APP", "/flow": ""}
+	for uri, p := range views {
+		ask(uri, p)
+	}
+	shop, err := rc.scoped(ctx, "SHOP")
+	if err != nil || shop != "v1" {
+		t.Fatalf("SHOP's version %q, %v", shop, err)
+	}
+	now = now.Add(10 * time.Second)
+	log.ver = "v2"
+	rc.expire()
+	hits := map[string]bool{}
+	for uri, p := range views {
+		hits[uri] = ask(uri, p)
+	}
+	if !hits["/flow?project=SHOP"] || hits["/flow?project=APP"] || hits["/flow"] {
+		t.Fatalf("after a change reaching APP, hits %v: want SHOP's only", hits)
+	}
+	var again []string
+	for range 2 {
+		select {
+		case u := <-asked:
+			again = append(again, u)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("asked again for %v only", again)
+		}
+	}
+	if slices.Sort(again); !slices.Equal(again, []string{"/flow", "/flow?project=APP"}) {
+		t.Fatalf("asked again for %v, want the two removed", again)
+	}
+	if st, _, _ := rc.snapshot(); st.Kept != 1 {
+		t.Fatalf("kept %d entries, want 1", st.Kept)
+	}
+	if v, _ := rc.scoped(ctx, "SHOP"); v != "v1" {
+		t.Fatalf("SHOP's version moved to %q on a change that reached APP only", v)
+	}
+	if v, _ := rc.scoped(ctx, "APP"); v != "v2" {
+		t.Fatalf("APP's version %q after a change that reached it", v)
+	}
+	if v, _ := rc.scoped(ctx, ""); v != "v2" {
+		t.Fatalf("the version of all views %q", v)
+	}
+	// The kept entry keeps its bytes counted once, under its new key.
+	rc.mu.Lock()
+	bytes := 0
+	for el := rc.lru.Front(); el != nil; el = el.Next() {
+		bytes += el.Value.(*cacheEntry).size()
+	}
+	if bytes != rc.bytes {
+		t.Errorf("entries hold %d bytes, the cache counts %d", bytes, rc.bytes)
+	}
+	rc.mu.Unlock()
+	now = now.Add(10 * time.Second)
+	log.ver = "v3" // not in reached: everything
+	rc.expire()
+	if ask("/flow?project=SHOP", "SHOP") {
+		t.Fatal("a change that reached everything kept SHOP's response")
+	}
+	if v, _ := rc.scoped(ctx, "SHOP"); v != "v3" {
+		t.Fatalf("SHOP's version %q after a change of everything", v)
+	}
+}

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,8 +10,11 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/collector"
 	"github.com/evident-ebm/evident/dashboard"
+	"github.com/evident-ebm/evident/internal/jirasim"
 	"github.com/evident-ebm/evident/metrics"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // The response cache serves a repeated request from memory, computes
@@ -274,5 +278,90 @@ func TestResponseCacheKeepsTheViewsInUseComputed(t *testing.T) {
 	time.Sleep(keepWarm + ttl + 2500*time.Millisecond)
 	if _, how := get(); how != "miss" {
 		t.Fatalf("after %v without a reader: cache %q", keepWarm+ttl+2500*time.Millisecond, how)
+	}
+}
+
+// A change that reaches one project keeps the cached responses of the
+// others: a sync (from the simulator, through the collector and a read
+// model refresh) that moved one APP issue to Done, an issue no SHOP issue
+// names and that names no SHOP issue, leaves SHOP's flow a hit with the same body
+// and SHOP's data version as it was; APP's flow and version follow the
+// change, and so does the overview of every project.
+func TestAChangeInOneProjectKeepsTheOthersCached(t *testing.T) {
+	ctx := t.Context()
+	st := openDB(t, "dashboard_cache_scope")
+	sim, err := jirasim.New(jirasim.Options{Config: jirasim.Config{Seed: 5, Issues: 400, Cloud: true, Now: testNow}, Email: "t@example.com", APIToken: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim.Handler())
+	defer ts.Close()
+	sim.SetBaseURL(ts.URL)
+	syncer := collector.NewSyncer(st, nil)
+	cfg := collector.SiteConfig{Name: "sim", URL: ts.URL, Email: "t@example.com", APIToken: "tok", Projects: []string{"SHOP", "APP", "OPS"},
+		RequestsPerSecond: 5000, Burst: 100}
+	if _, err := syncer.Sync(ctx, cfg, collector.Full); err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	if err := st.QueryRow(ctx, `SELECT issue_key FROM issues_current WHERE `+schema.Current+` AND project_key = 'APP' AND status_category != 'done'
+		AND NOT arrayExists(k -> startsWith(k, 'SHOP-'), arrayConcat([parent_key, epic_key], blocked_by)) AND issue_type != 'Epic'
+		AND issue_key NOT IN (SELECT arrayJoin(arrayConcat([parent_key, epic_key], blocked_by)) FROM issues_current WHERE `+schema.Current+` AND project_key = 'SHOP')
+		ORDER BY issue_key LIMIT 1`, nil, &key); err != nil || key == "" {
+		t.Fatalf("no APP issue apart from the others (%q, %v)", key, err)
+	}
+	srv := dashboard.New(dashboard.Config{Measures: metrics.New(st), Pinger: st, AdminTokens: []string{"a"}, Versioner: st, CacheBytes: 8 << 20})
+	defer srv.Shutdown(5 * time.Second)
+	const period = "&from=2025-10-01&to=2026-01-06"
+	get := func(path string) (string, string) {
+		t.Helper()
+		status, body, h := do(t, srv.App, "GET", path, "a", "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		return body, h.Get("X-Evident-Cache")
+	}
+	version := func(project string) string {
+		body, _ := get("/api/v1/version?project=" + project)
+		return body
+	}
+	shop, _ := get("/api/v1/flow?project=SHOP" + period)
+	app, _ := get("/api/v1/flow?project=APP" + period)
+	get("/api/v1/flow?from=2025-10-01&to=2026-01-06")
+	if _, how := get("/api/v1/flow?project=SHOP" + period); how != "hit" {
+		t.Fatalf("SHOP's flow read again: %q", how)
+	}
+	shopV, appV := version("SHOP"), version("APP")
+
+	if err := sim.Transition(key, "10005", testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := syncer.Sync(ctx, cfg, collector.Full)
+	if err != nil || sum.Changed == 0 {
+		t.Fatalf("the sync after moving %s: %+v, %v", key, sum, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); version("APP") == appV; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("APP's data version is still %s 10 s after the sync", appV)
+		}
+	}
+	if body, how := get("/api/v1/flow?project=SHOP" + period); how != "hit" || body != shop {
+		t.Fatalf("SHOP's flow after a change in APP: %q (same body: %v)", how, body == shop)
+	}
+	if v := version("SHOP"); v != shopV {
+		t.Fatalf("SHOP's data version moved (%s → %s) on a change in APP", shopV, v)
+	}
+	if body, _ := get("/api/v1/flow?project=APP" + period); body == app {
+		t.Fatalf("APP's flow is the same after %s moved to Done", key)
+	}
+	// Kept at each change the sync made: the new generation, the run's
+	// record (which reaches the data health report only).
+	_, prom, _ := do(t, srv.App, "GET", "/metrics", "a", "")
+	var kept int
+	if _, v, ok := strings.Cut(prom, "\nevident_cache_kept_total "); ok {
+		fmt.Sscan(v, &kept)
+	}
+	if kept < 1 {
+		t.Fatalf("no response kept:\n%s", grepLines(prom, "evident_cache"))
 	}
 }

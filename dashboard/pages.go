@@ -374,7 +374,7 @@ func (s *Server) render(c *fiber.Ctx, name string, v view) error {
 			v.Charts[i].CSV = "?" + withParam(v.Filters.Query, "csv", v.Charts[i].ID)
 		}
 	}
-	v.DataVersion = s.dataVersion(c.UserContext())
+	v.DataVersion = s.dataVersion(c.UserContext(), queryProject(c))
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)

@@ -65,7 +65,7 @@ func (p params) int(name string, def, lo, hi int) (int, error) {
 func (p params) filter() (metrics.Filter, error) {
 	var f metrics.Filter
 	f.Site = strings.TrimSpace(p.c.Query("site"))
-	f.Project = strings.ToUpper(strings.TrimSpace(p.c.Query("project")))
+	f.Project = queryProject(p.c)
 	var err error
 	if f.Board, err = p.uint("board"); err != nil {
 		return f, err

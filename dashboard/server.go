@@ -562,6 +562,7 @@ func (s *Server) prometheus(c *fiber.Ctx) error {
 		fmt.Fprintf(&b, "evident_cache_requests_total{result=\"hit\"} %d\nevident_cache_requests_total{result=\"miss\"} %d\nevident_cache_requests_total{result=\"wait\"} %d\n", st.Hits, st.Misses, st.Waits)
 		fmt.Fprintf(&b, "# HELP evident_cache_prewarmed_total Responses recomputed after the data changed, before anyone asked again.\n# TYPE evident_cache_prewarmed_total counter\nevident_cache_prewarmed_total %d\n", st.Warmed)
 		fmt.Fprintf(&b, "# HELP evident_cache_refreshed_total Responses in use recomputed before they expired, before anyone asked again.\n# TYPE evident_cache_refreshed_total counter\nevident_cache_refreshed_total %d\n", st.Refreshed)
+		fmt.Fprintf(&b, "# HELP evident_cache_kept_total Responses kept across a change of the data that reached only other projects.\n# TYPE evident_cache_kept_total counter\nevident_cache_kept_total %d\n", st.Kept)
 		fmt.Fprintf(&b, "# HELP evident_cache_evictions_total Responses evicted to stay within the cache's size.\n# TYPE evident_cache_evictions_total counter\nevident_cache_evictions_total %d\n", st.Evictions)
 		fmt.Fprintf(&b, "# HELP evident_cache_entries Responses held.\n# TYPE evident_cache_entries gauge\nevident_cache_entries %d\n", n)
 		fmt.Fprintf(&b, "# HELP evident_cache_bytes Bytes of responses held.\n# TYPE evident_cache_bytes gauge\nevident_cache_bytes %d\n", bytes)

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -32,21 +33,30 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// dataVersion is the version of the data the answers rest on ("" without
-// a Versioner): it changes with every new build of the read model.
-func (s *Server) dataVersion(ctx context.Context) string {
+// dataVersion is the version of the data the answers about one project
+// ("": any) rest on ("" without a Versioner): it changes with each new
+// build of the read model that reached that project's views, and with
+// every other change of the data.
+func (s *Server) dataVersion(ctx context.Context, project string) string {
 	var v string
 	switch {
 	case s.cache != nil:
-		v, _ = s.cache.version(ctx)
+		v, _ = s.cache.scoped(ctx, project)
 	case s.cfg.Versioner != nil:
 		v, _ = s.cfg.Versioner.DataVersion(ctx)
 	}
 	return v
 }
 
-// apiVersion answers the data version, which pages poll to offer the new
-// numbers once a sync or a webhook brought some.
+// apiVersion answers the data version (of one project's views, with
+// project), which pages poll to offer the new numbers once a sync or a
+// webhook brought some.
 func (s *Server) apiVersion(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"version": s.dataVersion(c.UserContext())})
+	return c.JSON(fiber.Map{"version": s.dataVersion(c.UserContext(), queryProject(c))})
+}
+
+// queryProject is the project a request's answer is about ("": any or
+// all), as the filters read it.
+func queryProject(c *fiber.Ctx) string {
+	return strings.ToUpper(strings.TrimSpace(c.Query("project")))
 }

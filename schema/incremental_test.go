@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -149,12 +150,18 @@ func firstDiff(a, b []string) string {
 // changeWorld is a small Jira site history: issues with status histories,
 // sprint and estimate changes, and the rows a sync writes for them.
 type changeWorld struct {
-	r       *rand.Rand
-	issues  map[[2]string]*worldIssue
-	order   [][2]string
-	version uint64
-	next    uint64 // the next history id
-	pending pendingRows
+	r *rand.Rand
+	// projects new issues are created in (P and Q when nil); links, when
+	// set, names other issues as parent, epic and blocker, and moves an
+	// issue to another project now and then (its own random stream: the
+	// other tests' sequences stay as they were).
+	projects []string
+	links    *rand.Rand
+	issues   map[[2]string]*worldIssue
+	order    [][2]string
+	version  uint64
+	next     uint64 // the next history id
+	pending  pendingRows
 }
 
 type worldIssue struct {
@@ -185,13 +192,56 @@ func (w *changeWorld) at() time.Time {
 
 func (w *changeWorld) create(site string, id uint64) {
 	k := [2]string{site, fmt.Sprint(id)}
-	project := []string{"P", "Q"}[w.r.IntN(2)]
+	projects := w.projects
+	if projects == nil {
+		projects = []string{"P", "Q"}
+	}
+	project := projects[w.r.IntN(len(projects))]
 	created := w.at()
 	is := evident.Issue{Site: site, IssueID: id, IssueKey: fmt.Sprintf("%s-%d", project, id), ProjectKey: project,
 		IssueType: []string{"Story", "Bug"}[w.r.IntN(2)], WorkCategory: "feature", Summary: "new", StatusID: "1", StatusName: "To Do", StatusCategory: "new", Labels: []string{}, Components: []string{},
 		FixVersions: []string{}, SprintIDs: []uint64{}, CreatedAt: created, UpdatedAt: created}
 	w.issues[k] = &worldIssue{is: is, tl: evident.Timeline{Created: created, Initial: worldStatuses[0]}}
 	w.order = append(w.order, k)
+	w.link(k)
+	w.touch(k)
+}
+
+// link names, when the world has links, other issues of the site as the
+// issue's parent, epic or blocker, or none.
+func (w *changeWorld) link(k [2]string) {
+	if w.links == nil {
+		return
+	}
+	other := func() string {
+		o := w.order[w.links.IntN(len(w.order))]
+		if o[0] != k[0] || o == k {
+			return ""
+		}
+		return w.issues[o].is.IssueKey
+	}
+	is := &w.issues[k].is
+	is.ParentKey, is.EpicKey, is.BlockedBy, is.BlockedByOpen = "", "", []string{}, []uint8{}
+	switch w.links.IntN(10) {
+	case 0:
+		is.ParentKey = other()
+	case 1:
+		is.EpicKey = other()
+	case 2:
+		if b := other(); b != "" {
+			is.BlockedBy, is.BlockedByOpen = []string{b}, []uint8{uint8(w.links.IntN(2))}
+		}
+	}
+}
+
+// reproject moves the issue to another project: Jira gives it a new key.
+func (w *changeWorld) reproject(k [2]string) {
+	is := &w.issues[k].is
+	if is.Deleted == 1 {
+		return
+	}
+	is.ProjectKey = w.projects[w.links.IntN(len(w.projects))]
+	is.IssueKey = fmt.Sprintf("%s-%d", is.ProjectKey, is.IssueID)
 	w.touch(k)
 }
 
@@ -277,6 +327,18 @@ func (w *changeWorld) round(n int) {
 			w.create("s", uint64(300+n*20+i))
 		}
 	}
+	if w.links != nil {
+		switch w.links.IntN(3) {
+		case 0:
+			k := w.order[w.links.IntN(len(w.order))]
+			if w.issues[k].is.Deleted == 0 {
+				w.link(k)
+				w.touch(k)
+			}
+		case 1:
+			w.reproject(w.order[w.links.IntN(len(w.order))])
+		}
+	}
 	if n == 7 {
 		w.create("o'neil", 5)
 		w.create("o'neil", 1000)
@@ -328,3 +390,76 @@ func (w *changeWorld) write(t *testing.T, st *schema.Store) {
 }
 
 func (w *changeWorld) flush() { w.pending = pendingRows{} }
+
+// A refresh records the projects whose views its changes reach, and the
+// data version's Changes reads them back: every project whose rows (or
+// the rows of the issues its issues name as parent, epic or blocker, or
+// of those naming its issues) differ after the refresh is listed. Random syncs over eight projects
+// with links across them and issues moved between them; the check fails
+// if the list ever misses one, and if no round leaves a project out (a
+// list of everything would pass the first check).
+func TestRefreshNamesTheProjectsItChanged(t *testing.T) {
+	ctx := t.Context()
+	st := chtest.Store(t)
+	st.ReadModelChunk = 8
+	w := newChangeWorld(rand.New(rand.NewPCG(7, 2026)))
+	w.projects, w.links = []string{"P", "Q", "R", "S", "T", "U", "V", "W"}, rand.New(rand.NewPCG(8, 2026))
+	for i := range 50 {
+		w.create("s", uint64(100+i*3))
+	}
+	seen := func() map[string][]string {
+		out := map[string][]string{}
+		for _, p := range w.projects {
+			named := `(SELECT arrayJoin(arrayConcat([parent_key, epic_key], blocked_by)) FROM issues_current WHERE ` + schema.Current + ` AND project_key = '` + p + `')`
+			for _, q := range []string{
+				`SELECT * FROM issues_current WHERE ` + schema.Current + ` AND (project_key = '` + p + `' OR issue_key IN ` + named + `
+					OR splitByChar('-', parent_key)[1] = '` + p + `' OR splitByChar('-', epic_key)[1] = '` + p + `'
+					OR arrayExists(k -> splitByChar('-', k)[1] = '` + p + `', blocked_by))`,
+				`SELECT site, issue_type, kind, day, state, sum(delta) FROM cfd_daily WHERE ` + schema.Current + ` AND project_key = '` + p + `'
+					GROUP BY site, issue_type, kind, day, state HAVING sum(delta) != 0`,
+				`SELECT site, issue_type, day, status, sum(visits), sum(seconds_total) FROM status_stays WHERE ` + schema.Current + ` AND project_key = '` + p + `'
+					GROUP BY site, issue_type, day, status`,
+			} {
+				out[p] = append(out[p], viewRows(t, st, q)...)
+			}
+		}
+		return out
+	}
+	var before map[string][]string
+	var ver string
+	spared := 0
+	for round := 0; round <= 14; round++ {
+		if round > 0 {
+			w.round(round)
+		}
+		w.write(t, st)
+		w.flush()
+		if _, built, err := st.BuildReadModelIfStale(ctx); err != nil || !built {
+			t.Fatalf("round %d: refresh built %v, %v", round, built, err)
+		}
+		v, err := st.DataVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := seen()
+		if round > 0 {
+			projects, all, err := st.Changes(ctx, ver, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range w.projects {
+				if !all && !slices.Contains(projects, p) {
+					if !reflect.DeepEqual(before[p], after[p]) {
+						t.Fatalf("round %d: the views of %s changed, and the refresh listed only %v:\n%s", round, p, projects, firstDiff(before[p], after[p]))
+					}
+					spared++
+				}
+			}
+			t.Logf("round %d: changed %v (all: %v)", round, projects, all)
+		}
+		before, ver = after, v
+	}
+	if spared == 0 {
+		t.Fatal("every refresh changed every project: the check above checked nothing")
+	}
+}

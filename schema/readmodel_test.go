@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -470,11 +471,38 @@ func TestDataVersionChangesWhenReadersCanSeeNewData(t *testing.T) {
 	if v2 == v1 {
 		t.Fatal("a refreshed generation left the version as it was")
 	}
+	if projects, all, err := st.Changes(ctx, v1, v2); err != nil || all || !slices.Equal(projects, []string{"P"}) {
+		t.Fatalf("a refresh of one issue of P changed %v (all: %v, %v), want [P]", projects, all, err)
+	}
+	if _, all, err := st.Changes(ctx, v0, v1); err != nil || !all {
+		t.Fatalf("the first build changed not everything (%v)", err)
+	}
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := st.InsertSprints(ctx, []evident.Sprint{{Site: "s", SprintID: 1, BoardID: 1, Name: "Sprint 1", State: "active", StartAt: &at, Version: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if v := version(); v == v2 {
+	v3 := version()
+	if v3 == v2 {
 		t.Fatal("a stored sprint, which the sprint views read directly, left the version as it was")
+	}
+	if projects, all, err := st.Changes(ctx, v2, v3); err != nil || !all {
+		t.Fatalf("a stored sprint changed %v (all: %v, %v), not every view", projects, all, err)
+	}
+	// The next sync stores the same sprint again (its start read in
+	// another time zone): nothing to see.
+	again := at.In(time.FixedZone("CET", 3600))
+	if err := st.InsertSprints(ctx, []evident.Sprint{{Site: "s", SprintID: 1, BoardID: 1, Name: "Sprint 1", State: "active", StartAt: &again, Version: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != v3 {
+		t.Fatalf("the same sprint stored again changed the version (%s → %s)", v3, v)
+	}
+	// A sync run's record reaches the data health report only.
+	if err := st.InsertSyncRuns(ctx, []evident.SyncRun{{Site: "s", RunID: "r1", StartedAt: at, FinishedAt: at, Mode: "full", Status: "ok"}}); err != nil {
+		t.Fatal(err)
+	}
+	v4 := version()
+	if projects, all, err := st.Changes(ctx, v3, v4); v4 == v3 || err != nil || all || len(projects) != 0 {
+		t.Fatalf("a sync run's record: version %s → %s, changed %v (all: %v, %v); want a change of no project's views", v3, v4, projects, all, err)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,19 +282,93 @@ func insertBatch[T any](ctx context.Context, s *Store, table, cols string, rows 
 	return batch.Send()
 }
 
-// InsertSites stores sites.
+// changedRows returns the rows that differ from every row the table
+// holds now (FINAL, of the rows' sites), their versions left out. A sync
+// stores its site's metadata (projects, statuses, boards, sprints) again
+// each time; writing the unchanged rows would change the data version,
+// and with it empty the dashboard's cache, for nothing.
+func changedRows[T any](ctx context.Context, s *Store, table string, rows []T) ([]T, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	sites := map[string]bool{}
+	for i := range rows {
+		sites[reflect.ValueOf(rows[i]).FieldByName("Site").String()] = true
+	}
+	var zero T
+	var stored []T
+	if err := s.Select(ctx, &stored, "SELECT "+columnsOf(reflect.TypeOf(zero))+" FROM "+table+" FINAL WHERE has(?, site)", slices.Collect(maps.Keys(sites))); err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for _, r := range stored {
+		have[canonical(reflect.ValueOf(r))] = true
+	}
+	var out []T
+	for _, r := range rows {
+		if !have[canonical(reflect.ValueOf(r))] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// canonical prints a stored row's value for comparison: pointers
+// followed, times as the seconds a DateTime keeps, the Version field
+// left out.
+func canonical(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "nil"
+		}
+		return "&" + canonical(v.Elem())
+	case reflect.Struct:
+		if t, ok := v.Interface().(time.Time); ok {
+			return strconv.FormatInt(t.Unix(), 10)
+		}
+		var b strings.Builder
+		b.WriteString("{")
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Type().Field(i); f.Name != "Version" && f.Tag.Get("ch") != "" && f.Tag.Get("ch") != "-" {
+				b.WriteString(canonical(v.Field(i)) + ",")
+			}
+		}
+		return b.String() + "}"
+	case reflect.Slice, reflect.Array:
+		var b strings.Builder
+		b.WriteString("[")
+		for i := 0; i < v.Len(); i++ {
+			b.WriteString(canonical(v.Index(i)) + ",")
+		}
+		return b.String() + "]"
+	default:
+		return fmt.Sprintf("%q", fmt.Sprint(v.Interface()))
+	}
+}
+
+// insertChanged writes the rows changedRows finds changed.
+func insertChanged[T any](ctx context.Context, s *Store, table string, rows []T) error {
+	changed, err := changedRows(ctx, s, table, rows)
+	if err != nil {
+		return err
+	}
+	return insert(ctx, s, table, changed)
+}
+
+// InsertSites stores sites (those changed).
 func (s *Store) InsertSites(ctx context.Context, rows []evident.Site) error {
-	return insert(ctx, s, "sites", rows)
+	return insertChanged(ctx, s, "sites", rows)
 }
 
-// InsertProjects stores projects.
+// InsertProjects stores projects (those changed).
 func (s *Store) InsertProjects(ctx context.Context, rows []evident.Project) error {
-	return insert(ctx, s, "projects", rows)
+	return insertChanged(ctx, s, "projects", rows)
 }
 
-// InsertStatuses stores statuses.
+// InsertStatuses stores statuses (those changed).
 func (s *Store) InsertStatuses(ctx context.Context, rows []evident.Status) error {
-	return insert(ctx, s, "statuses", rows)
+	return insertChanged(ctx, s, "statuses", rows)
 }
 
 // InsertRawIssues stores raw issue JSON.
@@ -389,27 +465,32 @@ func (s *Store) Boards(ctx context.Context, site string) ([]evident.Board, []evi
 	return boards, configs, nil
 }
 
-// InsertBoards stores boards, one row per project each is listed for.
+// InsertBoards stores boards (those changed), one row per project each is
+// listed for.
 func (s *Store) InsertBoards(ctx context.Context, rows []evident.Board) error {
+	rows, err := changedRows(ctx, s, "board_projects", rows)
+	if err != nil {
+		return err
+	}
 	if err := insert(ctx, s, "board_projects", rows); err != nil {
 		return err
 	}
 	return insert(ctx, s, "boards", rows)
 }
 
-// InsertBoardConfigs stores boards' configurations.
+// InsertBoardConfigs stores boards' configurations (those changed).
 func (s *Store) InsertBoardConfigs(ctx context.Context, rows []evident.BoardConfig) error {
-	return insert(ctx, s, "board_config", rows)
+	return insertChanged(ctx, s, "board_config", rows)
 }
 
-// InsertSprints stores sprints.
+// InsertSprints stores sprints (those changed).
 func (s *Store) InsertSprints(ctx context.Context, rows []evident.Sprint) error {
-	return insert(ctx, s, "sprints", rows)
+	return insertChanged(ctx, s, "sprints", rows)
 }
 
-// InsertReleases stores project versions.
+// InsertReleases stores project versions (those changed).
 func (s *Store) InsertReleases(ctx context.Context, rows []evident.Release) error {
-	return insert(ctx, s, "releases", rows)
+	return insertChanged(ctx, s, "releases", rows)
 }
 
 // InsertSyncRuns records collector runs.

@@ -62,8 +62,8 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "import\t%d rows in %.1f s (%.0f rows/s), peak RSS %.0f MiB\n", rep.Import.Rows, rep.Import.Seconds, rep.Import.RowsPerSec, rep.Import.PeakRSSMiB)
 	fmt.Fprintf(w, "flow vs raw ClickHouse\t%s uncached p50 %.1f / p95 %.1f ms; raw queries of its figures p50 %.1f / p95 %.1f ms: %.1fx\n",
 		rep.Raw.Path, rep.Raw.APIp50, rep.Raw.APIp95, rep.Raw.RawP50, rep.Raw.RawP95, rep.Raw.Ratio)
-	fmt.Fprintf(w, "live (%d issues stored)\twebhook to the change visible %v ms, nobody reading; %v ms with the dashboard's views in use (30 s after the last change %d of %d views computed); incremental sync of %d changed issues %.1f s all told, the data version changing %d times during it\n",
-		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.InUseMs, rep.Live.Computed, rep.Live.Views, rep.Live.Changed, rep.Live.ChangedSyncSeconds, rep.Live.SyncVersions)
+	fmt.Fprintf(w, "live (%d issues stored)\twebhook to the change visible %v ms, nobody reading; %v ms with the dashboard's views in use (%d responses kept across those changes, %d recomputed; 30 s after the last change %d of %d views computed); incremental sync of %d changed issues %.1f s all told, the data version changing %d times during it\n",
+		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.InUseMs, rep.Live.Kept, rep.Live.Recomputed, rep.Live.Computed, rep.Live.Views, rep.Live.Changed, rep.Live.ChangedSyncSeconds, rep.Live.SyncVersions)
 	r := rep.Refresh
 	fmt.Fprintf(w, "read model refresh (%d issues)\tfull build %.1f s in %d pieces; after one issue written %v ms; 1,000 recent issues %.1f s (%d pieces rebuilt); 1,000 spread %.1f s (%d pieces)\n",
 		rep.Load.Issues, r.FullBuildSeconds, r.Pieces, r.OneIssueMs, r.RecentSeconds, r.RecentPieces, r.SpreadSeconds, r.SpreadPieces)

@@ -55,7 +55,7 @@ func TestQuickBenchReportsEveryFigure(t *testing.T) {
 	if r := rep.Raw; r.RawP50 <= 0 || r.APIp50 <= 0 || r.Ratio <= 0 {
 		t.Errorf("flow vs raw ClickHouse: %+v", r)
 	}
-	if l := rep.Live; l.Issues < 100000 || len(l.WebhookToVisibleMs) != 5 || l.WebhookToVisibleMs[0] <= 0 || len(l.InUseMs) != 5 || l.InUseMs[0] <= 0 || l.Views != 22 || l.Computed < l.Views-1 || l.Changed != 1000 || l.ChangedSyncSeconds <= 0 || l.SyncVersions < 1 {
+	if l := rep.Live; l.Issues < 100000 || len(l.WebhookToVisibleMs) != 5 || l.WebhookToVisibleMs[0] <= 0 || len(l.InUseMs) != 5 || l.InUseMs[0] <= 0 || l.Views != 22 || l.Computed < l.Views-1 || l.Changed != 1000 || l.ChangedSyncSeconds <= 0 || l.SyncVersions < 1 || l.Kept < 0 || l.Recomputed < 1 {
 		t.Errorf("live: %+v", l)
 	}
 	if r := rep.Refresh; r.Pieces < 1 || len(r.OneIssueMs) != 5 || r.OneIssueMs[0] <= 0 || r.RecentPieces != 1 || r.SpreadPieces < r.RecentPieces || r.SpreadSeconds <= 0 {

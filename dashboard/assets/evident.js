@@ -27,6 +27,10 @@
   var drawn = document.body && document.body.getAttribute("data-version");
   if (!drawn || !window.fetch) { return; }
   var shown = false;
+  // The version of the views of the page's project: a change elsewhere
+  // does not offer new numbers.
+  var project = new URLSearchParams(location.search).get("project");
+  var url = "/api/v1/version" + (project ? "?project=" + encodeURIComponent(project) : "");
   function offer() {
     if (document.hidden) { location.reload(); return; }
     if (shown) { return; }
@@ -39,7 +43,7 @@
     document.body.insertBefore(bar, document.body.firstChild);
   }
   function check() {
-    fetch("/api/v1/version", {credentials: "same-origin", headers: {Accept: "application/json"}})
+    fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (v) { if (v && v.version && v.version !== drawn) { offer(); } })
       .catch(function () {});

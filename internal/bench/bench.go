@@ -235,8 +235,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if rep.Live, err = o.live(ctx, dsn, rep.Load.Issues); err != nil {
 		return rep, fmt.Errorf("live: %w", err)
 	}
-	o.logf("live, %d issues stored: webhook to the change in the read model readers use %v ms (dashboard in use: %v ms; 30 s after, %d of %d views computed); incremental sync of %d changed issues %.1f s all told, the data version changing %d times during it",
-		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.InUseMs, rep.Live.Computed, rep.Live.Views, rep.Live.Changed, rep.Live.ChangedSyncSeconds, rep.Live.SyncVersions)
+	o.logf("live, %d issues stored: webhook to the change in the read model readers use %v ms (dashboard in use: %v ms; %d responses kept across those changes, %d recomputed; 30 s after, %d of %d views computed); incremental sync of %d changed issues %.1f s all told, the data version changing %d times during it",
+		rep.Live.Issues, rep.Live.WebhookToVisibleMs, rep.Live.InUseMs, rep.Live.Kept, rep.Live.Recomputed, rep.Live.Computed, rep.Live.Views, rep.Live.Changed, rep.Live.ChangedSyncSeconds, rep.Live.SyncVersions)
 	if rep.Refresh, err = o.refresh(ctx, dsn); err != nil {
 		return rep, fmt.Errorf("read model refresh: %w", err)
 	}

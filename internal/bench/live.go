@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -27,8 +28,13 @@ type LiveFigure struct {
 	// Views is how many API views were read before each of those
 	// changes, and Computed how many were served from the cache when read
 	// again 30 s after the last (recomputed after the changes).
-	Views              int     `json:"views_in_use"`
-	Computed           int     `json:"views_computed_30s_after"`
+	Views    int `json:"views_in_use"`
+	Computed int `json:"views_computed_30s_after"`
+	// Kept is how many cached responses the five changes with the views
+	// in use left in place (they reached other projects only), and
+	// Recomputed how many the server computed again after them.
+	Kept               int     `json:"kept_across_changes"`
+	Recomputed         int     `json:"recomputed_after_changes"`
 	Changed            int     `json:"changed"`
 	ChangedSyncSeconds float64 `json:"changed_sync_seconds"`
 	// SyncVersions is how many times the data version changed during
@@ -112,6 +118,7 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	// In use: the API views in the cache, as when people are reading the
 	// dashboard; each change has them recomputed while the next is built.
 	client := &http.Client{Timeout: time.Minute}
+	kept0, warmed0 := cacheCount(ctx, client, base, "kept"), cacheCount(ctx, client, base, "prewarmed")
 	for _, key := range moved[5:] {
 		for _, p := range apiPaths() {
 			if _, ok := timedGet(ctx, client, base+p, false); !ok {
@@ -125,6 +132,7 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 		f.InUseMs = append(f.InUseMs, ms)
 	}
 	time.Sleep(30 * time.Second)
+	f.Kept, f.Recomputed = cacheCount(ctx, client, base, "kept")-kept0, cacheCount(ctx, client, base, "prewarmed")-warmed0
 	lat, hits, err := readViews(ctx, base, apiPaths())
 	if err != nil {
 		return f, err
@@ -155,6 +163,26 @@ func (o *Options) live(ctx context.Context, dsn string, total int) (LiveFigure, 
 	sort.Float64s(f.WebhookToVisibleMs)
 	sort.Float64s(f.InUseMs)
 	return f, nil
+}
+
+// cacheCount reads the counter evident_cache_<name>_total of a server's
+// /metrics (-1 when it cannot).
+func cacheCount(ctx context.Context, client *http.Client, base, name string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return -1
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	n := -1
+	if _, v, ok := strings.Cut(string(b), "\nevident_cache_"+name+"_total "); ok {
+		fmt.Sscan(v, &n)
+	}
+	return n
 }
 
 // versionsUntil reads the data version every 25 ms until ctx ends, and

@@ -561,3 +561,9 @@ ALTER TABLE derived_generations  ADD COLUMN pieces Array(UInt64);
 -- read_model_pieces
 ALTER TABLE derived_generations  ADD COLUMN bounds Array(UInt64);
 
+-- generation_changes
+ALTER TABLE derived_generations  ADD COLUMN base UInt64;
+
+-- generation_changes
+ALTER TABLE derived_generations  ADD COLUMN changed Array(String);
+
