@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/schema"
 )
 
 // EpicTypes are the issue types that group other issues' work.
@@ -431,14 +432,15 @@ type initiative struct {
 }
 
 // initiativeInfo reads the initiatives above a project's epics (they may
-// live in another project) and counts their open epics in other projects.
+// live in another project) and counts their open epics in other projects,
+// in the generation readers use (the read model keeps older ones' pieces).
 func (s *Service) initiativeInfo(ctx context.Context, f Filter, keys []string) (map[string]initiative, error) {
 	var rows []initiative
 	q := `SELECT issue_key, any(summary) AS summary, any(status_name) AS status_name, any(toDateTime(due_date)) AS due,
-		toUInt64(0) AS elsewhere FROM issues_current WHERE has(?, issue_key) AND (? = '' OR site = ?) GROUP BY issue_key
+		toUInt64(0) AS elsewhere FROM issues_current WHERE ` + schema.Current + ` AND has(?, issue_key) AND (? = '' OR site = ?) GROUP BY issue_key
 		UNION ALL
 		SELECT parent_key AS issue_key, '' AS summary, '' AS status_name, CAST(NULL AS Nullable(DateTime)) AS due, count() AS elsewhere
-		FROM issues_current WHERE has(?, parent_key) AND has(?, issue_type) AND status_category != 'done' AND project_key != ? AND (? = '' OR site = ?)
+		FROM issues_current WHERE ` + schema.Current + ` AND has(?, parent_key) AND has(?, issue_type) AND status_category != 'done' AND project_key != ? AND (? = '' OR site = ?)
 		GROUP BY parent_key`
 	if err := s.DB.Select(ctx, &rows, q, keys, f.Site, f.Site, keys, EpicTypes, f.Project, f.Site, f.Site); err != nil {
 		return nil, fmt.Errorf("initiatives: %w", err)
