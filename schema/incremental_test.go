@@ -410,11 +410,15 @@ func TestRefreshNamesTheProjectsItChanged(t *testing.T) {
 	seen := func() map[string][]string {
 		out := map[string][]string{}
 		for _, p := range w.projects {
-			named := `(SELECT arrayJoin(arrayConcat([parent_key, epic_key], blocked_by)) FROM issues_current WHERE ` + schema.Current + ` AND project_key = '` + p + `')`
+			named := `(SELECT arrayJoin(arrayFilter(k -> k != '', arrayConcat([parent_key, epic_key], blocked_by))) FROM issues_current WHERE ` + schema.Current + ` AND project_key = '` + p + `')`
+			// The issues that name one of those too (an initiative's other
+			// epics).
+			siblings := `OR parent_key IN ` + named + ` OR epic_key IN ` + named + ` OR hasAny(blocked_by, (SELECT groupArray(k) FROM (SELECT arrayJoin(arrayFilter(k -> k != '', arrayConcat([parent_key, epic_key], blocked_by))) AS k
+				FROM issues_current WHERE ` + schema.Current + ` AND project_key = '` + p + `')))`
 			for _, q := range []string{
 				`SELECT * FROM issues_current WHERE ` + schema.Current + ` AND (project_key = '` + p + `' OR issue_key IN ` + named + `
 					OR splitByChar('-', parent_key)[1] = '` + p + `' OR splitByChar('-', epic_key)[1] = '` + p + `'
-					OR arrayExists(k -> splitByChar('-', k)[1] = '` + p + `', blocked_by))`,
+					OR arrayExists(k -> splitByChar('-', k)[1] = '` + p + `', blocked_by) ` + siblings + `)`,
 				`SELECT site, issue_type, kind, day, state, sum(delta) FROM cfd_daily WHERE ` + schema.Current + ` AND project_key = '` + p + `'
 					GROUP BY site, issue_type, kind, day, state HAVING sum(delta) != 0`,
 				`SELECT site, issue_type, day, status, sum(visits), sum(seconds_total) FROM status_stays WHERE ` + schema.Current + ` AND project_key = '` + p + `'

@@ -376,7 +376,8 @@ const maxChangedIssues = 2000
 // from base reach: each changed issue's project before and after (an
 // issue moved or deleted), the projects of the issues it names as parent,
 // epic or blocker (a Jira key names its project), and those of the issues
-// that name it. ok is false with more than maxChangedIssues changed.
+// that name it or one of those (the other epics of its initiative). ok is
+// false with more than maxChangedIssues changed.
 func (s *Store) changedProjects(ctx context.Context, g *Generation, which []int, base *Generation) (projects []string, ok bool, err error) {
 	var rebuilt []string
 	for _, i := range which {
@@ -397,6 +398,9 @@ func (s *Store) changedProjects(ctx context.Context, g *Generation, which []int,
 	if len(rows) > 2*maxChangedIssues {
 		return nil, false, nil
 	}
+	// keys: the changed issues and those they name; the issues naming
+	// any of them show something of them (an initiative's view counts
+	// its epics in other projects).
 	set := map[string]bool{}
 	var keys []string
 	for _, r := range rows {
@@ -405,6 +409,7 @@ func (s *Store) changedProjects(ctx context.Context, g *Generation, which []int,
 		for _, k := range append([]string{r.Parent, r.Epic}, r.BlockedBy...) {
 			if p, _, found := strings.Cut(k, "-"); found && p != "" {
 				set[p] = true
+				keys = append(keys, k)
 			}
 		}
 	}
