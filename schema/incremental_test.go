@@ -90,6 +90,8 @@ var readModelViews = []string{
 	`SELECT site, project_key, issue_type, work_category, day, status, category, sum(visits), sum(seconds_total), arraySort(groupArrayArray(seconds))
 		FROM status_stays WHERE ` + schema.Current + ` GROUP BY site, project_key, issue_type, work_category, day, status, category`,
 	`SELECT site, status_id, status, sum(uses) FROM status_usage WHERE ` + schema.Current + ` GROUP BY site, status_id, status`,
+	`SELECT site, project_key, issue_type, work_category, day, sum(done) FROM done_daily WHERE ` + schema.Current + `
+		GROUP BY site, project_key, issue_type, work_category, day`,
 }
 
 // viewRows runs q and prints each row without its gen column, sorted.

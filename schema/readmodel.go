@@ -198,6 +198,11 @@ var buildSteps = []struct{ name, sql string }{
 		tupleElement(e, 3) AS state, sum(tupleElement(e, 4))
 	FROM issues_current ARRAY JOIN ` + FlowEvents + ` AS e WHERE gen = ?
 	GROUP BY site, project_key, issue_type, work_category, kind, day, state`},
+	// Issues done per day (by their last completion).
+	{"done_daily", `INSERT INTO done_daily (gen, site, project_key, issue_type, work_category, day, done)
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, toDate(assumeNotNull(done_at)) AS day, count()
+	FROM issues_current WHERE gen = ? AND done_at IS NOT NULL
+	GROUP BY site, project_key, issue_type, work_category, day`},
 	// Stays of done issues by the day they were done.
 	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_type, work_category, day, status, category, visits, seconds_total, seconds)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, day, st, cat, count(), sum(secs), groupArray(secs) FROM (
@@ -627,6 +632,14 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 		return cur, false, err
 	}
 	if ok {
+		behind, err := s.lacksTables(ctx, cur)
+		if err != nil {
+			return cur, false, err
+		}
+		if behind {
+			g, err := s.BuildReadModel(ctx)
+			return g, err == nil, err
+		}
 		now, err := s.sourceVersions(ctx)
 		if err != nil {
 			return cur, false, err
@@ -647,6 +660,26 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 	}
 	g, err := s.updateReadModel(ctx, cur)
 	return g, err == nil, err
+}
+
+// lacksTables says whether a generation was built before a read-model
+// table existed (done_daily, 0018): some piece holding done issues has no
+// rows of it. A refresh would copy such pieces as they are, so it takes a
+// full build. Checked once per Store: every build after it fills them.
+func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
+	if s.tablesChecked != nil && s.tablesChecked.Load() {
+		return false, nil
+	}
+	var have, want uint64
+	pieces := g.pieces()
+	if err := s.QueryRow(ctx, `SELECT (SELECT uniqExact(gen) FROM done_daily WHERE has(?, gen)),
+		(SELECT uniqExact(gen) FROM issues_current WHERE has(?, gen) AND done_at IS NOT NULL)`, []any{pieces, pieces}, &have, &want); err != nil {
+		return false, fmt.Errorf("read model tables: %w", err)
+	}
+	if have >= want && s.tablesChecked != nil {
+		s.tablesChecked.Store(true)
+	}
+	return have < want, nil
 }
 
 // RefreshReadModel is BuildReadModelIfStale for the collector: how long a

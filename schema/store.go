@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,9 @@ type Store struct {
 	// load (8 clients asking for uncached overviews at 1,000,000 issues)
 	// queries failed with "acquire conn timeout" instead of waiting.
 	slots chan struct{}
+	// tablesChecked: the current generation was found to fill every
+	// read-model table (see lacksTables); shared by copies of the Store.
+	tablesChecked *atomic.Bool
 }
 
 // Open connects to the ClickHouse server a DSN names
@@ -89,7 +93,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if pool <= 0 {
 		pool = 10 // clickhouse-go's default: 5 idle + 5
 	}
-	return &Store{Conn: conn, Database: db, QueryTimeout: DefaultQueryTimeout, slots: make(chan struct{}, pool)}, nil
+	return &Store{Conn: conn, Database: db, QueryTimeout: DefaultQueryTimeout, slots: make(chan struct{}, pool), tablesChecked: new(atomic.Bool)}, nil
 }
 
 // redactDSNError keeps a DSN's password out of an error message.

@@ -567,3 +567,16 @@ ALTER TABLE derived_generations ON CLUSTER `prod` ADD COLUMN base UInt64;
 -- generation_changes
 ALTER TABLE derived_generations ON CLUSTER `prod` ADD COLUMN changed Array(String);
 
+-- done_daily
+CREATE TABLE IF NOT EXISTS done_daily ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    day Date,
+    done UInt64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.done_daily', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, day);
+

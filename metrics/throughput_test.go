@@ -1,0 +1,115 @@
+package metrics_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/evident-ebm/evident"
+	"github.com/evident-ebm/evident/internal/chtest"
+	"github.com/evident-ebm/evident/metrics"
+)
+
+// The daily throughput read from the read model's per-day counts equals
+// the issues' done dates counted one by one (the path a label filter
+// takes), and both equal the count made here from the issues stored;
+// after a refresh too, for each dimension a filter can name.
+func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
+	ctx := t.Context()
+	dsn := chtest.DSN(t)
+	st := chtest.StoreAt(t, dsn)
+	st.ReadModelChunk = 40
+	r := rand.New(rand.NewPCG(5, 2026))
+	today := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var issues []evident.Issue
+	for i := range 300 {
+		created := today.AddDate(0, 0, -200+r.IntN(150))
+		is := evident.Issue{Site: "s", IssueID: uint64(1000 + i), IssueKey: fmt.Sprintf("P-%d", i), ProjectKey: []string{"P", "Q"}[r.IntN(2)],
+			IssueType: []string{"Story", "Bug"}[r.IntN(2)], WorkCategory: []string{"feature", "defect"}[r.IntN(2)], Summary: "x",
+			StatusID: "1", StatusName: "To Do", StatusCategory: "new", Labels: []string{"all"}, Components: []string{}, FixVersions: []string{},
+			SprintIDs: []uint64{}, BlockedBy: []string{}, BlockedByOpen: []uint8{}, CreatedAt: created, UpdatedAt: created, Version: 1}
+		if r.IntN(4) > 0 {
+			done := created.Add(time.Duration(r.IntN(60*24)) * time.Hour)
+			is.StatusID, is.StatusName, is.StatusCategory, is.DoneAt = "3", "Done", "done", &done
+		}
+		issues = append(issues, is)
+	}
+	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BuildReadModel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := metrics.New(st)
+	check := func(when string) {
+		t.Helper()
+		from := today.AddDate(0, 0, -90)
+		for _, f := range []metrics.Filter{{}, {Project: "Q"}, {Types: []string{"Bug"}}, {WorkCategory: "defect"}, {Project: "P", Types: []string{"Story"}}} {
+			f.From, f.To = from, today
+			fast, err := ms.DailyThroughput(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow := f
+			slow.Label = "all"
+			counted, err := ms.DailyThroughput(ctx, slow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]int, 90)
+			for _, is := range issues {
+				if is.DoneAt == nil || is.Deleted == 1 || (f.Project != "" && is.ProjectKey != f.Project) || (f.Types != nil && !slices.Contains(f.Types, is.IssueType)) ||
+					(f.WorkCategory != "" && is.WorkCategory != f.WorkCategory) {
+					continue
+				}
+				if d := int(is.DoneAt.Sub(from).Hours() / 24); is.DoneAt.Compare(from) >= 0 && d < 90 {
+					want[d]++
+				}
+			}
+			if !slices.Equal(fast, want) || !slices.Equal(counted, want) {
+				t.Fatalf("%s, filter %+v:\nper-day counts %v\ndone dates     %v\nstored issues  %v", when, f, fast, counted, want)
+			}
+		}
+	}
+	check("after a full build")
+	// Some issues moved to Done, one reopened, one deleted: a refresh.
+	var changed []evident.Issue
+	for _, i := range []int{3, 50, 151, 152, 299} {
+		is := issues[i]
+		done := today.AddDate(0, 0, -1-i%20)
+		is.StatusID, is.StatusName, is.StatusCategory, is.DoneAt, is.Version = "3", "Done", "done", &done, 2
+		issues[i] = is
+		changed = append(changed, is)
+	}
+	issues[7].DoneAt, issues[7].StatusCategory, issues[7].Version = nil, "indeterminate", 2
+	issues[9].Deleted, issues[9].Version = 1, 2
+	if err := st.InsertIssues(ctx, append(changed, issues[7], issues[9])); err != nil {
+		t.Fatal(err)
+	}
+	if g, built, err := st.BuildReadModelIfStale(ctx); err != nil || !built || g.Rebuilt == len(g.Pieces) {
+		t.Fatalf("refresh: built %v, %d of %d pieces, %v", built, g.Rebuilt, len(g.Pieces), err)
+	}
+	check("after a refresh")
+	// A read model built before the per-day counts existed (here: its
+	// rows dropped): the done dates are counted; the next refresh, though
+	// nothing changed, builds it in full and fills them.
+	if err := st.Exec(ctx, "ALTER TABLE done_daily DELETE WHERE 1"); err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(1); n > 0; time.Sleep(50 * time.Millisecond) {
+		st.QueryRow(ctx, "SELECT count() FROM done_daily", nil, &n)
+	}
+	check("without the per-day counts")
+	upgraded := chtest.StoreAt(t, dsn) // a new process, as after an upgrade
+	upgraded.ReadModelChunk = 40
+	if g, built, err := upgraded.BuildReadModelIfStale(ctx); err != nil || !built || g.Rebuilt != len(g.Pieces) {
+		t.Fatalf("the refresh of a read model without the per-day counts: built %v, %d of %d pieces, %v", built, g.Rebuilt, len(g.Pieces), err)
+	}
+	var n uint64
+	if err := st.QueryRow(ctx, "SELECT count() FROM done_daily", nil, &n); err != nil || n == 0 {
+		t.Fatalf("per-day counts after the full build: %d, %v", n, err)
+	}
+	check("after the full build that filled them")
+}
