@@ -112,3 +112,9 @@ func (p params) filter() (metrics.Filter, error) {
 func (p params) period() (metrics.Period, error) {
 	return metrics.ParsePeriod(strings.TrimSpace(p.c.Query("period")))
 }
+
+// queryProject is the project a request's answer is about ("": any or
+// all), as the filters read it.
+func queryProject(c *fiber.Ctx) string {
+	return strings.ToUpper(strings.TrimSpace(c.Query("project")))
+}

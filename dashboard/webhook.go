@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -53,10 +52,4 @@ func (s *Server) dataVersion(ctx context.Context, project string) string {
 // webhook brought some.
 func (s *Server) apiVersion(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"version": s.dataVersion(c.UserContext(), queryProject(c))})
-}
-
-// queryProject is the project a request's answer is about ("": any or
-// all), as the filters read it.
-func queryProject(c *fiber.Ctx) string {
-	return strings.ToUpper(strings.TrimSpace(c.Query("project")))
 }

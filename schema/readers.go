@@ -1,0 +1,111 @@
+package schema
+
+// The SQL the metrics read the read model with, and the pinning of a
+// request to one generation.
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Current is the SQL condition on a read-model table that selects the rows
+// readers use: the pieces of the newest generation whose build finished (a
+// generation of an earlier version is one piece numbered as itself).
+// ClickHouse builds the set first and prunes every other partition.
+const Current = `gen IN (SELECT arrayJoin(` + piecesOf + `) FROM derived_generations
+	WHERE gen = (SELECT max(gen) FROM derived_generations))`
+
+// piecesOf is the SQL of a row of derived_generations' pieces (Go:
+// Generation.pieces).
+const piecesOf = "if(empty(pieces), [gen], pieces)"
+
+// Stays is the SQL of an issue's closed stays in its statuses, on a row of
+// issues_current: (status, category, seconds) from entering each status
+// (the first at creation) to leaving it; the stay in the current status is
+// open and left out. It is evident.Timeline.Stays in SQL (the differential
+// test holds them equal): the k-th stay runs from the k-th of [created_at]
+// ++ history_at to the k-th change, in the k-th status of [initial] ++ the
+// statuses changed to. Every array is cut to the number of changes, so an
+// issue without any has no stays (arrayMap needs equal sizes).
+const Stays = `arrayMap((s, c, a, b) -> (s, c, toInt64(b) - toInt64(a)),
+	arraySlice(arrayConcat([initial_status], history_to_status), 1, length(history_at)),
+	arraySlice(arrayConcat([initial_category], history_to_category), 1, length(history_at)),
+	arraySlice(arrayConcat([created_at], history_at), 1, length(history_at)),
+	history_at)`
+
+// FlowEvents is the SQL of an issue's contributions to the cumulative flow,
+// on a row of issues_current: (kind, day, state, delta) tuples, +1 into the
+// initial state on the day of creation, then −1 out of and +1 into a state
+// on the day of each change, by category and by status. It is
+// evident.Timeline.FlowEvents in SQL.
+const FlowEvents = `arrayConcat(
+	[('category', toDate(created_at), initial_category, toInt64(1)), ('status', toDate(created_at), initial_status, toInt64(1))],
+	arrayMap((at, c) -> ('category', toDate(at), c, toInt64(-1)), history_at, history_from_category),
+	arrayMap((at, c) -> ('category', toDate(at), c, toInt64(1)), history_at, history_to_category),
+	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(-1)), history_at, history_from_status),
+	arrayMap((at, st) -> ('status', toDate(at), st, toInt64(1)), history_at, history_to_status))`
+
+// BoardProjects is a table expression of every (board, project) pair: the
+// board_projects rows, and for a board no sync has written there yet (data
+// of an earlier version) its one row in boards.
+const BoardProjects = `(SELECT site, board_id, name, type, project_key FROM board_projects FINAL
+	UNION ALL
+	SELECT site, board_id, name, type, project_key FROM boards FINAL WHERE (site, board_id) NOT IN (SELECT site, board_id FROM board_projects))`
+
+// LeadSeconds and CycleSeconds are a done issue's lead and cycle time in
+// seconds on a row of issues_current (docs/metrics.md): from creation, or
+// from the start of work, to done. Cycle time means something only when
+// started_at is set. The collector's clamps keep both from being negative;
+// Go computes them as DoneAt − CreatedAt and DoneAt − StartedAt.
+const (
+	LeadSeconds  = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(created_at))`
+	CycleSeconds = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0))))`
+)
+
+// PinCurrent returns a context whose queries read one generation of the
+// read model: the first query with the Current condition looks the
+// generation up, and it and every later one name its pieces by number
+// (gen IN (…)) instead of asking derived_generations themselves. A request
+// pins once and so reads one generation throughout, however many queries
+// it runs (before, each query took the newest, and a request that spanned
+// a refresh could mix two); and the lookup is paid once: under 8 clients
+// the subquery cost each query 5 to 10 ms at 1,000,000 issues. The
+// generation's pieces outlive it by two more builds (dropUnusedPieces).
+// Without a pin, or when the lookup fails, queries keep the subquery.
+func PinCurrent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pinKey{}, &pin{})
+}
+
+type pinKey struct{}
+
+type pin struct {
+	once sync.Once
+	cond string
+}
+
+// pinned returns query with the Current condition replaced by the pieces
+// pinned in ctx, looking them up on first use.
+func (s *Store) pinned(ctx context.Context, query string) string {
+	p, ok := ctx.Value(pinKey{}).(*pin)
+	if !ok || !strings.Contains(query, Current) {
+		return query
+	}
+	p.once.Do(func() {
+		g, ok, err := s.CurrentGeneration(ctx)
+		if err != nil || !ok {
+			return // no generation yet (or no answer): the subquery says so itself
+		}
+		pieces := g.pieces()
+		list := make([]string, len(pieces))
+		for i, v := range pieces {
+			list[i] = strconv.FormatUint(v, 10)
+		}
+		p.cond = "gen IN (" + strings.Join(list, ", ") + ")"
+	})
+	if p.cond == "" {
+		return query
+	}
+	return strings.ReplaceAll(query, Current, p.cond)
+}
