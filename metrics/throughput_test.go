@@ -43,11 +43,18 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := metrics.New(st)
-	check := func(when string) {
+	day := func(t time.Time) string { return t.Format("2006-01-02") }
+	// Windows ending on several days (across a month's and the year's
+	// end, a leap-free February) and of several lengths.
+	windows := []struct {
+		end  time.Time
+		days int
+	}{{today, 90}, {today.AddDate(0, 0, -17), 31}, {today.AddDate(0, 0, -45), 1}, {time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 60}}
+	checkWindow := func(when string, end time.Time, days int) {
 		t.Helper()
-		from := today.AddDate(0, 0, -90)
+		from := end.AddDate(0, 0, -days)
 		for _, f := range []metrics.Filter{{}, {Project: "Q"}, {Types: []string{"Bug"}}, {WorkCategory: "defect"}, {Project: "P", Types: []string{"Story"}}} {
-			f.From, f.To = from, today
+			f.From, f.To = from, end
 			fast, err := ms.DailyThroughput(ctx, f)
 			if err != nil {
 				t.Fatal(err)
@@ -58,19 +65,25 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := make([]int, 90)
+			want := make([]int, days)
 			for _, is := range issues {
 				if is.DoneAt == nil || is.Deleted == 1 || (f.Project != "" && is.ProjectKey != f.Project) || (f.Types != nil && !slices.Contains(f.Types, is.IssueType)) ||
 					(f.WorkCategory != "" && is.WorkCategory != f.WorkCategory) {
 					continue
 				}
-				if d := int(is.DoneAt.Sub(from).Hours() / 24); is.DoneAt.Compare(from) >= 0 && d < 90 {
+				if d := int(is.DoneAt.Sub(from).Hours() / 24); is.DoneAt.Compare(from) >= 0 && d < days {
 					want[d]++
 				}
 			}
 			if !slices.Equal(fast, want) || !slices.Equal(counted, want) {
-				t.Fatalf("%s, filter %+v:\nper-day counts %v\ndone dates     %v\nstored issues  %v", when, f, fast, counted, want)
+				t.Fatalf("%s, %d days to %s, filter %+v:\nper-day counts %v\ndone dates     %v\nstored issues  %v", when, days, day(end), f, fast, counted, want)
 			}
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, w := range windows {
+			checkWindow(when, w.end, w.days)
 		}
 	}
 	check("after a full build")
