@@ -203,7 +203,7 @@ func Migrate(ctx context.Context, conn driver.Conn, opts Options) ([]MigrationRe
 		}
 		for i, stmt := range m.Statements {
 			if err := conn.Exec(ctx, useDatabase(stmt, opts.Database)); err != nil && !columnExists(stmt, err) {
-				return results, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				return results, fmt.Errorf("migration %04d_%s statement %d: %w%s", m.Version, m.Name, i+1, err, clusterHint(opts, err))
 			}
 		}
 		if err := recordMigration(ctx, conn, opts.Database, m); err != nil {
@@ -233,6 +233,21 @@ func useDatabase(stmt, db string) string {
 func columnExists(stmt string, err error) bool {
 	var ex *clickhouse.Exception
 	return strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) && ex.Code == 44 && strings.Contains(ex.Message, "already exists")
+}
+
+// clusterHint says what to do when an ON CLUSTER statement timed out
+// (code 159): a server of the cluster down, or, on ClickHouse before 19.x,
+// a server whose DDL worker stopped after a ZooKeeper race between its
+// replicas ("Unexpected ZooKeeper error ... Terminating" in its log; the
+// server itself goes on serving). Restarting it and migrating again
+// completes the migration: every statement is idempotent.
+func clusterHint(opts Options, err error) string {
+	var ex *clickhouse.Exception
+	if opts.Cluster == "" || !errors.As(err, &ex) || ex.Code != 159 {
+		return ""
+	}
+	return "\nA server of cluster " + opts.Cluster + " did not run it in time: one is down, or its DDL worker stopped (ClickHouse before 19.x: " +
+		"\"Unexpected ZooKeeper error ... Terminating\" in its log). Restart that server and run the migration again: it completes what was cut short."
 }
 
 func recordMigration(ctx context.Context, conn driver.Conn, db string, m Migration) error {
