@@ -1,11 +1,14 @@
 package dashboard_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,9 +324,19 @@ func TestAChangeInOneProjectKeepsTheOthersCached(t *testing.T) {
 		}
 		return body, h.Get("X-Evident-Cache")
 	}
+	// As a page polls: an answer that is not a version (the database
+	// slow to answer under load: 503) is asked again.
 	version := func(project string) string {
-		body, _ := get("/api/v1/version?project=" + project)
-		return body
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			status, body, _ := do(t, srv.App, "GET", "/api/v1/version?project="+project, "a", "")
+			if status == 200 {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the version of %s: %d %s", project, status, body)
+			}
+		}
 	}
 	shop, _ := get("/api/v1/flow?project=SHOP" + period)
 	app, _ := get("/api/v1/flow?project=APP" + period)
@@ -363,5 +376,50 @@ func TestAChangeInOneProjectKeepsTheOthersCached(t *testing.T) {
 	}
 	if kept < 1 {
 		t.Fatalf("no response kept:\n%s", grepLines(prom, "evident_cache"))
+	}
+}
+
+// flaky is a Versioner whose database can be made not to answer.
+type flaky struct {
+	dashboard.Versioner
+	down atomic.Bool
+}
+
+func (f *flaky) DataVersion(ctx context.Context) (string, error) {
+	if f.down.Load() {
+		return "", errors.New("data version: dial tcp 127.0.0.1:9000: i/o timeout")
+	}
+	return f.Versioner.DataVersion(ctx)
+}
+
+// When the data version cannot be read, /api/v1/version says so (503)
+// rather than answer an empty version, which every poller would take for
+// a change (and a test waiting for one would go on too early); the pages
+// still render, without a version to poll; and once the database answers
+// again the version is the one it was, with or without the cache.
+func TestTheVersionSaysWhenTheDatabaseDoesNotAnswer(t *testing.T) {
+	e := sharedEnv(t)
+	for _, cacheBytes := range []int{0, 8 << 20} {
+		f := &flaky{Versioner: e.store}
+		srv := dashboard.New(dashboard.Config{Measures: e.ms, Pinger: e.store, Versioner: f, CacheBytes: cacheBytes, Now: e.ms.Now})
+		status, before, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", "")
+		if status != 200 || !strings.Contains(before, `"version":"`) || strings.Contains(before, `"version":""`) {
+			t.Fatalf("cache %d: version: %d %s", cacheBytes, status, before)
+		}
+		f.down.Store(true)
+		time.Sleep(1100 * time.Millisecond) // past the cache's poll
+		status, body, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", "")
+		if status != 503 || !strings.Contains(body, `"code":"unavailable"`) || !strings.Contains(body, "data version") {
+			t.Fatalf("cache %d, database down: version: %d %s", cacheBytes, status, body)
+		}
+		status, page, _ := do(t, srv.App, "GET", "/flow?project=SHOP", "", "")
+		if status != 200 || strings.Contains(page, "data-version=") && !strings.Contains(page, `data-version=""`) {
+			t.Fatalf("cache %d, database down: the flow page: %d, data-version %v", cacheBytes, status, strings.Contains(page, "data-version="))
+		}
+		f.down.Store(false)
+		if status, again, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", ""); status != 200 || again != before {
+			t.Fatalf("cache %d, database back: version %d %s, was %s", cacheBytes, status, again, before)
+		}
+		srv.Shutdown(5 * time.Second)
 	}
 }

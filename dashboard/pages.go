@@ -374,7 +374,9 @@ func (s *Server) render(c *fiber.Ctx, name string, v view) error {
 			v.Charts[i].CSV = "?" + withParam(v.Filters.Query, "csv", v.Charts[i].ID)
 		}
 	}
-	v.DataVersion = s.dataVersion(c.UserContext(), queryProject(c))
+	// Without a version (the database did not answer) the page does not
+	// poll for new numbers; it still shows what it computed.
+	v.DataVersion, _ = s.dataVersion(c.UserContext(), queryProject(c))
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)

@@ -36,20 +36,24 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 // ("": any) rest on ("" without a Versioner): it changes with each new
 // build of the read model that reached that project's views, and with
 // every other change of the data.
-func (s *Server) dataVersion(ctx context.Context, project string) string {
-	var v string
+func (s *Server) dataVersion(ctx context.Context, project string) (string, error) {
 	switch {
 	case s.cache != nil:
-		v, _ = s.cache.scoped(ctx, project)
+		return s.cache.scoped(ctx, project)
 	case s.cfg.Versioner != nil:
-		v, _ = s.cfg.Versioner.DataVersion(ctx)
+		return s.cfg.Versioner.DataVersion(ctx)
 	}
-	return v
+	return "", nil
 }
 
 // apiVersion answers the data version (of one project's views, with
 // project), which pages poll to offer the new numbers once a sync or a
-// webhook brought some.
+// webhook brought some. When the database does not answer it says so
+// (503): an empty version would read as a change to every poller.
 func (s *Server) apiVersion(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"version": s.dataVersion(c.UserContext(), queryProject(c))})
+	v, err := s.dataVersion(c.UserContext(), queryProject(c))
+	if err != nil {
+		return evident.Errorf(evident.EUNAVAILABLE, "the data version cannot be read now: %v", err)
+	}
+	return c.JSON(fiber.Map{"version": v})
 }
