@@ -125,4 +125,31 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 		t.Fatalf("per-day counts after the full build: %d, %v", n, err)
 	}
 	check("after the full build that filled them")
+
+	// A rolling upgrade: a process of the earlier version refreshed after
+	// this one had checked the read model at its start, and a piece it
+	// built has no per-day counts (here: the first piece's rows dropped).
+	// The next refresh here, for a change in the last piece, builds the
+	// first piece anew as well.
+	cur, _, err := upgraded.CurrentGeneration(ctx)
+	if err != nil || len(cur.Pieces) < 3 {
+		t.Fatalf("current generation: %d pieces, %v", len(cur.Pieces), err)
+	}
+	if err := st.Exec(ctx, "ALTER TABLE done_daily DELETE WHERE gen = ?", cur.Pieces[0]); err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(1); n > 0; time.Sleep(50 * time.Millisecond) {
+		st.QueryRow(ctx, "SELECT count() FROM done_daily WHERE gen = ?", []any{cur.Pieces[0]}, &n)
+	}
+	last := len(issues) - 1
+	done := today.AddDate(0, 0, -2)
+	issues[last].StatusCategory, issues[last].DoneAt, issues[last].Version = "done", &done, 3
+	if err := st.InsertIssues(ctx, issues[last:]); err != nil {
+		t.Fatal(err)
+	}
+	g, built, err := upgraded.BuildReadModelIfStale(ctx)
+	if err != nil || !built || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] || g.Pieces[1] != cur.Pieces[1] {
+		t.Fatalf("the refresh over a piece without per-day counts: built %v, %d of %d pieces (first %d → %d), %v", built, g.Rebuilt, len(g.Pieces), cur.Pieces[0], g.Pieces[0], err)
+	}
+	check("after a refresh over a piece an earlier version built")
 }

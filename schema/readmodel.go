@@ -193,6 +193,15 @@ func (s *Store) updateReadModel(ctx context.Context, base Generation) (Generatio
 		}
 		changed = append(changed, int(r.Piece))
 	}
+	lacking, err := s.piecesLackingRows(ctx, base)
+	if err != nil {
+		return g, err
+	}
+	for _, i := range lacking {
+		if !slices.Contains(changed, i) {
+			changed = append(changed, i)
+		}
+	}
 	sort.Ints(changed)
 	g.Bounds, g.Pieces = base.Bounds, slices.Clone(base.Pieces)
 	return g, s.buildPieces(ctx, &g, changed, &base)
@@ -466,6 +475,9 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 		}
 		if behind {
 			g, err := s.BuildReadModel(ctx)
+			if err == nil && s.tablesChecked != nil {
+				s.tablesChecked.Store(true) // this build filled them
+			}
 			return g, err == nil, err
 		}
 		now, err := s.sourceVersions(ctx)
@@ -508,6 +520,27 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 		s.tablesChecked.Store(true)
 	}
 	return have < want, nil
+}
+
+// piecesLackingRows lists base's pieces (by index) that hold done issues
+// but no per-day counts: built by a process of an earlier version, as in
+// a rolling upgrade, after this process checked the read model at start
+// (lacksTables). A refresh builds them anew with its changed pieces;
+// until then the forecasts undercount their issues.
+func (s *Store) piecesLackingRows(ctx context.Context, base Generation) ([]int, error) {
+	var rows []struct {
+		Piece uint32 `ch:"piece"`
+	}
+	if err := s.Select(ctx, &rows, `SELECT DISTINCT toUInt32(indexOf(?, gen) - 1) AS piece FROM issues_current
+		WHERE has(?, gen) AND done_at IS NOT NULL AND gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen))`,
+		base.Pieces, base.Pieces, base.Pieces); err != nil {
+		return nil, fmt.Errorf("pieces without per-day counts: %w", err)
+	}
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		out[i] = int(r.Piece)
+	}
+	return out, nil
 }
 
 // RefreshReadModel is BuildReadModelIfStale for the collector: how long a
