@@ -12,8 +12,11 @@ import (
 // Measure is one Key Value Measure with its current value, what it rests
 // on and its trend.
 type Measure struct {
-	Key           string       `json:"key"`
-	Name          string       `json:"name"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Product is the product of an imported measure in a view of every
+	// product: each product's records are a measure of their own.
+	Product       string       `json:"product,omitempty"`
 	Value         *float64     `json:"value"`
 	Unit          string       `json:"unit"`
 	N             int          `json:"n"`
@@ -125,7 +128,7 @@ func (m Measure) with(v *float64, n int, low bool) Measure {
 // doneTimes is the lead and cycle time of the issues done in the period:
 // in ClickHouse, one pass over them for the whole period and one for the
 // trend (the pct-th nearest-rank percentile per period).
-func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
+func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int, trends bool) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
@@ -147,6 +150,9 @@ func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (l
 			return nil
 		},
 		func() error {
+			if !trends {
+				return nil
+			}
 			q := `SELECT p, count() AS n, toInt64(quantileExact(` + levelOf(pct) + `)(lead)) AS v,
 				countIf(started) AS cn, toInt64(quantileExactIf(` + levelOf(pct) + `)(cyc, started)) AS cv
 				FROM (` + inner + `) GROUP BY p ORDER BY p`
@@ -182,6 +188,13 @@ func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int) (l
 // from surveys and imported records. product names the product (a
 // project key) whose surveys and records are shown.
 func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (EBM, error) {
+	return s.ebm(ctx, f, product, p, true)
+}
+
+// ebm is EBM; without trends, the measures' values only (each measure's
+// trend empty): what the comparison with the period before needs, without
+// the queries that only the trends read.
+func (s *Service) ebm(ctx context.Context, f Filter, product string, p Period, trends bool) (EBM, error) {
 	out := EBM{From: day(f.From), To: day(f.To), Period: p}
 	cv := KVA{Key: CurrentValue, Name: "Current Value"}
 	uv := KVA{Key: UnrealizedValue, Name: "Unrealized Value"}
@@ -199,14 +212,14 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 		recs                  []RecordSeries
 	)
 	err := parallel(
-		func() (err error) { val, err = s.ValueDelivered(ctx, f, p); return },
+		func() (err error) { val, err = s.valueDelivered(ctx, f, p, false); return },
 		func() (err error) { sat, err = s.Satisfaction(ctx, product, f.From, f.To, p); return },
 		func() (err error) {
-			lead, cycle, leadTrend, cycleTrend, err = s.doneTimes(ctx, f, p, 85)
+			lead, cycle, leadTrend, cycleTrend, err = s.doneTimes(ctx, f, p, 85, trends)
 			return
 		},
 		func() (err error) { rel, err = s.Releases(ctx, f, p); return },
-		func() (err error) { q, err = s.Quality(ctx, f, p); return },
+		func() (err error) { q, err = s.qualityOf(ctx, f, p, trends); return },
 		func() (err error) { recs, err = s.ValueRecords(ctx, product, f.From, f.To); return },
 	)
 	if err != nil {
@@ -264,6 +277,9 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 	buckets := p.Buckets(f.From, f.To)
 	for _, r := range recs {
 		m := measure(r.Measure)
+		if product == "" {
+			m.Product = r.Product
+		}
 		if r.Unit != "" {
 			m.Unit = r.Unit
 		}
@@ -305,6 +321,9 @@ func (s *Service) EBM(ctx context.Context, f Filter, product string, p Period) (
 		}
 		for j := range out.KVAs[i].Measures {
 			m := &out.KVAs[i].Measures[j]
+			if !trends {
+				m.Trend = nil
+			}
 			if m.Trend == nil {
 				m.Trend = []TrendPoint{}
 			}
@@ -325,7 +344,7 @@ func (s *Service) EBMCompared(ctx context.Context, f Filter, product string, p P
 	var cur, before EBM
 	err := parallel(
 		func() (err error) { cur, err = s.EBM(ctx, f, product, p); return },
-		func() (err error) { before, err = s.EBM(ctx, prev, product, p); return },
+		func() (err error) { before, err = s.ebm(ctx, prev, product, p, false); return },
 	)
 	if err != nil {
 		return cur, err
@@ -334,7 +353,7 @@ func (s *Service) EBMCompared(ctx context.Context, f Filter, product string, p P
 	for i := range cur.KVAs {
 		for j := range cur.KVAs[i].Measures {
 			m := &cur.KVAs[i].Measures[j]
-			if old, ok := before.Measure(m.Key); ok {
+			if old, ok := before.measureOf(m.Key, m.Product); ok {
 				m.compare(old.Value)
 			}
 		}
@@ -369,11 +388,25 @@ func (m *Measure) compare(previous *float64) {
 	}
 }
 
-// Measure finds a measure of the view by key.
+// Measure finds a measure of the view by key (in a view of every
+// product, an imported measure of the first product that has it).
 func (e EBM) Measure(key string) (Measure, bool) {
 	for _, k := range e.KVAs {
 		for _, m := range k.Measures {
 			if m.Key == key {
+				return m, true
+			}
+		}
+	}
+	return Measure{}, false
+}
+
+// measureOf finds a measure by key and product ("": not an imported
+// measure of a view of every product).
+func (e EBM) measureOf(key, product string) (Measure, bool) {
+	for _, k := range e.KVAs {
+		for _, m := range k.Measures {
+			if m.Key == key && m.Product == product {
 				return m, true
 			}
 		}

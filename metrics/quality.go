@@ -44,6 +44,12 @@ var debtLabels = []string{"tech-debt", "technical-debt", "techdebt", "debt"}
 // innovation rate and open technical debt for the period, in four queries
 // run at once.
 func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, error) {
+	return s.qualityOf(ctx, f, p, true)
+}
+
+// qualityOf is Quality; without trends, the defects created and resolved
+// per period are not counted (out.Defects is empty).
+func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool) (Quality, error) {
 	out := Quality{Period: p}
 	from, args := f.issues()
 	start := p.sqlStart()
@@ -62,6 +68,9 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 	}
 	err := parallel(
 		func() error {
+			if !trends {
+				return nil
+			}
 			in := func(col string) sqlf {
 				return frag(col+" >= toDateTime(?) AND "+col+" < toDateTime(?)", unix(f.From), unix(f.To))
 			}
@@ -109,6 +118,9 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 	}
 	out.Defects = []DefectFlow{}
 	for _, b := range p.Buckets(f.From, f.To) {
+		if !trends {
+			break
+		}
 		v := byPeriod[day(b)]
 		out.Defects = append(out.Defects, DefectFlow{Period: day(b), Created: v[0], Resolved: v[1]})
 	}

@@ -151,6 +151,12 @@ type ValueItem struct {
 // ValueDelivered sums the configured business-value field over the issues
 // done in the period.
 func (s *Service) ValueDelivered(ctx context.Context, f Filter, p Period) (ValueDelivered, error) {
+	return s.valueDelivered(ctx, f, p, true)
+}
+
+// valueDelivered is ValueDelivered; without list, the value and effort of
+// each item is not read (out.ValueEffort is empty): EBM shows the totals.
+func (s *Service) valueDelivered(ctx context.Context, f Filter, p Period, list bool) (ValueDelivered, error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
 	all := append(append([]any{}, args...), cargs...)
@@ -177,6 +183,10 @@ func (s *Service) ValueDelivered(ctx context.Context, f Filter, p Period) (Value
 		v := byP[day(b)]
 		v.Period = day(b)
 		out.Trend = append(out.Trend, v)
+	}
+	if !list {
+		out.ValueEffort = []ValueItem{}
+		return out, nil
 	}
 	q = `SELECT issue_key, summary, assumeNotNull(business_value) AS value, assumeNotNull(story_points) AS points FROM ` + from +
 		` WHERE ` + cond + ` AND business_value IS NOT NULL AND story_points IS NOT NULL ORDER BY value DESC, issue_key LIMIT 500`
