@@ -147,9 +147,23 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 	if err := st.InsertIssues(ctx, issues[last:]); err != nil {
 		t.Fatal(err)
 	}
+	before, err := upgraded.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, built, err := upgraded.BuildReadModelIfStale(ctx)
 	if err != nil || !built || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] || g.Pieces[1] != cur.Pieces[1] {
 		t.Fatalf("the refresh over a piece without per-day counts: built %v, %d of %d pieces (first %d → %d), %v", built, g.Rebuilt, len(g.Pieces), cur.Pieces[0], g.Pieces[0], err)
+	}
+	// The counts it filled are not only those of the changed issue's
+	// project: the change reaches every view (a cached forecast of any
+	// project is recomputed).
+	after, err := upgraded.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if projects, all, err := upgraded.Changes(ctx, before, after); err != nil || !all {
+		t.Fatalf("the refresh that filled a piece's counts reached %v (all: %v, %v), want every view", projects, all, err)
 	}
 	check("after a refresh over a piece an earlier version built")
 }

@@ -37,8 +37,12 @@ type Generation struct {
 	Changed []string `json:"-"`
 	// sources is the newest issue row version of each site when the build
 	// started: a newer one means the read model is behind.
-	sources     map[string]uint64
-	start       time.Time
+	sources map[string]uint64
+	start   time.Time
+	// everyView: the build also changed pieces whose issues did not
+	// change (their per-day counts were missing), so that its changes
+	// are not only those of the changed issues' projects.
+	everyView   bool
 	Issues      uint64 `json:"issues"`
 	Transitions uint64 `json:"transitions"`
 }
@@ -201,6 +205,7 @@ func (s *Store) updateReadModel(ctx context.Context, base Generation) (Generatio
 		if !slices.Contains(changed, i) {
 			changed = append(changed, i)
 		}
+		g.everyView = true
 	}
 	sort.Ints(changed)
 	g.Bounds, g.Pieces = base.Bounds, slices.Clone(base.Pieces)
@@ -249,7 +254,7 @@ func (s *Store) buildPieces(ctx context.Context, g *Generation, which []int, bas
 		g.Steps = append(g.Steps, StepTime{st.name, took[k]})
 	}
 	g.Rebuilt = len(which)
-	if base != nil {
+	if base != nil && !g.everyView {
 		changed, ok, err := s.changedProjects(ctx, g, which, base)
 		if err != nil {
 			return err
