@@ -126,8 +126,9 @@ func (m Measure) with(v *float64, n int, low bool) Measure {
 }
 
 // doneTimes is the lead and cycle time of the issues done in the period:
-// in ClickHouse, one pass over them for the whole period and one for the
-// trend (the pct-th nearest-rank percentile per period).
+// in ClickHouse, one pass over them for the whole period and, with
+// trends, one for the trend (the pct-th nearest-rank percentile per
+// period).
 func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int, trends bool) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
 	from, args := f.issues()
 	cond, cargs := doneIn(f)
