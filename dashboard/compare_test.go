@@ -115,3 +115,70 @@ func measureOf(e metrics.EBM, key, product string) (metrics.Measure, bool) {
 	}
 	return metrics.Measure{}, false
 }
+
+// The EBM view's lead and cycle time (85th percentile) equal the flow
+// view's for the same issues, and each period of their trend equals the
+// EBM view of that period alone: the whole period, the trend and the
+// flow come from different queries.
+func TestEBMLeadTimesAgreeWithTheFlowAndTheirPeriods(t *testing.T) {
+	e := sharedEnv(t)
+	ctx := t.Context()
+	checked := 0
+	for _, c := range []struct {
+		f metrics.Filter
+		p metrics.Period
+	}{
+		{metrics.Filter{Project: "SHOP", From: testNow.AddDate(0, -5, 3)}, metrics.Month},
+		{metrics.Filter{From: testNow.AddDate(0, -2, 0)}, metrics.Week},
+		{metrics.Filter{Project: "APP", WorkCategory: "defect", From: testNow.AddDate(-1, 0, 0)}, metrics.Quarter},
+	} {
+		f := c.f
+		f.To = testNow.AddDate(0, 0, 1)
+		name := fmt.Sprintf("project %q category %q from %s by %s", f.Project, f.WorkCategory, f.From.Format("2006-01-02"), c.p)
+		v, err := e.ms.EBM(ctx, f, f.Project, c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flow, err := e.ms.Flow(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lead, _ := v.Measure("lead_time_p85_days")
+		cycle, _ := v.Measure("cycle_time_p85_days")
+		if !sameValue(lead.Value, flow.LeadTime.P85) || lead.N != flow.LeadTime.N || !sameValue(cycle.Value, flow.CycleTime.P85) || cycle.N != flow.CycleTime.N {
+			t.Fatalf("%s: EBM lead %v (n=%d), cycle %v (n=%d); flow lead %v (n=%d), cycle %v (n=%d)", name, lead.Value, lead.N, cycle.Value, cycle.N,
+				flow.LeadTime.P85, flow.LeadTime.N, flow.CycleTime.P85, flow.CycleTime.N)
+		}
+		buckets := c.p.Buckets(f.From, f.To)
+		for i, b := range buckets {
+			one := f
+			one.From, one.To = b, f.To
+			if b.Before(f.From) {
+				one.From = f.From
+			}
+			if i+1 < len(buckets) {
+				one.To = buckets[i+1]
+			}
+			alone, err := e.ms.EBM(ctx, one, f.Project, c.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, _ := alone.Measure("lead_time_p85_days")
+			cy, _ := alone.Measure("cycle_time_p85_days")
+			lt, ct := lead.Trend[i], cycle.Trend[i]
+			if !sameValue(lt.Value, l.Value) || lt.N != l.N || !sameValue(ct.Value, cy.Value) || ct.N != cy.N {
+				t.Fatalf("%s, the period of %s: trend lead %v (n=%d), cycle %v (n=%d); alone lead %v (n=%d), cycle %v (n=%d)", name, lt.Period,
+					lt.Value, lt.N, ct.Value, ct.N, l.Value, l.N, cy.Value, cy.N)
+			}
+			if lt.N > 0 {
+				checked++
+			}
+		}
+	}
+	if checked < 15 {
+		t.Fatalf("only %d periods with done issues: the trend was hardly checked", checked)
+	}
+	t.Logf("%d periods with done issues checked", checked)
+}
+
+func sameValue(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
