@@ -73,6 +73,10 @@ type responseCache struct {
 	inflight map[string]chan struct{}
 	ver      string
 	verAt    time.Time
+	// failAt and failErr: the last read of the version that failed; no
+	// other is tried within a poll of it (see version).
+	failAt  time.Time
+	failErr error
 	// since is the data version at which the views of each project last
 	// changed, when a change since sinceAll reached it; sinceAll that of
 	// the last change that reached every view (see scoped).
@@ -147,11 +151,22 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 		rc.mu.Unlock()
 		return v, nil
 	}
+	// A read that failed within a poll is not tried again: under a slow
+	// database every request would otherwise wait its turn here for a
+	// read of its own, two seconds each.
+	if rc.failErr != nil && rc.now().Sub(rc.failAt) < rc.poll {
+		err := rc.failErr
+		rc.mu.Unlock()
+		return "", err
+	}
 	rc.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	v, err := rc.versioner.DataVersion(ctx)
 	if err != nil {
+		rc.mu.Lock()
+		rc.failAt, rc.failErr = rc.now(), err
+		rc.mu.Unlock()
 		return "", err
 	}
 	// rc.ver changes only here, under pollMu.
@@ -177,8 +192,19 @@ func (rc *responseCache) version(ctx context.Context) (string, error) {
 		rc.due = nil
 		rc.work()
 	}
-	rc.ver, rc.verAt = v, rc.now()
+	rc.ver, rc.verAt, rc.failErr = v, rc.now(), nil
 	return v, nil
+}
+
+// lastRead is the version last read, when that was within the time to
+// live: what the responses are looked up by while the version cannot be
+// read (a slow or restarting database). They are then up to one time to
+// live late, as a response is anyway; computing every request instead
+// would add load to a database already slow to answer.
+func (rc *responseCache) lastRead() (string, bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.ver, rc.ver != "" && rc.now().Sub(rc.verAt) < rc.ttl
 }
 
 // scoped is the data version of the views of one project ("": of all):
@@ -454,8 +480,10 @@ func (rc *responseCache) snapshot() (cacheStats, int, int) {
 
 // uncached are the GET routes read fresh every time: the forecast scores
 // read the forecast log, which the data version leaves out (every
-// forecast computed writes to it).
-var uncached = map[string]bool{"/api/v1/forecast/scores": true}
+// forecast computed writes to it); the version is what the cache reads
+// anyway, and says when it cannot be read (cached, it would answer the
+// version last read while the database does not answer).
+var uncached = map[string]bool{"/api/v1/forecast/scores": true, "/api/v1/version": true}
 
 // cached is the middleware of the cached routes. The key holds the data
 // version, the caller's role (pages differ by it), today's date (default
@@ -477,7 +505,11 @@ func (s *Server) cached(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	ver, err := rc.version(ctx)
 	if err != nil {
-		return c.Next() // the handler reports the database's state
+		last, ok := rc.lastRead()
+		if !ok {
+			return c.Next() // the handler reports the database's state
+		}
+		ver = last
 	}
 	// A parameter no route reads cannot change the answer: caching it would
 	// let junk parameters fill the cache with copies.

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -341,5 +342,52 @@ func TestCacheKeepsTheViewsOfOtherProjects(t *testing.T) {
 	}
 	if v, _ := rc.scoped(ctx, "SHOP"); v != "v3" {
 		t.Fatalf("SHOP's version %q after a change of everything", v)
+	}
+}
+
+// errVersion is a Versioner that fails while down.
+type errVersion struct{ down atomic.Bool }
+
+func (e *errVersion) DataVersion(context.Context) (string, error) {
+	if e.down.Load() {
+		return "", errors.New("i/o timeout")
+	}
+	return "v1", nil
+}
+
+// While the version cannot be read, responses are looked up by the
+// version last read for up to one time to live after that read, not
+// after it; and a failed read is tried again only after a poll.
+func TestCacheLooksUpByTheLastVersionReadForATimeToLive(t *testing.T) {
+	var clock atomic.Int64
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	clock.Store(start.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	v := &errVersion{}
+	rc := newResponseCache(v, 1<<20, now)
+	if got, err := rc.version(t.Context()); err != nil || got != "v1" {
+		t.Fatalf("version: %q, %v", got, err)
+	}
+	v.down.Store(true)
+	for _, c := range []struct {
+		after time.Duration
+		ok    bool
+	}{{2 * time.Second, true}, {rc.ttl - time.Second, true}, {rc.ttl, false}, {2 * rc.ttl, false}} {
+		clock.Store(start.Add(c.after).UnixNano())
+		if _, err := rc.version(t.Context()); err == nil {
+			t.Fatalf("%v after the last read, the database down: no error", c.after)
+		}
+		if last, ok := rc.lastRead(); ok != c.ok || ok && last != "v1" {
+			t.Fatalf("%v after the last read: lastRead %q %v, want %v", c.after, last, ok, c.ok)
+		}
+	}
+	// Back: the next poll after the failed read reads it.
+	v.down.Store(false)
+	if _, err := rc.version(t.Context()); err == nil {
+		t.Fatal("read again within a poll of the failed read")
+	}
+	clock.Store(start.Add(2*rc.ttl + rc.poll).UnixNano())
+	if got, err := rc.version(t.Context()); err != nil || got != "v1" {
+		t.Fatalf("a poll after the failed read, the database back: %q, %v", got, err)
 	}
 }

@@ -382,11 +382,14 @@ func TestAChangeInOneProjectKeepsTheOthersCached(t *testing.T) {
 // flaky is a Versioner whose database can be made not to answer.
 type flaky struct {
 	dashboard.Versioner
-	down atomic.Bool
+	down   atomic.Bool
+	failed atomic.Int32 // reads tried while down
 }
 
 func (f *flaky) DataVersion(ctx context.Context) (string, error) {
 	if f.down.Load() {
+		f.failed.Add(1)
+		time.Sleep(200 * time.Millisecond) // slow to fail, as a loaded server is
 		return "", errors.New("data version: dial tcp 127.0.0.1:9000: i/o timeout")
 	}
 	return f.Versioner.DataVersion(ctx)
@@ -396,7 +399,10 @@ func (f *flaky) DataVersion(ctx context.Context) (string, error) {
 // rather than answer an empty version, which every poller would take for
 // a change (and a test waiting for one would go on too early); the pages
 // still render, without a version to poll; and once the database answers
-// again the version is the one it was, with or without the cache.
+// again the version is the one it was, with or without the cache. With
+// the cache, a response computed before is served meanwhile (the version
+// last read, within the time to live), and eight requests at once try
+// one read of the version, not eight in turn.
 func TestTheVersionSaysWhenTheDatabaseDoesNotAnswer(t *testing.T) {
 	e := sharedEnv(t)
 	for _, cacheBytes := range []int{0, 8 << 20} {
@@ -406,18 +412,54 @@ func TestTheVersionSaysWhenTheDatabaseDoesNotAnswer(t *testing.T) {
 		if status != 200 || !strings.Contains(before, `"version":"`) || strings.Contains(before, `"version":""`) {
 			t.Fatalf("cache %d: version: %d %s", cacheBytes, status, before)
 		}
+		const flow = "/api/v1/flow?project=SHOP&from=2025-10-01&to=2026-01-06"
+		status, flowBefore, _ := do(t, srv.App, "GET", flow, "", "")
+		if status != 200 {
+			t.Fatalf("cache %d: flow: %d %s", cacheBytes, status, flowBefore)
+		}
+		// The version answers as it did until the cache polls again (a
+		// read under way when the database went down may still succeed).
+		versionUntil := func(want int) (int, string) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				status, body, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", "")
+				if status == want || time.Now().After(deadline) {
+					return status, body
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 		f.down.Store(true)
-		time.Sleep(1100 * time.Millisecond) // past the cache's poll
-		status, body, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", "")
+		status, body := versionUntil(503)
 		if status != 503 || !strings.Contains(body, `"code":"unavailable"`) || !strings.Contains(body, "data version") {
 			t.Fatalf("cache %d, database down: version: %d %s", cacheBytes, status, body)
+		}
+		if cacheBytes > 0 {
+			time.Sleep(1100 * time.Millisecond) // past the poll after the failed read
+			tried := f.failed.Load()
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					status, got, h := do(t, srv.App, "GET", flow, "", "")
+					if status != 200 || got != flowBefore || h.Get("X-Evident-Cache") != "hit" {
+						t.Errorf("database down: flow %d, cache %q, same body %v", status, h.Get("X-Evident-Cache"), got == flowBefore)
+					}
+				}()
+			}
+			wg.Wait()
+			if n := f.failed.Load() - tried; n > 2 {
+				t.Fatalf("8 requests at once with the database down tried %d reads of the version", n)
+			}
 		}
 		status, page, _ := do(t, srv.App, "GET", "/flow?project=SHOP", "", "")
 		if status != 200 || strings.Contains(page, "data-version=") && !strings.Contains(page, `data-version=""`) {
 			t.Fatalf("cache %d, database down: the flow page: %d, data-version %v", cacheBytes, status, strings.Contains(page, "data-version="))
 		}
 		f.down.Store(false)
-		if status, again, _ := do(t, srv.App, "GET", "/api/v1/version?project=SHOP", "", ""); status != 200 || again != before {
+		if status, again := versionUntil(200); status != 200 || again != before {
 			t.Fatalf("cache %d, database back: version %d %s, was %s", cacheBytes, status, again, before)
 		}
 		srv.Shutdown(5 * time.Second)
