@@ -236,7 +236,7 @@ func columnExists(stmt string, err error) bool {
 }
 
 // clusterHint says what to do when an ON CLUSTER statement timed out
-// (code 159): a server of the cluster down, or, on ClickHouse before 19.x,
+// (code 159): a server of the cluster down, or, on old ClickHouse releases,
 // a server whose DDL worker stopped after a ZooKeeper race between its
 // replicas ("Unexpected ZooKeeper error ... Terminating" in its log; the
 // server itself goes on serving). Restarting it and migrating again
@@ -246,7 +246,7 @@ func clusterHint(opts Options, err error) string {
 	if opts.Cluster == "" || !errors.As(err, &ex) || ex.Code != 159 {
 		return ""
 	}
-	return "\nA server of cluster " + opts.Cluster + " did not run it in time: one is down, or its DDL worker stopped (ClickHouse before 19.x: " +
+	return "\nA server of cluster " + opts.Cluster + " did not run it in time: one is down, or its DDL worker stopped (old ClickHouse releases such as 18.16: " +
 		"\"Unexpected ZooKeeper error ... Terminating\" in its log). Restart that server and run the migration again: it completes what was cut short."
 }
 

@@ -142,9 +142,10 @@ func (r *replica) logs() string {
 
 // ddlWorkerStopped says the replica's DDL worker stopped since its last
 // start: ClickHouse 18.16 ends it on a ZooKeeper error it does not expect
-// (a race between two replicas running one ALTER ON CLUSTER; fixed in
-// 19.x), and the server goes on without it, so that every ON CLUSTER
-// statement then waits for it until distributed_ddl_task_timeout.
+// (a race between two replicas running one ALTER ON CLUSTER; later
+// releases restart the worker), and the server goes on without it, so
+// that every ON CLUSTER statement then waits for it until
+// distributed_ddl_task_timeout.
 func (r *replica) ddlWorkerStopped() bool {
 	b, _ := os.ReadFile(filepath.Join(r.dir, "log", "server.err.log"))
 	if len(b) <= r.logFrom {
@@ -174,7 +175,7 @@ func migrateOnCluster(t *testing.T, rs []*replica, st **schema.Store, reopen fun
 			t.Fatalf("migrate ON CLUSTER (try %d): %v\n%s\n%s", try, err, rs[0].logs(), rs[1].logs())
 		}
 		for _, r := range stopped {
-			t.Logf("replica %s: its DDL worker stopped (ClickHouse 18.16's ZooKeeper race, fixed in 19.x): restarted, and the migration run again", r.name)
+			t.Logf("replica %s: its DDL worker stopped (ClickHouse 18.16's ZooKeeper race; later releases restart the worker): restarted, and the migration run again", r.name)
 			if r == rs[0] {
 				(*st).Close()
 			}
