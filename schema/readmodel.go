@@ -197,7 +197,7 @@ func (s *Store) updateReadModel(ctx context.Context, base Generation) (Generatio
 		}
 		changed = append(changed, int(r.Piece))
 	}
-	lacking, err := s.piecesLackingRows(ctx, base)
+	lacking, err := s.piecesLackingRows(ctx, base.Pieces)
 	if err != nil {
 		return g, err
 	}
@@ -515,30 +515,28 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 	if s.tablesChecked != nil && s.tablesChecked.Load() {
 		return false, nil
 	}
-	var have, want uint64
-	pieces := g.pieces()
-	if err := s.QueryRow(ctx, `SELECT (SELECT uniqExact(gen) FROM done_daily WHERE has(?, gen)),
-		(SELECT uniqExact(gen) FROM issues_current WHERE has(?, gen) AND done_at IS NOT NULL)`, []any{pieces, pieces}, &have, &want); err != nil {
-		return false, fmt.Errorf("read model tables: %w", err)
+	lacking, err := s.piecesLackingRows(ctx, g.pieces())
+	if err != nil {
+		return false, err
 	}
-	if have >= want && s.tablesChecked != nil {
+	if len(lacking) == 0 && s.tablesChecked != nil {
 		s.tablesChecked.Store(true)
 	}
-	return have < want, nil
+	return len(lacking) > 0, nil
 }
 
-// piecesLackingRows lists base's pieces (by index) that hold done issues
-// but no per-day counts: built by a process of an earlier version, as in
-// a rolling upgrade, after this process checked the read model at start
-// (lacksTables). A refresh builds them anew with its changed pieces;
-// until then the forecasts undercount their issues.
-func (s *Store) piecesLackingRows(ctx context.Context, base Generation) ([]int, error) {
+// piecesLackingRows lists the pieces (by index) that hold done issues but
+// no per-day counts: built before the table existed, or by a process of
+// an earlier version, as in a rolling upgrade, after this process checked
+// the read model at start (lacksTables). A refresh builds them anew with
+// its changed pieces; until then the forecasts undercount their issues.
+func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, error) {
 	var rows []struct {
 		Piece uint32 `ch:"piece"`
 	}
 	if err := s.Select(ctx, &rows, `SELECT DISTINCT toUInt32(indexOf(?, gen) - 1) AS piece FROM issues_current
 		WHERE has(?, gen) AND done_at IS NOT NULL AND gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen))`,
-		base.Pieces, base.Pieces, base.Pieces); err != nil {
+		pieces, pieces, pieces); err != nil {
 		return nil, fmt.Errorf("pieces without per-day counts: %w", err)
 	}
 	out := make([]int, len(rows))
