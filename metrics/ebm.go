@@ -392,22 +392,19 @@ func (m *Measure) compare(previous *float64) {
 // Measure finds a measure of the view by key (in a view of every
 // product, an imported measure of the first product that has it).
 func (e EBM) Measure(key string) (Measure, bool) {
-	for _, k := range e.KVAs {
-		for _, m := range k.Measures {
-			if m.Key == key {
-				return m, true
-			}
-		}
-	}
-	return Measure{}, false
+	return e.find(func(m Measure) bool { return m.Key == key })
 }
 
 // measureOf finds a measure by key and product ("": not an imported
 // measure of a view of every product).
 func (e EBM) measureOf(key, product string) (Measure, bool) {
+	return e.find(func(m Measure) bool { return m.Key == key && m.Product == product })
+}
+
+func (e EBM) find(match func(Measure) bool) (Measure, bool) {
 	for _, k := range e.KVAs {
 		for _, m := range k.Measures {
-			if m.Key == key && m.Product == product {
+			if match(m) {
 				return m, true
 			}
 		}
