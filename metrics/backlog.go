@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/evident-ebm/evident/schema"
 )
 
 // BacklogRequest says which backlog to measure.
@@ -151,12 +153,12 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		func() error {
 			q := `SELECT issue_key, summary, issue_type, priority, rank, story_points, business_value, time_criticality, risk_reduction, job_size,
 				has_description, has_acceptance, labels, created_at, updated_at
-				FROM issues_current WHERE ` + open + ` ORDER BY rank, issue_key LIMIT ` + fmt.Sprint(backlogLimit+1)
+				FROM ` + schema.OpenIssues + ` WHERE ` + open + ` ORDER BY rank, issue_key LIMIT ` + fmt.Sprint(backlogLimit+1)
 			return s.DB.Select(ctx, &items, q, args...)
 		},
 		func() error {
 			var rows []NamedCount
-			if err := s.DB.Select(ctx, &rows, "SELECT issue_type AS name, count() AS n FROM issues_current WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+			if err := s.DB.Select(ctx, &rows, "SELECT issue_type AS name, count() AS n FROM "+schema.OpenIssues+" WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 				return fmt.Errorf("backlog by type: %w", err)
 			}
 			out.ByType = finishCounts(rows)
@@ -164,14 +166,14 @@ func (s *Service) Backlog(ctx context.Context, f Filter, board uint64, req Backl
 		},
 		func() error {
 			var rows []NamedCount
-			if err := s.DB.Select(ctx, &rows, "SELECT work_category AS name, count() AS n FROM issues_current WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+			if err := s.DB.Select(ctx, &rows, "SELECT work_category AS name, count() AS n FROM "+schema.OpenIssues+" WHERE "+open+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 				return fmt.Errorf("backlog by category: %w", err)
 			}
 			out.ByCategory = finishCounts(rows)
 			return nil
 		},
 		func() (err error) {
-			out.Age, err = s.stats(ctx, "toUInt32(toDateTime(?)) - toUInt32(created_at)", "issues_current", append([]any{unix(now)}, args...), open)
+			out.Age, err = s.stats(ctx, "toUInt32(toDateTime(?)) - toUInt32(created_at)", schema.OpenIssues, append([]any{unix(now)}, args...), open)
 			return
 		},
 		func() (err error) {
@@ -490,7 +492,7 @@ func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error
 	where += " AND status_category != 'done' AND has(fix_versions, ?)"
 	args = append(args, out.NextRelease)
 	var prio []NamedCount
-	if err := s.DB.Select(ctx, &prio, "SELECT priority AS name, count() AS n FROM issues_current WHERE "+where+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
+	if err := s.DB.Select(ctx, &prio, "SELECT priority AS name, count() AS n FROM "+schema.OpenIssues+" WHERE "+where+" GROUP BY name ORDER BY n DESC, name", args...); err != nil {
 		return fmt.Errorf("next release priorities: %w", err)
 	}
 	out.NextReleasePriority = finishCounts(prio)
@@ -498,7 +500,7 @@ func (s *Service) nextRelease(ctx context.Context, f Filter, out *Backlog) error
 		out.NextReleaseItems += p.Count
 	}
 	var moscow []NamedCount
-	q = `SELECT lower(label) AS name, count() AS n FROM (SELECT arrayJoin(labels) AS label FROM issues_current WHERE ` + where + `)
+	q = `SELECT lower(label) AS name, count() AS n FROM (SELECT arrayJoin(labels) AS label FROM ` + schema.OpenIssues + ` WHERE ` + where + `)
 		WHERE lower(label) IN ('must-have', 'should-have', 'could-have', 'wont-have', 'won''t-have') GROUP BY name ORDER BY n DESC, name`
 	if err := s.DB.Select(ctx, &moscow, q, args...); err != nil {
 		return fmt.Errorf("next release MoSCoW: %w", err)

@@ -440,7 +440,7 @@ func (s *Service) initiativeInfo(ctx context.Context, f Filter, keys []string) (
 		toUInt64(0) AS elsewhere FROM issues_current WHERE ` + schema.Current + ` AND has(?, issue_key) AND (? = '' OR site = ?) GROUP BY issue_key
 		UNION ALL
 		SELECT parent_key AS issue_key, '' AS summary, '' AS status_name, CAST(NULL AS Nullable(DateTime)) AS due, count() AS elsewhere
-		FROM issues_current WHERE ` + schema.Current + ` AND has(?, parent_key) AND has(?, issue_type) AND status_category != 'done' AND project_key != ? AND (? = '' OR site = ?)
+		FROM ` + schema.OpenIssues + ` WHERE ` + schema.Current + ` AND has(?, parent_key) AND has(?, issue_type) AND status_category != 'done' AND project_key != ? AND (? = '' OR site = ?)
 		GROUP BY parent_key`
 	if err := s.DB.Select(ctx, &rows, q, keys, f.Site, f.Site, keys, EpicTypes, f.Project, f.Site, f.Site); err != nil {
 		return nil, fmt.Errorf("initiatives: %w", err)

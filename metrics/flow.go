@@ -496,10 +496,10 @@ func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error)
 
 // Aging lists the issues in progress now, oldest first.
 func (s *Service) Aging(ctx context.Context, f Filter) ([]AgingItem, error) {
-	from, args := f.issues()
+	from, args := f.openIssues()
 	var items []AgingItem
 	q := `SELECT issue_key, summary, status_name, assumeNotNull(started_at) AS started, toDateTime(due_date) AS due FROM ` + from +
-		` WHERE started_at IS NOT NULL AND done_at IS NULL AND status_category != 'done' ORDER BY started, issue_key LIMIT 2000`
+		` WHERE started_at IS NOT NULL AND ` + inProgressCond + ` ORDER BY started, issue_key LIMIT 2000`
 	if err := s.DB.Select(ctx, &items, q, args...); err != nil {
 		return nil, fmt.Errorf("aging: %w", err)
 	}

@@ -88,7 +88,11 @@ func (s *Service) workHistories(ctx context.Context, f Filter, cond sqlf, inProg
 	var rows []impRow
 	cols := `SELECT site, issue_id, issue_key, summary, status_name, priority, created_at, updated_at,
 		assumeNotNull(started_at) AS started, done_at, flagged, blocked_by, blocked_by_open, initial_status, history_at, history_to_status FROM `
-	sel := cat(cols, f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond, ` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
+	from := f.issuesFrom()
+	if inProgress {
+		from = f.openIssuesFrom() // cond is inProgressCond
+	}
+	sel := cat(cols, from, ` WHERE started_at IS NOT NULL AND `, cond, ` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
 	if sample {
 		// Done issues beyond MaxImpededSample: a uniform sample, as the
 		// cycle-time scatterplot's points, never the first ones done.

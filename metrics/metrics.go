@@ -125,6 +125,13 @@ func (f Filter) issues() (string, []any) {
 	return "(SELECT * FROM issues_current WHERE " + w + ")", args
 }
 
+// openIssues is issues for a query whose conditions imply that the issue
+// is not done (schema.OpenIssues): it reads only those.
+func (f Filter) openIssues() (string, []any) {
+	w, args := f.where()
+	return "(SELECT * FROM " + schema.OpenIssues + " WHERE " + w + ")", args
+}
+
 func unix(t time.Time) int64 { return t.Unix() }
 
 // Stats describes a distribution of durations in days.

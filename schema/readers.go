@@ -21,6 +21,15 @@ const Current = `gen IN (SELECT arrayJoin(` + piecesOf + `) FROM derived_generat
 // Generation.pieces).
 const piecesOf = "if(empty(pieces), [gen], pieces)"
 
+// OpenIssues stands for the table a query of the issues not done reads
+// in place of issues_current, with the Current condition: issues_open
+// when the pinned generation's pieces all have rows there (its format),
+// else issues_current itself. issues_open holds the rows of issues_current
+// that meet openCond, so a query whose conditions imply openCond ("in
+// progress now", the open backlog) gets the same rows from either, and
+// reads a few thousand where the other holds every issue.
+const OpenIssues = "{open_issues}"
+
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
 // (the first at creation) to leaving it; the stay in the current status is
@@ -83,14 +92,16 @@ type pinKey struct{}
 type pin struct {
 	once sync.Once
 	cond string
+	open bool // the generation's pieces all have their rows in issues_open
 }
 
 // pinned returns query with the Current condition replaced by the pieces
-// pinned in ctx, looking them up on first use.
+// pinned in ctx, looking them up on first use, and OpenIssues by the table
+// that holds them for that generation.
 func (s *Store) pinned(ctx context.Context, query string) string {
 	p, ok := ctx.Value(pinKey{}).(*pin)
 	if !ok || !strings.Contains(query, Current) {
-		return query
+		return strings.ReplaceAll(query, OpenIssues, "issues_current")
 	}
 	p.once.Do(func() {
 		g, ok, err := s.CurrentGeneration(ctx)
@@ -103,9 +114,14 @@ func (s *Store) pinned(ctx context.Context, query string) string {
 			list[i] = strconv.FormatUint(v, 10)
 		}
 		p.cond = "gen IN (" + strings.Join(list, ", ") + ")"
+		p.open = g.Format >= FormatOpenIssues
 	})
 	if p.cond == "" {
-		return query
+		return strings.ReplaceAll(query, OpenIssues, "issues_current")
 	}
-	return strings.ReplaceAll(query, Current, p.cond)
+	open := "issues_current"
+	if p.open {
+		open = "issues_open"
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(query, Current, p.cond), OpenIssues, open)
 }

@@ -45,11 +45,31 @@ type Generation struct {
 	everyView   bool
 	Issues      uint64 `json:"issues"`
 	Transitions uint64 `json:"transitions"`
+	// Format is what the generation's pieces are known to hold: a
+	// generation built by an earlier version (0) may take pieces without
+	// issues_open rows.
+	Format uint32 `json:"-"`
 }
+
+// FormatOpenIssues is the format of a generation whose every piece has
+// its open issues in issues_open (0019): this version's builds.
+const FormatOpenIssues = 1
 
 const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
 	sprint_ids, rank, has_description, created_at, updated_at, started_at, done_at, resolved_at, due_date, flagged, blocked_by, blocked_by_open, deleted, version`
+
+// liveColumns are the columns of issues_current and issues_open after gen.
+const liveColumns = issueColumns + `, initial_status_id, initial_status, initial_category,
+	history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
+	time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes`
+
+// openCond is the condition on a row of issues_current that puts it in
+// issues_open as well: not done by either of the two marks a reader of
+// open issues may ask about (no completion, a status outside done). A
+// query of OpenIssues must imply it, so that both tables give it the same
+// rows.
+const openCond = "done_at IS NULL OR status_category != 'done'"
 
 // issueRange is the condition of a step's reads of the Jira tables that
 // keeps them to one piece's range of issue ids: buildPieces binds the
@@ -80,9 +100,7 @@ var buildSteps = []struct{ name, sql string }{
 	// An issue stored before timelines were (none joined: tl_version 0)
 	// counts as created in its current status, until the collector
 	// re-extracts it.
-	{"issues_current", `INSERT INTO issues_current (gen, ` + issueColumns + `, initial_status_id, initial_status, initial_category,
-		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
-		time_criticality, risk_reduction, job_size, has_acceptance, findings, finding_notes)
+	{"issues_current", `INSERT INTO issues_current (gen, ` + liveColumns + `)
 	SELECT toUInt64(?), ` + issueColumns + `, if(tl_version = 0, status_id, initial_status_id), if(tl_version = 0, status_name, initial_status),
 		if(tl_version = 0, status_category, initial_category),
 		history_at, history_id, history_from_status, history_to_status, history_to_status_id, history_from_category, history_to_category,
@@ -94,6 +112,9 @@ var buildSteps = []struct{ name, sql string }{
 	ALL LEFT JOIN (SELECT site, issue_id, version AS tl_version, initial_status_id, initial_status, initial_category, history_at, history_id, history_from_status,
 			history_to_status, history_to_status_id, history_from_category, history_to_category, findings, finding_notes
 		FROM issue_timelines FINAL WHERE ` + issueRange + `) USING (site, issue_id)`},
+	// The issues not done, as they are in issues_current (OpenIssues).
+	{"issues_open", `INSERT INTO issues_open (gen, ` + liveColumns + `)
+	SELECT toUInt64(?), ` + liveColumns + ` FROM issues_current WHERE gen = ? AND (` + openCond + `)`},
 	// The cumulative flow as daily changes per state (FlowEvents summed).
 	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, tupleElement(e, 2) AS day,
@@ -269,9 +290,9 @@ func (s *Store) buildPieces(ctx context.Context, g *Generation, which []int, bas
 	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE has(?, gen)", []any{g.Pieces}, &g.Transitions); err != nil {
 		return fmt.Errorf("count transitions: %w", err)
 	}
-	g.Took = time.Since(g.start)
+	g.Took, g.Format = time.Since(g.start), FormatOpenIssues
 	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions,
-		Pieces: g.Pieces, Bounds: g.Bounds, Base: g.Base, Changed: g.Changed}
+		Pieces: g.Pieces, Bounds: g.Bounds, Base: g.Base, Changed: g.Changed, Format: g.Format}
 	if row.Changed == nil {
 		row.Changed = []string{}
 	}
@@ -412,6 +433,7 @@ type generationRow struct {
 	Bounds      []uint64  `ch:"bounds"`
 	Base        uint64    `ch:"base"`
 	Changed     []string  `ch:"changed"`
+	Format      uint32    `ch:"format"`
 }
 
 // pieces are the partition numbers of the generation's pieces: a
@@ -427,7 +449,7 @@ func (g Generation) pieces() []uint64 {
 // the first build.
 func (s *Store) CurrentGeneration(ctx context.Context) (g Generation, ok bool, err error) {
 	var rows []generationRow
-	if err := s.Select(ctx, &rows, "SELECT gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds FROM derived_generations ORDER BY gen DESC LIMIT 1"); err != nil {
+	if err := s.Select(ctx, &rows, "SELECT gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, format FROM derived_generations ORDER BY gen DESC LIMIT 1"); err != nil {
 		return g, false, fmt.Errorf("current generation: %w", err)
 	}
 	if len(rows) == 0 {
@@ -435,7 +457,7 @@ func (s *Store) CurrentGeneration(ctx context.Context) (g Generation, ok bool, e
 	}
 	r := rows[0]
 	g = Generation{Gen: r.Gen, BuiltAt: r.BuiltAt.UTC(), Took: time.Duration(r.Seconds * float64(time.Second)), Issues: r.Issues, Transitions: r.Transitions,
-		Pieces: r.Pieces, Bounds: r.Bounds, sources: map[string]uint64{}}
+		Pieces: r.Pieces, Bounds: r.Bounds, Format: r.Format, sources: map[string]uint64{}}
 	for i, site := range r.Sites {
 		if i < len(r.Versions) {
 			g.sources[site] = r.Versions[i]
@@ -508,9 +530,10 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 }
 
 // lacksTables says whether a generation was built before a read-model
-// table existed (done_daily, 0018): some piece holding done issues has no
-// rows of it. A refresh would copy such pieces as they are, so it takes a
-// full build. Checked once per Store: every build after it fills them.
+// table existed (done_daily, 0018; issues_open, 0019): some piece lacks
+// its rows (piecesLackingRows). A refresh would copy such pieces as they
+// are, so it takes a full build. Checked once per Store: every build
+// after it fills them.
 func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 	if s.tablesChecked != nil && s.tablesChecked.Load() {
 		return false, nil
@@ -526,18 +549,23 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 }
 
 // piecesLackingRows lists the pieces (by index) that hold done issues but
-// no per-day counts: built before the table existed, or by a process of
-// an earlier version, as in a rolling upgrade, after this process checked
-// the read model at start (lacksTables). A refresh builds them anew with
-// its changed pieces; until then the forecasts undercount their issues.
+// no per-day counts, or open issues but no rows in issues_open: built
+// before the table existed, or by a process of an earlier version, as in
+// a rolling upgrade, after this process checked the read model at start
+// (lacksTables). A refresh builds them anew with its changed pieces; until
+// then the forecasts undercount their issues, and readers of open issues
+// read issues_current (the generation's format says so).
 func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, error) {
 	var rows []struct {
 		Piece uint32 `ch:"piece"`
 	}
 	if err := s.Select(ctx, &rows, `SELECT DISTINCT toUInt32(indexOf(?, gen) - 1) AS piece FROM issues_current
-		WHERE has(?, gen) AND done_at IS NOT NULL AND gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen))`,
-		pieces, pieces, pieces); err != nil {
-		return nil, fmt.Errorf("pieces without per-day counts: %w", err)
+		WHERE has(?, gen) AND (
+			(done_at IS NOT NULL AND gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen)))
+			OR ((`+openCond+`) AND gen NOT IN (SELECT DISTINCT gen FROM issues_open WHERE has(?, gen))))
+		ORDER BY piece`,
+		pieces, pieces, pieces, pieces); err != nil {
+		return nil, fmt.Errorf("pieces without per-day counts or open issues: %w", err)
 	}
 	out := make([]int, len(rows))
 	for i, r := range rows {
