@@ -108,6 +108,12 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 			listed += len(fl.Aging)
 			su, err := ms.Standup(ctx, f)
 			add("standup", su, err)
+			// The stand-up's "aged" line is the flow's 85th percentile
+			// cycle time.
+			if su.CycleN != fl.CycleTime.N || (su.P85CycleDays == nil) != (fl.CycleTime.N < metrics.MinConfidentN) ||
+				su.P85CycleDays != nil && *su.P85CycleDays != *fl.CycleTime.P85 {
+				t.Fatalf("%+v: stand-up's cycle time n %d, p85 %v; the flow's n %d, p85 %v", f, su.CycleN, su.P85CycleDays, fl.CycleTime.N, fl.CycleTime.P85)
+			}
 			if f.Project != "" {
 				bl, err := ms.Backlog(ctx, f, 0, metrics.BacklogRequest{}, metrics.Month)
 				add("backlog", bl, err)
