@@ -287,6 +287,9 @@ func (fx *fixture) load(t *testing.T, st *schema.Store) {
 		created := mustTime(t, 0, is.created)
 		st := fixtureStatuses[is.status]
 		proj, _, _ := strings.Cut(is.key, "-")
+		if p := is.attrs["project"]; p != "" {
+			proj = p // a key that no longer names its project (moved, renamed)
+		}
 		f := map[string]any{"summary": is.attrs["summary"], "issuetype": map[string]any{"name": is.typ, "subtask": is.typ == "Sub-task"}, "project": map[string]string{"key": proj},
 			"created": jiraTime(created), "updated": jiraTime(created),
 			"status": map[string]any{"id": st.id, "name": is.status, "statusCategory": map[string]string{"key": st.cat}}}
