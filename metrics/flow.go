@@ -483,6 +483,27 @@ func (s *Service) DailyThroughput(ctx context.Context, f Filter) ([]int, error) 
 	return out, nil
 }
 
+// WeeklyThroughput is the flow's weekly throughput (Flow.Throughput, the
+// weeks of Week.Buckets) from the per-day counts (DailyThroughput): what
+// the process behaviour chart of throughput needs, without the rest of
+// the flow.
+func (s *Service) WeeklyThroughput(ctx context.Context, f Filter) ([]WeekCount, error) {
+	daily, err := s.DailyThroughput(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	first := f.From.UTC().Truncate(24 * time.Hour)
+	for i, n := range daily {
+		counts[day(Week.Start(first.AddDate(0, 0, i)))] += n
+	}
+	out := []WeekCount{}
+	for _, w := range Week.Buckets(f.From, f.To) {
+		out = append(out, WeekCount{Week: day(w), Count: counts[day(w)]})
+	}
+	return out, nil
+}
+
 // WIPAt counts issues started at or before t and not done by t.
 func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error) {
 	from, args := f.issues()

@@ -78,6 +78,22 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 			if !slices.Equal(fast, want) || !slices.Equal(counted, want) {
 				t.Fatalf("%s, %d days to %s, filter %+v:\nper-day counts %v\ndone dates     %v\nstored issues  %v", when, days, day(end), f, fast, counted, want)
 			}
+			// The weekly throughput from them (the signals' chart) is
+			// the flow's, from whole days and from a range starting
+			// mid-day.
+			for _, g := range []metrics.Filter{f, slow, func() metrics.Filter { h := f; h.From = h.From.Add(7 * time.Hour); return h }()} {
+				weeks, err := ms.WeeklyThroughput(ctx, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fl, err := ms.Flow(ctx, g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(weeks, fl.Throughput) {
+					t.Fatalf("%s, filter %+v:\nweekly from the day counts %v\nthe flow's                 %v", when, g, weeks, fl.Throughput)
+				}
+			}
 		}
 	}
 	check := func(when string) {

@@ -215,7 +215,7 @@ func (s *Service) Signals(ctx context.Context, f Filter, product string, p Perio
 	)
 	err := parallel(
 		func() (err error) { e, err = s.EBM(ctx, f, product, p); return },
-		func() (err error) { flow, err = s.flow(ctx, f, false); return },
+		func() (err error) { flow.Throughput, err = s.WeeklyThroughput(ctx, f); return },
 	)
 	if err != nil {
 		return nil, err
