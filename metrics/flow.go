@@ -448,19 +448,18 @@ func parallel(fns ...func() error) error {
 // DailyThroughput counts issues done per day in [from, to), zeros included.
 // Over whole days and the dimensions the read model's aggregates carry, it
 // reads the per-day counts (done_daily); with a label or key filter, a
-// range not on midnight UTC, or nothing counted there (a generation built
-// before that table), it counts the issues' done dates.
+// range not on midnight UTC, or nothing counted there (none done, or a
+// generation an earlier version recorded: schema.WholePieces), it counts
+// the issues' done dates.
 func (s *Service) DailyThroughput(ctx context.Context, f Filter) ([]int, error) {
 	var rows []struct {
 		Day   time.Time `ch:"d"`
 		Count uint64    `ch:"n"`
 	}
-	midnight := func(t time.Time) bool { return t.UTC().Equal(t.UTC().Truncate(24 * time.Hour)) }
-	if !f.perIssue() && midnight(f.From) && midnight(f.To) {
-		conds, args := f.dimConds()
-		q := `SELECT day AS d, toUInt64(sum(done)) AS n FROM done_daily WHERE ` + strings.Join(conds, " AND ") +
-			` AND day >= toDate(?) AND day < toDate(?) GROUP BY d`
-		if err := s.DB.Select(ctx, &rows, q, append(args, day(f.From), day(f.To))...); err != nil {
+	if f.wholeDays() {
+		conds, args := f.dailyConds()
+		q := `SELECT day AS d, toUInt64(sum(done)) AS n FROM done_daily WHERE ` + conds + ` GROUP BY d`
+		if err := s.DB.Select(ctx, &rows, q, args...); err != nil {
 			return nil, fmt.Errorf("daily throughput: %w", err)
 		}
 	}

@@ -101,6 +101,23 @@ func (f Filter) dimConds() ([]string, []any) {
 	return conds, args
 }
 
+// wholeDays says whether the per-day counts (done_daily) can answer for
+// the issues done in the filter's range: it runs from midnight to midnight
+// UTC and names no label or key.
+func (f Filter) wholeDays() bool {
+	midnight := func(t time.Time) bool { return t.UTC().Equal(t.UTC().Truncate(24 * time.Hour)) }
+	return !f.perIssue() && midnight(f.From) && midnight(f.To)
+}
+
+// dailyConds are the conditions on done_daily of the days in the filter's
+// range; they select nothing from a generation whose pieces may lack those
+// rows (schema.WholePieces), so a reader that finds none counts the issues.
+func (f Filter) dailyConds() (string, []any) {
+	conds, args := f.dimConds()
+	conds = append(conds, schema.WholePieces, "day >= toDate(?) AND day < toDate(?)")
+	return strings.Join(conds, " AND "), append(args, day(f.From), day(f.To))
+}
+
 // perIssue says whether the filter needs the issue itself (its labels or
 // key), beyond the columns aggregates of the read model keep.
 func (f Filter) perIssue() bool { return f.Label != "" || len(f.Keys) > 0 }

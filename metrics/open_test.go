@@ -179,7 +179,7 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, built, err := st.BuildReadModelIfStale(ctx)
-	if err != nil || !built || g.Format != schema.FormatOpenIssues || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] {
+	if err != nil || !built || g.Format != schema.FormatWholePieces || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] {
 		t.Fatalf("the refresh over a piece without open issues: built %v, format %d, %d of %d pieces (first %d → %d), %v",
 			built, g.Format, g.Rebuilt, len(g.Pieces), cur.Pieces[0], g.Pieces[0], err)
 	}

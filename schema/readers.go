@@ -30,6 +30,17 @@ const piecesOf = "if(empty(pieces), [gen], pieces)"
 // reads a few thousand where the other holds every issue.
 const OpenIssues = "{open_issues}"
 
+// WholePieces stands for a condition true when the generation readers use
+// has every piece's rows in every read-model table (its format): a reader
+// of the per-day counts (done_daily) adds it, so that over a generation an
+// earlier version recorded, whose pieces may lack those rows, it reads
+// none and counts the issues instead. Pinned, it is the constant the
+// pinned generation's format gives; else the SQL asks derived_generations.
+const WholePieces = "{whole_pieces}"
+
+var wholePiecesSQL = `((SELECT format FROM derived_generations WHERE gen = (SELECT max(gen) FROM derived_generations)) >= ` +
+	strconv.Itoa(FormatWholePieces) + `)`
+
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
 // (the first at creation) to leaving it; the stay in the current status is
@@ -90,9 +101,9 @@ func PinCurrent(ctx context.Context) context.Context {
 type pinKey struct{}
 
 type pin struct {
-	once sync.Once
-	cond string
-	open bool // the generation's pieces all have their rows in issues_open
+	once  sync.Once
+	cond  string
+	whole bool // the generation's pieces all have rows in every table (its format)
 }
 
 // pinned returns query with the Current condition replaced by the pieces
@@ -101,7 +112,7 @@ type pin struct {
 func (s *Store) pinned(ctx context.Context, query string) string {
 	p, ok := ctx.Value(pinKey{}).(*pin)
 	if !ok || !strings.Contains(query, Current) {
-		return strings.ReplaceAll(query, OpenIssues, "issues_current")
+		return strings.NewReplacer(OpenIssues, "issues_current", WholePieces, wholePiecesSQL).Replace(query)
 	}
 	p.once.Do(func() {
 		g, ok, err := s.CurrentGeneration(ctx)
@@ -114,14 +125,14 @@ func (s *Store) pinned(ctx context.Context, query string) string {
 			list[i] = strconv.FormatUint(v, 10)
 		}
 		p.cond = "gen IN (" + strings.Join(list, ", ") + ")"
-		p.open = g.Format >= FormatOpenIssues
+		p.whole = g.Format >= FormatWholePieces
 	})
 	if p.cond == "" {
-		return strings.ReplaceAll(query, OpenIssues, "issues_current")
+		return strings.NewReplacer(OpenIssues, "issues_current", WholePieces, wholePiecesSQL).Replace(query)
 	}
-	open := "issues_current"
-	if p.open {
-		open = "issues_open"
+	open, whole := "issues_current", "0"
+	if p.whole {
+		open, whole = "issues_open", "1"
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(query, Current, p.cond), OpenIssues, open)
+	return strings.NewReplacer(Current, p.cond, OpenIssues, open, WholePieces, whole).Replace(query)
 }

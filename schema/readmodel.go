@@ -47,13 +47,15 @@ type Generation struct {
 	Transitions uint64 `json:"transitions"`
 	// Format is what the generation's pieces are known to hold: a
 	// generation built by an earlier version (0) may take pieces without
-	// issues_open rows.
+	// issues_open or done_daily rows.
 	Format uint32 `json:"-"`
 }
 
-// FormatOpenIssues is the format of a generation whose every piece has
-// its open issues in issues_open (0019): this version's builds.
-const FormatOpenIssues = 1
+// FormatWholePieces is the format of a generation whose every piece has
+// its rows in every read-model table up to 0019, the per-day counts and
+// the open issues included (piecesLackingRows makes sure of both): this
+// version's builds.
+const FormatWholePieces = 1
 
 const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
@@ -290,7 +292,7 @@ func (s *Store) buildPieces(ctx context.Context, g *Generation, which []int, bas
 	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE has(?, gen)", []any{g.Pieces}, &g.Transitions); err != nil {
 		return fmt.Errorf("count transitions: %w", err)
 	}
-	g.Took, g.Format = time.Since(g.start), FormatOpenIssues
+	g.Took, g.Format = time.Since(g.start), FormatWholePieces
 	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions,
 		Pieces: g.Pieces, Bounds: g.Bounds, Base: g.Base, Changed: g.Changed, Format: g.Format}
 	if row.Changed == nil {
@@ -553,8 +555,9 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 // before the table existed, or by a process of an earlier version, as in
 // a rolling upgrade, after this process checked the read model at start
 // (lacksTables). A refresh builds them anew with its changed pieces; until
-// then the forecasts undercount their issues, and readers of open issues
-// read issues_current (the generation's format says so).
+// then readers of the per-day counts count the issues' done dates, and
+// readers of open issues read issues_current: the generation's format
+// (0) says its pieces may lack the rows (WholePieces, OpenIssues).
 func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, error) {
 	var rows []struct {
 		Piece uint32 `ch:"piece"`
