@@ -101,6 +101,19 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			return
 		},
 		func() error {
+			// From the per-day counts where they answer; else (none
+			// there) from the issues.
+			if f.wholeDays() {
+				conds, dargs := f.dailyConds()
+				q := `SELECT ` + start + `(day) AS p, sum(done) AS n, sumIf(done, work_category = 'feature') AS features FROM done_daily
+					WHERE ` + conds + ` GROUP BY p ORDER BY p`
+				if err := s.DB.Select(ctx, &trend, q, dargs...); err != nil {
+					return fmt.Errorf("innovation trend: %w", err)
+				}
+				if len(trend) > 0 {
+					return nil
+				}
+			}
 			q := `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + from +
 				` WHERE ` + cond + ` GROUP BY p ORDER BY p`
 			if err := s.DB.Select(ctx, &trend, q, all...); err != nil {

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -83,6 +84,23 @@ func TestDailyThroughputFromTheDailyCounts(t *testing.T) {
 			}
 			if !slices.Equal(fast, want) || !slices.Equal(counted, want) || !slices.Equal(pinned, want) {
 				t.Fatalf("%s, %d days to %s, filter %+v:\nper-day counts %v\npinned         %v\ndone dates     %v\nstored issues  %v", when, days, day(end), f, fast, pinned, counted, want)
+			}
+			// The innovation trend from them (the EBM's) is the one
+			// counted from the issues, by week and by month.
+			for _, p := range []metrics.Period{metrics.Week, metrics.Month} {
+				a, err := ms.Quality(ctx, f, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := ms.Quality(ctx, slow, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x, _ := json.Marshal([]any{a.DoneIssues, a.DoneFeatures, a.InnovationRate, a.InnovationTrend})
+				y, _ := json.Marshal([]any{b.DoneIssues, b.DoneFeatures, b.InnovationRate, b.InnovationTrend})
+				if string(x) != string(y) {
+					t.Fatalf("%s, filter %+v, by %s: innovation from the day counts %s, from the issues %s", when, f, p, x, y)
+				}
 			}
 			// The weekly throughput from them (the signals' chart) is
 			// the flow's, from whole days and from a range starting
