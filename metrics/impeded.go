@@ -247,8 +247,10 @@ func (s *Service) blockersDone(ctx context.Context, rows []impRow) ([]blockerDon
 	// every issue.
 	q := `SELECT site, issue_key, done_at FROM issues_current WHERE ` + schema.Current + ` AND issue_key IN (SELECT arrayJoin(?))`
 	var done []blockerDone
-	if err := s.DB.Select(ctx, &done, q+` AND project_key IN (SELECT arrayJoin(?))`, uniq(keys), uniq(projects)); err != nil {
-		return nil, fmt.Errorf("impediments: blocking issues: %w", err)
+	if len(projects) > 0 { // else no key names a project: every one is looked up below
+		if err := s.DB.Select(ctx, &done, q+` AND project_key IN (SELECT arrayJoin(?))`, uniq(keys), uniq(projects)); err != nil {
+			return nil, fmt.Errorf("impediments: blocking issues: %w", err)
+		}
 	}
 	for _, d := range done {
 		delete(want, blockerRef{d.Site, d.Key})

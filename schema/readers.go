@@ -107,8 +107,9 @@ type pin struct {
 }
 
 // pinned returns query with the Current condition replaced by the pieces
-// pinned in ctx, looking them up on first use, and OpenIssues by the table
-// that holds them for that generation.
+// pinned in ctx, looking them up on first use, OpenIssues by the table
+// that holds them for that generation, and WholePieces by its format's
+// answer. Unpinned, OpenIssues is issues_current and WholePieces asks.
 func (s *Store) pinned(ctx context.Context, query string) string {
 	p, ok := ctx.Value(pinKey{}).(*pin)
 	if !ok || !strings.Contains(query, Current) {
