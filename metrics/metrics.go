@@ -137,16 +137,15 @@ func (f Filter) readModelWhere() (string, []any) {
 
 // issues returns a FROM clause over the filtered, live issues of the
 // current generation of the read model (see schema.BuildReadModel).
-func (f Filter) issues() (string, []any) {
-	w, args := f.where()
-	return "(SELECT * FROM issues_current WHERE " + w + ")", args
-}
+func (f Filter) issues() (string, []any) { return f.issuesOf("issues_current") }
 
 // openIssues is issues for a query whose conditions imply that the issue
 // is not done (schema.OpenIssues): it reads only those.
-func (f Filter) openIssues() (string, []any) {
+func (f Filter) openIssues() (string, []any) { return f.issuesOf(schema.OpenIssues) }
+
+func (f Filter) issuesOf(table string) (string, []any) {
 	w, args := f.where()
-	return "(SELECT * FROM " + schema.OpenIssues + " WHERE " + w + ")", args
+	return "(SELECT * FROM " + table + " WHERE " + w + ")", args
 }
 
 func unix(t time.Time) int64 { return t.Unix() }

@@ -41,6 +41,10 @@ const WholePieces = "{whole_pieces}"
 var wholePiecesSQL = `((SELECT format FROM derived_generations WHERE gen = (SELECT max(gen) FROM derived_generations)) >= ` +
 	strconv.Itoa(FormatWholePieces) + `)`
 
+// unpinned puts in a query that no pin serves what stands for the open
+// issues and the format's answer.
+var unpinned = strings.NewReplacer(OpenIssues, "issues_current", WholePieces, wholePiecesSQL)
+
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
 // (the first at creation) to leaving it; the stay in the current status is
@@ -113,7 +117,7 @@ type pin struct {
 func (s *Store) pinned(ctx context.Context, query string) string {
 	p, ok := ctx.Value(pinKey{}).(*pin)
 	if !ok || !strings.Contains(query, Current) {
-		return strings.NewReplacer(OpenIssues, "issues_current", WholePieces, wholePiecesSQL).Replace(query)
+		return unpinned.Replace(query)
 	}
 	p.once.Do(func() {
 		g, ok, err := s.CurrentGeneration(ctx)
@@ -129,7 +133,7 @@ func (s *Store) pinned(ctx context.Context, query string) string {
 		p.whole = g.Format >= FormatWholePieces
 	})
 	if p.cond == "" {
-		return strings.NewReplacer(OpenIssues, "issues_current", WholePieces, wholePiecesSQL).Replace(query)
+		return unpinned.Replace(query)
 	}
 	open, whole := "issues_current", "0"
 	if p.whole {
