@@ -130,10 +130,8 @@ func (m Measure) with(v *float64, n int, low bool) Measure {
 // trends, one for the trend (the pct-th nearest-rank percentile per
 // period).
 func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int, trends bool) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
-	from, args := f.issues()
-	cond, cargs := doneIn(f)
-	all := append(append([]any{}, args...), cargs...)
-	inner := doneRows(from, cond, p.sqlStart()+"(assumeNotNull(done_at)) AS p")
+	from, all := f.doneIssues()
+	inner := doneRows(from, p.sqlStart()+"(assumeNotNull(done_at)) AS p")
 	var rows []struct {
 		Period time.Time `ch:"p"`
 		N      uint64    `ch:"n"`

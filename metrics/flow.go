@@ -233,8 +233,11 @@ type CyclePoint struct {
 }
 
 // doneIn is the condition "done in [from, to)".
+// doneIn is the condition "done in the filter's range", on
+// assumeNotNull(done_at): the sorting key of issues_done, whose index
+// selects the range's granules (Filter.doneIssues).
 func doneIn(f Filter) (string, []any) {
-	return "done_at IS NOT NULL AND done_at >= toDateTime(?) AND done_at < toDateTime(?)", []any{unix(f.From), unix(f.To)}
+	return "done_at IS NOT NULL AND assumeNotNull(done_at) >= toDateTime(?) AND assumeNotNull(done_at) < toDateTime(?)", []any{unix(f.From), unix(f.To)}
 }
 
 // Flow computes lead and cycle time of the issues done in the period,
@@ -245,18 +248,16 @@ func (s *Service) Flow(ctx context.Context, f Filter) (Flow, error) { return s.f
 // flow computes the flow measures; impeded: with each aging item's
 // impediments (a replay the callers that only want the statistics skip).
 func (s *Service) flow(ctx context.Context, f Filter, impeded bool) (Flow, error) {
-	from, args := f.issues()
-	cond, cargs := doneIn(f)
-	all := append(append([]any{}, args...), cargs...)
+	from, args := f.doneIssues()
 	out := Flow{From: day(f.From), To: day(f.To)}
 	var inProgress []ImpededIssue
 	err := parallel(
-		func() error { return s.flowPass(ctx, f, from, cond, all, &out) },
+		func() error { return s.flowPass(ctx, f, from, args, &out) },
 		func() (err error) { out.WIP, err = s.WIPAt(ctx, f, s.Now().UTC()); return },
 		func() (err error) { out.Aging, err = s.Aging(ctx, f); return },
 		func() (err error) {
 			if impeded {
-				inProgress, err = s.impeded(ctx, f, frag(inProgressCond), true)
+				inProgress, err = s.impeded(ctx, f, inProgressNow)
 			}
 			return
 		},
@@ -267,8 +268,7 @@ func (s *Service) flow(ctx context.Context, f Filter, impeded bool) (Flow, error
 			// Beyond MaxCyclePoints, a uniform sample, not the first ones
 			// done: the chart stays fair (and sorting only the sample halves
 			// the cost at 500k issues).
-			started := cat(frag(" WHERE "+cond+" AND started_at IS NOT NULL", cargs...))
-			issues := cat(f.issuesFrom(), started)
+			issues := cat(f.doneIssuesFrom(), " WHERE started_at IS NOT NULL")
 			sel := cat(`SELECT issue_key, summary, issue_type, assumeNotNull(done_at) AS done,
 				(`+schema.CycleSeconds+`) / 86400 AS cycle_days
 				FROM `, issues, uniformSample(issues, MaxCyclePoints))
@@ -329,10 +329,9 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 	err := parallel(
 		func() (err error) { out.TimeInStatus, err = s.TimeInStatus(ctx, f); return },
 		func() error {
-			from, args := f.issues()
-			cond, cargs := doneIn(f)
-			q := "SELECT toInt64(sum(" + schema.CycleSeconds + ")) FROM " + from + " WHERE " + cond + " AND started_at IS NOT NULL"
-			if err := s.DB.QueryRow(ctx, q, append(append([]any{}, args...), cargs...), &cycle); err != nil {
+			from, args := f.doneIssues()
+			q := "SELECT toInt64(sum(" + schema.CycleSeconds + ")) FROM " + from + " WHERE started_at IS NOT NULL"
+			if err := s.DB.QueryRow(ctx, q, args, &cycle); err != nil {
 				return fmt.Errorf("cycle time: %w", err)
 			}
 			return nil
@@ -363,12 +362,12 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 	return out, nil
 }
 
-// flowPass reads the issues done in the period once.
-func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, args []any, out *Flow) error {
+// flowPass reads the issues done in the period (from) once.
+func (s *Service) flowPass(ctx context.Context, f Filter, from string, args []any, out *Flow) error {
 	q := `SELECT ` + leadCycleAggregates + `,
 		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist,
 		countIf(rbc), countIf(cbc), countIf(dbs), countIf(reo), countIf(mbk)
-		FROM (` + doneRows(from, cond, "toMonday(assumeNotNull(done_at)) AS wk, "+flowCaveatColumns) + `)`
+		FROM (` + doneRows(from, "toMonday(assumeNotNull(done_at)) AS wk, "+flowCaveatColumns) + `)`
 	var lc leadCycle
 	var weeks, hist []any
 	if err := s.DB.QueryRow(ctx, q, args, append(append(lc.dest(), &weeks, &hist), out.caveats.dest()...)...); err != nil {
@@ -402,12 +401,12 @@ func (s *Service) flowPass(ctx context.Context, f Filter, from, cond string, arg
 	return nil
 }
 
-// doneRows is a subquery of the issues done in [from, to) (cond) with their
-// lead and cycle time in seconds and whether they were started (cycle
-// time counts only then), and one more column, extra.
-func doneRows(from, cond, extra string) string {
+// doneRows is a subquery of the issues done (from: Filter.doneIssues)
+// with their lead and cycle time in seconds and whether they were started
+// (cycle time counts only then), and one more column, extra.
+func doneRows(from, extra string) string {
 	return `SELECT ` + schema.LeadSeconds + ` AS lead, started_at IS NOT NULL AS started, ` + schema.CycleSeconds + ` AS cyc,
-		` + extra + ` FROM ` + from + ` WHERE ` + cond
+		` + extra + ` FROM ` + from
 }
 
 // leadCycleAggregates are the statistics of lead and cycle time over
@@ -464,10 +463,9 @@ func (s *Service) DailyThroughput(ctx context.Context, f Filter) ([]int, error) 
 		}
 	}
 	if len(rows) == 0 {
-		from, args := f.issues()
-		cond, cargs := doneIn(f)
-		q := `SELECT toDate(assumeNotNull(done_at)) AS d, count() AS n FROM ` + from + ` WHERE ` + cond + ` GROUP BY d`
-		if err := s.DB.Select(ctx, &rows, q, append(args, cargs...)...); err != nil {
+		from, args := f.doneIssues()
+		q := `SELECT toDate(assumeNotNull(done_at)) AS d, count() AS n FROM ` + from + ` GROUP BY d`
+		if err := s.DB.Select(ctx, &rows, q, args...); err != nil {
 			return nil, fmt.Errorf("daily throughput: %w", err)
 		}
 	}
@@ -643,13 +641,12 @@ func (s *Service) TimeInStatus(ctx context.Context, f Filter) ([]StatusTime, err
 			GROUP BY st, cat ORDER BY total DESC, st`
 		args = append(dargs, day(f.From), day(f.To))
 	} else {
-		from, fargs := f.issues()
-		cond, cargs := doneIn(f)
+		var from string
+		from, args = f.doneIssues()
 		q = `SELECT st, cat, count() AS n, toInt64(sum(secs)) AS total, toInt64(quantileExact(0.49999999999)(secs)) AS med FROM (
 			SELECT tupleElement(stay, 1) AS st, tupleElement(stay, 2) AS cat, tupleElement(stay, 3) AS secs
-			FROM (SELECT arrayJoin(` + schema.Stays + `) AS stay FROM ` + from + ` WHERE ` + cond + `))
+			FROM (SELECT arrayJoin(` + schema.Stays + `) AS stay FROM ` + from + `))
 			GROUP BY st, cat ORDER BY total DESC, st`
-		args = append(append([]any{}, fargs...), cargs...)
 	}
 	var rows []StatusTime
 	if err := s.DB.Select(ctx, &rows, q, args...); err != nil {

@@ -60,8 +60,9 @@ const (
 // MaxImpededIssues when more) or, inProgress, those in progress now (until
 // now; the oldest MaxImpededIssues). The flag's and links' changes come from
 // field_changes, read without FINAL and deduplicated here by history item.
-func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress bool) ([]ImpededIssue, error) {
-	rows, hs, err := s.workHistories(ctx, f, cond, inProgress, !inProgress)
+func (s *Service) impeded(ctx context.Context, f Filter, set workSet) ([]ImpededIssue, error) {
+	rows, hs, err := s.workHistories(ctx, f, set)
+	inProgress := set == inProgressNow
 	if err != nil {
 		return nil, err
 	}
@@ -80,25 +81,40 @@ func (s *Service) impeded(ctx context.Context, f Filter, cond sqlf, inProgress b
 	return out, nil
 }
 
+// workSet says which started issues of a filter workHistories reads, and
+// so which table (the open or the done issues) holds them.
+type workSet int
+
+const (
+	// inProgressNow: the issues in progress now, each ending now.
+	inProgressNow workSet = iota
+	// doneInRange: the issues done in the filter's range, each ending at
+	// its completion; a uniform sample of MaxImpededSample when more.
+	doneInRange
+	// everyStarted: every started issue of the filter (a retrospective's
+	// items), each ending at its completion or now.
+	everyStarted
+)
+
 // workHistories reads what the impediment replay needs of the started
-// issues of the filter that meet cond, each ending at its completion or
-// now (inProgress: at now); sample: a uniform sample of
-// MaxImpededSample when more, else the oldest MaxImpededIssues.
-func (s *Service) workHistories(ctx context.Context, f Filter, cond sqlf, inProgress, sample bool) ([]impRow, []WorkHistory, error) {
+// issues of set, the oldest MaxImpededIssues (doneInRange: a sample).
+func (s *Service) workHistories(ctx context.Context, f Filter, set workSet) ([]impRow, []WorkHistory, error) {
 	now := s.Now().UTC()
+	inProgress := set == inProgressNow
 	var rows []impRow
 	cols := `SELECT site, issue_id, issue_key, summary, status_name, priority, created_at, updated_at,
 		assumeNotNull(started_at) AS started, done_at, flagged, blocked_by, blocked_by_open, initial_status, history_at, history_to_status FROM `
-	from := f.issuesFrom()
-	if inProgress {
-		from = f.openIssuesFrom() // cond is inProgressCond
-	}
-	sel := cat(cols, from, ` WHERE started_at IS NOT NULL AND `, cond, ` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
-	if sample {
-		// Done issues beyond MaxImpededSample: a uniform sample, as the
-		// cycle-time scatterplot's points, never the first ones done.
-		issues := cat(f.issuesFrom(), ` WHERE started_at IS NOT NULL AND `, cond)
+	var sel sqlf
+	switch set {
+	case inProgressNow:
+		sel = cat(cols, f.openIssuesFrom(), ` WHERE started_at IS NOT NULL AND `+inProgressCond+` ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
+	case doneInRange:
+		// Beyond MaxImpededSample: a uniform sample, as the cycle-time
+		// scatterplot's points, never the first ones done.
+		issues := cat(f.doneIssuesFrom(), ` WHERE started_at IS NOT NULL`)
 		sel = cat(cols, issues, uniformSample(issues, MaxImpededSample))
+	default:
+		sel = cat(cols, f.issuesFrom(), ` WHERE started_at IS NOT NULL ORDER BY started, issue_key LIMIT `+strconv.Itoa(MaxImpededIssues))
 	}
 	if err := s.DB.Select(ctx, &rows, sel.text, sel.args...); err != nil {
 		return nil, nil, fmt.Errorf("impediments: %w", err)
@@ -323,13 +339,12 @@ const MaxImpededListed = 200
 
 // Impediments replays the impediments of the issues done in the period.
 func (s *Service) Impediments(ctx context.Context, f Filter) (PeriodImpediments, error) {
-	cond, cargs := doneIn(f)
 	var done []ImpededIssue
 	var of uint64
 	err := parallel(
-		func() (err error) { done, err = s.impeded(ctx, f, frag(cond, cargs...), false); return },
+		func() (err error) { done, err = s.impeded(ctx, f, doneInRange); return },
 		func() error {
-			q := cat(`SELECT count() FROM `, f.issuesFrom(), frag(" WHERE started_at IS NOT NULL AND "+cond, cargs...))
+			q := cat(`SELECT count() FROM `, f.doneIssuesFrom(), " WHERE started_at IS NOT NULL")
 			return s.DB.QueryRow(ctx, q.text, q.args, &of)
 		},
 	)

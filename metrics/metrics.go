@@ -143,6 +143,16 @@ func (f Filter) issues() (string, []any) { return f.issuesOf("issues_current") }
 // is not done (schema.OpenIssues): it reads only those.
 func (f Filter) openIssues() (string, []any) { return f.issuesOf(schema.OpenIssues) }
 
+// doneIssues is issues done in the filter's range (doneIn, inside the
+// subquery): from issues_done, in order of completion, where the pinned
+// generation has it (schema.DoneIssues), so that a range reads its own
+// granules, not every issue of the project.
+func (f Filter) doneIssues() (string, []any) {
+	w, args := f.where()
+	cond, cargs := doneIn(f)
+	return "(SELECT * FROM " + schema.DoneIssues + " WHERE " + w + " AND " + cond + ")", append(args, cargs...)
+}
+
 func (f Filter) issuesOf(table string) (string, []any) {
 	w, args := f.where()
 	return "(SELECT * FROM " + table + " WHERE " + w + ")", args

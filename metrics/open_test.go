@@ -15,16 +15,19 @@ import (
 )
 
 // The readers of the issues not done (aging, work in progress and its
-// impediments, the open backlog, initiatives' open epics) give the same
-// answers from issues_open, which a request pinned to a generation of this
-// version reads, as from every issue in issues_current, which an unpinned
-// read and a generation of an earlier version take. The issues include the
-// shapes that sit between done and not done: a done status without a
-// completion, a completion in a status that is not done (to do, in
-// progress). In a rolling upgrade a piece without those rows, in a
-// generation recorded by the earlier version, is read from issues_current;
-// the next refresh here builds it anew.
-func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
+// impediments, the open backlog, initiatives' open epics) and of the
+// issues done in a range (lead and cycle time, throughput, the
+// scatterplot, time in status, impediments, quality, value, the EBM
+// measures) give the same answers from issues_open and issues_done, which
+// a request pinned to a generation of this version reads, as from every
+// issue in issues_current, which an unpinned read and a generation of an
+// earlier version take. The issues include the shapes that sit between
+// done and not done: a done status without a completion, a completion in
+// a status that is not done (to do, in progress). In a rolling upgrade a
+// piece without those rows, in a generation recorded by an earlier
+// version, is read from issues_current; the next refresh here builds it
+// anew.
+func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 	ctx := t.Context()
 	dsn := chtest.DSN(t)
 	st := chtest.StoreAt(t, dsn)
@@ -95,14 +98,18 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 	}
 	ms := metrics.New(st)
 	ms.Now = func() time.Time { return now }
-	var open uint64
+	var open, done uint64
 	if err := st.QueryRow(ctx, "SELECT count() FROM issues_open WHERE "+schema.Current, nil, &open); err != nil || open == 0 || open >= uint64(len(issues)) {
 		t.Fatalf("issues_open holds %d of %d issues (%v)", open, len(issues), err)
 	}
-	// answers are the JSON of every reader of open issues, with ctx.
-	answers := func(ctx context.Context) (map[string]string, int) {
+	if err := st.QueryRow(ctx, "SELECT count() FROM issues_done WHERE "+schema.Current, nil, &done); err != nil || done == 0 || done >= uint64(len(issues)) {
+		t.Fatalf("issues_done holds %d of %d issues (%v)", done, len(issues), err)
+	}
+	// answers are the JSON of every reader of open or done issues, with
+	// ctx, and how many of each they listed or counted.
+	answers := func(ctx context.Context) (map[string]string, int, int) {
 		out := map[string]string{}
-		var listed int
+		var listed, counted int
 		for _, f := range []metrics.Filter{{}, {Project: "Q"}, {Project: "P", Types: []string{"Story"}}, {WorkCategory: "defect"}, {Label: "must-have"}, {Keys: []string{legacy}}} {
 			f.From, f.To = now.AddDate(0, -6, 0), now
 			add := func(name string, v any, err error) {
@@ -115,6 +122,19 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 			fl, err := ms.Flow(ctx, f)
 			add("flow", fl, err)
 			listed += len(fl.Aging)
+			counted += fl.LeadTime.N
+			times, err := ms.StatusTimes(ctx, f)
+			add("status times", times, err)
+			daily, err := ms.DailyThroughput(ctx, f)
+			add("daily throughput", daily, err)
+			imp, err := ms.Impediments(ctx, f)
+			add("impediments", imp, err)
+			q, err := ms.Quality(ctx, f, metrics.Month)
+			add("quality", q, err)
+			v, err := ms.ValueDelivered(ctx, f, metrics.Month)
+			add("value", v, err)
+			e, err := ms.EBMCompared(ctx, f, f.Project, metrics.Month)
+			add("ebm", e, err)
 			su, err := ms.Standup(ctx, f)
 			add("standup", su, err)
 			// The stand-up's "aged" line is the flow's 85th percentile
@@ -131,22 +151,22 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 				add("epics", ep, err)
 			}
 		}
-		return out, listed
+		return out, listed, counted
 	}
 	same := func(when string) {
 		t.Helper()
-		fromOpen, listed := answers(schema.PinCurrent(ctx))
-		fromAll, _ := answers(ctx)
-		if listed < 100 {
-			t.Fatalf("%s: %d open issues listed: the fixture misses the path", when, listed)
+		fromOwn, listed, counted := answers(schema.PinCurrent(ctx))
+		fromAll, _, _ := answers(ctx)
+		if listed < 100 || counted < 100 {
+			t.Fatalf("%s: %d open issues listed, %d done ones counted: the fixture misses the path", when, listed, counted)
 		}
 		for k, want := range fromAll {
-			if got := fromOpen[k]; got != want {
-				t.Fatalf("%s: %s from issues_open:\n%s\nfrom issues_current:\n%s", when, k, got, want)
+			if got := fromOwn[k]; got != want {
+				t.Fatalf("%s: %s from issues_open and issues_done:\n%s\nfrom issues_current:\n%s", when, k, got, want)
 			}
 		}
 	}
-	t.Logf("shapes: %v; %d of %d issues open", shapes, open, len(issues))
+	t.Logf("shapes: %v; %d of %d issues open, %d done", shapes, open, len(issues), done)
 	same("after a full build")
 
 	// A refresh: some issues done, one reopened to to-do with its
@@ -165,32 +185,46 @@ func TestOpenIssuesReadTheSameAsEveryIssue(t *testing.T) {
 	}
 	same("after a refresh")
 
-	// A rolling upgrade: a process of the earlier version recorded a
-	// generation whose first piece it built without issues_open rows
-	// (here: the rows dropped and the generation recorded again, format 0).
-	cur, _, err := st.CurrentGeneration(ctx)
-	if err != nil || len(cur.Pieces) < 3 {
-		t.Fatalf("current generation: %d pieces, %v", len(cur.Pieces), err)
+	// A rolling upgrade: a process of an earlier version recorded a
+	// generation whose first piece it built without the rows of the
+	// tables that version did not know (here: the rows dropped and the
+	// generation recorded again with that version's format): without
+	// issues_done (format 1), then without issues_open either (format 0).
+	// The next refresh here builds that piece anew with the changed one.
+	for k, format := range []uint32{schema.FormatDaily, 0} {
+		cur, _, err := st.CurrentGeneration(ctx)
+		if err != nil || len(cur.Pieces) < 3 {
+			t.Fatalf("current generation: %d pieces, %v", len(cur.Pieces), err)
+		}
+		lacking := []string{"issues_done"}
+		if format == 0 {
+			lacking = append(lacking, "issues_open")
+		}
+		for _, table := range lacking {
+			if err := st.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE gen = ?", cur.Pieces[0]); err != nil {
+				t.Fatal(err)
+			}
+			for n := uint64(1); n > 0; time.Sleep(50 * time.Millisecond) {
+				st.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE gen = ?", []any{cur.Pieces[0]}, &n)
+			}
+		}
+		if err := st.Exec(ctx, `INSERT INTO derived_generations (gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed, format)
+			SELECT gen + 1, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed, ? FROM derived_generations WHERE gen = ?`,
+			format, cur.Gen); err != nil {
+			t.Fatal(err)
+		}
+		same(fmt.Sprintf("in a generation of an earlier version (format %d)", format))
+		// A change in the last piece.
+		is := &issues[399-k]
+		is.StatusCategory, is.DoneAt, is.Version = "indeterminate", nil, uint64(10+k) // newer than every row stored
+		if err := st.InsertIssues(ctx, []evident.Issue{*is}); err != nil {
+			t.Fatal(err)
+		}
+		g, built, err := st.BuildReadModelIfStale(ctx)
+		if err != nil || !built || g.Format != schema.FormatCurrent || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] {
+			t.Fatalf("the refresh over a piece without %v: built %v, format %d, %d of %d pieces (first %d → %d), %v",
+				lacking, built, g.Format, g.Rebuilt, len(g.Pieces), cur.Pieces[0], g.Pieces[0], err)
+		}
+		same(fmt.Sprintf("after the refresh that built the piece without %v anew", lacking))
 	}
-	if err := st.Exec(ctx, "ALTER TABLE issues_open DELETE WHERE gen = ?", cur.Pieces[0]); err != nil {
-		t.Fatal(err)
-	}
-	for n := uint64(1); n > 0; time.Sleep(50 * time.Millisecond) {
-		st.QueryRow(ctx, "SELECT count() FROM issues_open WHERE gen = ?", []any{cur.Pieces[0]}, &n)
-	}
-	if err := st.Exec(ctx, `INSERT INTO derived_generations (gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed)
-		SELECT gen + 1, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed FROM derived_generations WHERE gen = ?`, cur.Gen); err != nil {
-		t.Fatal(err)
-	}
-	same("in a generation of an earlier version")
-	issues[399].StatusCategory, issues[399].DoneAt, issues[399].Version = "indeterminate", nil, 3
-	if err := st.InsertIssues(ctx, issues[399:]); err != nil {
-		t.Fatal(err)
-	}
-	g, built, err := st.BuildReadModelIfStale(ctx)
-	if err != nil || !built || g.Format != schema.FormatWholePieces || g.Rebuilt != 2 || g.Pieces[0] == cur.Pieces[0] {
-		t.Fatalf("the refresh over a piece without open issues: built %v, format %d, %d of %d pieces (first %d → %d), %v",
-			built, g.Format, g.Rebuilt, len(g.Pieces), cur.Pieces[0], g.Pieces[0], err)
-	}
-	same("after the refresh that built it anew")
 }

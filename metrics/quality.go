@@ -52,9 +52,8 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool) (Quality, error) {
 	out := Quality{Period: p}
 	from, args := f.issues()
+	doneFrom, dargs := f.doneIssues()
 	start := p.sqlStart()
-	cond, cargs := doneIn(f)
-	all := append(append([]any{}, args...), cargs...)
 	var flows []struct {
 		Period   time.Time `ch:"p"`
 		Created  uint64    `ch:"created"`
@@ -71,15 +70,12 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			if !trends {
 				return nil
 			}
-			in := func(col string) sqlf {
-				return frag(col+" >= toDateTime(?) AND "+col+" < toDateTime(?)", unix(f.From), unix(f.To))
-			}
 			sel := cat(`SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
 				SELECT `+start+`(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM `, f.issuesFrom(), `
-				WHERE work_category = 'defect' AND `, in("created_at"), `
+				WHERE work_category = 'defect' AND `, frag("created_at >= toDateTime(?) AND created_at < toDateTime(?)", unix(f.From), unix(f.To)), `
 				UNION ALL
-				SELECT `+start+`(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM `, f.issuesFrom(), `
-				WHERE work_category = 'defect' AND done_at IS NOT NULL AND `, in("done_at"), `
+				SELECT `+start+`(assumeNotNull(done_at)) AS p, toUInt64(0) AS c, toUInt64(1) AS r FROM `, f.doneIssuesFrom(), `
+				WHERE work_category = 'defect'
 			) GROUP BY p ORDER BY p`)
 			if err := s.DB.Select(ctx, &flows, sel.text, sel.args...); err != nil {
 				return fmt.Errorf("defect trend: %w", err)
@@ -97,7 +93,7 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			return nil
 		},
 		func() (err error) {
-			out.TimeToRepair, err = s.stats(ctx, schema.LeadSeconds, from, all, cond+" AND work_category = 'incident'")
+			out.TimeToRepair, err = s.stats(ctx, schema.LeadSeconds, doneFrom, dargs, "work_category = 'incident'")
 			return
 		},
 		func() error {
@@ -114,9 +110,9 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 					return nil
 				}
 			}
-			q := `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + from +
-				` WHERE ` + cond + ` GROUP BY p ORDER BY p`
-			if err := s.DB.Select(ctx, &trend, q, all...); err != nil {
+			q := `SELECT ` + start + `(assumeNotNull(done_at)) AS p, count() AS n, countIf(work_category = 'feature') AS features FROM ` + doneFrom +
+				` GROUP BY p ORDER BY p`
+			if err := s.DB.Select(ctx, &trend, q, dargs...); err != nil {
 				return fmt.Errorf("innovation trend: %w", err)
 			}
 			return nil

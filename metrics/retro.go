@@ -86,7 +86,7 @@ func (s *Service) Retrospective(ctx context.Context, f Filter, sprintID uint64) 
 		func() (err error) { page, err = s.Issues(ctx, items, 1000, 0); return },
 		func() (err error) {
 			if len(items.Keys) > 0 {
-				rows, hs, err = s.workHistories(ctx, items, frag("1"), false, false)
+				rows, hs, err = s.workHistories(ctx, items, everyStarted)
 			}
 			return
 		},

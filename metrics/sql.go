@@ -55,6 +55,11 @@ func (f Filter) openIssuesFrom() sqlf {
 	return frag(from, args...)
 }
 
+func (f Filter) doneIssuesFrom() sqlf {
+	from, args := f.doneIssues()
+	return frag(from, args...)
+}
+
 // uniformSample is the tail of a query over issues (a FROM … WHERE with
 // its conditions) that keeps a uniform sample of at most n of them, by a
 // hash of the issue, not the first ones: only the issues whose hash is a

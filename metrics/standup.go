@@ -46,17 +46,16 @@ func (s *Service) Standup(ctx context.Context, f Filter) (Standup, error) {
 	var items []ImpededIssue
 	var n uint64
 	var p85 int64
-	cond, cargs := doneIn(f)
 	err := parallel(
 		func() (err error) {
-			items, err = s.impeded(ctx, f, frag(inProgressCond), true)
+			items, err = s.impeded(ctx, f, inProgressNow)
 			return err
 		},
 		func() error {
 			// The flow's 85th percentile cycle time (nearest rank), selected
 			// in ClickHouse: the values are not sent.
-			sel := cat(`SELECT count(), toInt64(quantileExact(`+levelOf(85)+`)(`+schema.CycleSeconds+`)) FROM `, f.issuesFrom(),
-				frag(" WHERE started_at IS NOT NULL AND "+cond, cargs...))
+			sel := cat(`SELECT count(), toInt64(quantileExact(`+levelOf(85)+`)(`+schema.CycleSeconds+`)) FROM `, f.doneIssuesFrom(),
+				" WHERE started_at IS NOT NULL")
 			if err := s.DB.QueryRow(ctx, sel.text, sel.args, &n, &p85); err != nil {
 				return fmt.Errorf("standup cycle times: %w", err)
 			}

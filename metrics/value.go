@@ -157,9 +157,7 @@ func (s *Service) ValueDelivered(ctx context.Context, f Filter, p Period) (Value
 // valueDelivered is ValueDelivered; without list, the value and effort of
 // each item is not read (out.ValueEffort is empty): EBM shows the totals.
 func (s *Service) valueDelivered(ctx context.Context, f Filter, p Period, list bool) (ValueDelivered, error) {
-	from, args := f.issues()
-	cond, cargs := doneIn(f)
-	all := append(append([]any{}, args...), cargs...)
+	from, args := f.doneIssues()
 	var rows []struct {
 		Period    time.Time `ch:"p"`
 		Value     float64   `ch:"v"`
@@ -167,8 +165,8 @@ func (s *Service) valueDelivered(ctx context.Context, f Filter, p Period, list b
 		WithValue uint64    `ch:"wv"`
 	}
 	q := `SELECT ` + p.sqlStart() + `(assumeNotNull(done_at)) AS p, sum(ifNull(business_value, 0)) AS v, count() AS n,
-		countIf(business_value IS NOT NULL) AS wv FROM ` + from + ` WHERE ` + cond + ` GROUP BY p ORDER BY p`
-	if err := s.DB.Select(ctx, &rows, q, all...); err != nil {
+		countIf(business_value IS NOT NULL) AS wv FROM ` + from + ` GROUP BY p ORDER BY p`
+	if err := s.DB.Select(ctx, &rows, q, args...); err != nil {
 		return ValueDelivered{}, fmt.Errorf("value delivered: %w", err)
 	}
 	out := ValueDelivered{Trend: []ValuePoint{}}
@@ -189,8 +187,8 @@ func (s *Service) valueDelivered(ctx context.Context, f Filter, p Period, list b
 		return out, nil
 	}
 	q = `SELECT issue_key, summary, assumeNotNull(business_value) AS value, assumeNotNull(story_points) AS points FROM ` + from +
-		` WHERE ` + cond + ` AND business_value IS NOT NULL AND story_points IS NOT NULL ORDER BY value DESC, issue_key LIMIT 500`
-	if err := s.DB.Select(ctx, &out.ValueEffort, q, all...); err != nil {
+		` WHERE business_value IS NOT NULL AND story_points IS NOT NULL ORDER BY value DESC, issue_key LIMIT 500`
+	if err := s.DB.Select(ctx, &out.ValueEffort, q, args...); err != nil {
 		return out, fmt.Errorf("value vs effort: %w", err)
 	}
 	if out.ValueEffort == nil {

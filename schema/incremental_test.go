@@ -84,6 +84,7 @@ func TestIncrementalReadModelEqualsFullBuild(t *testing.T) {
 var readModelViews = []string{
 	`SELECT * FROM issues_current WHERE ` + schema.Current,
 	`SELECT * FROM issues_open WHERE ` + schema.Current,
+	`SELECT * FROM issues_done WHERE ` + schema.Current,
 	`SELECT * FROM sprint_members WHERE ` + schema.Current,
 	`SELECT * FROM refinement_days WHERE ` + schema.Current,
 	`SELECT site, project_key, issue_type, work_category, kind, day, state, sum(delta) FROM cfd_daily WHERE ` + schema.Current + `

@@ -46,16 +46,24 @@ type Generation struct {
 	Issues      uint64 `json:"issues"`
 	Transitions uint64 `json:"transitions"`
 	// Format is what the generation's pieces are known to hold: a
-	// generation built by an earlier version (0) may take pieces without
-	// issues_open or done_daily rows.
+	// generation built by an earlier version may take pieces without
+	// the rows of a table added after it.
 	Format uint32 `json:"-"`
 }
 
-// FormatWholePieces is the format of a generation whose every piece has
-// its rows in every read-model table up to 0019, the per-day counts and
-// the open issues included (piecesLackingRows makes sure of both): this
-// version's builds.
-const FormatWholePieces = 1
+// The formats a generation records: which tables every one of its pieces
+// has rows in (piecesLackingRows makes sure of it before a build records
+// the format).
+const (
+	// FormatDaily: the per-day counts (done_daily, 0018) and the open
+	// issues (issues_open, 0019); 0 is a generation of an earlier
+	// version, whose pieces may lack them (WholePieces, OpenIssues).
+	FormatDaily = 1
+	// FormatDone: the done issues as well (issues_done, 0020; DoneIssues).
+	FormatDone = 2
+	// FormatCurrent is the format of this version's builds.
+	FormatCurrent = FormatDone
+)
 
 const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
 	status_category, priority, labels, components, fix_versions, parent_key, epic_key, story_points, business_value,
@@ -117,6 +125,10 @@ var buildSteps = []struct{ name, sql string }{
 	// The issues not done, as they are in issues_current (OpenIssues).
 	{"issues_open", `INSERT INTO issues_open (gen, ` + liveColumns + `)
 	SELECT toUInt64(?), ` + liveColumns + ` FROM issues_current WHERE gen = ? AND (` + openCond + `)`},
+	// The issues done, as they are in issues_current, in order of
+	// completion (DoneIssues).
+	{"issues_done", `INSERT INTO issues_done (gen, ` + liveColumns + `)
+	SELECT toUInt64(?), ` + liveColumns + ` FROM issues_current WHERE gen = ? AND done_at IS NOT NULL`},
 	// The cumulative flow as daily changes per state (FlowEvents summed).
 	{"cfd_daily", `INSERT INTO cfd_daily (gen, site, project_key, issue_type, work_category, kind, day, state, delta)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, tupleElement(e, 1) AS kind, tupleElement(e, 2) AS day,
@@ -292,7 +304,7 @@ func (s *Store) buildPieces(ctx context.Context, g *Generation, which []int, bas
 	if err := s.QueryRow(ctx, "SELECT sum(uses) FROM status_usage WHERE has(?, gen)", []any{g.Pieces}, &g.Transitions); err != nil {
 		return fmt.Errorf("count transitions: %w", err)
 	}
-	g.Took, g.Format = time.Since(g.start), FormatWholePieces
+	g.Took, g.Format = time.Since(g.start), FormatCurrent
 	row := generationRow{Gen: g.Gen, BuiltAt: g.BuiltAt, Seconds: g.Took.Seconds(), Issues: g.Issues, Transitions: g.Transitions,
 		Pieces: g.Pieces, Bounds: g.Bounds, Base: g.Base, Changed: g.Changed, Format: g.Format}
 	if row.Changed == nil {
@@ -532,7 +544,7 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 }
 
 // lacksTables says whether a generation was built before a read-model
-// table existed (done_daily, 0018; issues_open, 0019): some piece lacks
+// table existed (done_daily, 0018; issues_open, 0019; issues_done, 0020): some piece lacks
 // its rows (piecesLackingRows). A refresh would copy such pieces as they
 // are, so it takes a full build. Checked once per Store: every build
 // after it fills them.
@@ -551,24 +563,26 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 }
 
 // piecesLackingRows lists the pieces (by index) that hold done issues but
-// no per-day counts, or open issues but no rows in issues_open: built
-// before the table existed, or by a process of an earlier version, as in
-// a rolling upgrade, after this process checked the read model at start
-// (lacksTables). A refresh builds them anew with its changed pieces; until
-// then readers of the per-day counts count the issues' done dates, and
-// readers of open issues read issues_current: the generation's format
-// (0) says its pieces may lack the rows (WholePieces, OpenIssues).
+// no per-day counts or no rows in issues_done, or open issues but no rows
+// in issues_open: built before the table existed, or by a process of an
+// earlier version, as in a rolling upgrade, after this process checked
+// the read model at start (lacksTables). A refresh builds them anew with
+// its changed pieces; until then readers of the per-day counts count the
+// issues' done dates, and readers of open or done issues read
+// issues_current: the generation's format says its pieces may lack the
+// rows (WholePieces, OpenIssues, DoneIssues).
 func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, error) {
 	var rows []struct {
 		Piece uint32 `ch:"piece"`
 	}
 	if err := s.Select(ctx, &rows, `SELECT DISTINCT toUInt32(indexOf(?, gen) - 1) AS piece FROM issues_current
 		WHERE has(?, gen) AND (
-			(done_at IS NOT NULL AND gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen)))
+			(done_at IS NOT NULL AND (gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen))
+				OR gen NOT IN (SELECT DISTINCT gen FROM issues_done WHERE has(?, gen))))
 			OR ((`+openCond+`) AND gen NOT IN (SELECT DISTINCT gen FROM issues_open WHERE has(?, gen))))
 		ORDER BY piece`,
-		pieces, pieces, pieces, pieces); err != nil {
-		return nil, fmt.Errorf("pieces without per-day counts or open issues: %w", err)
+		pieces, pieces, pieces, pieces, pieces); err != nil {
+		return nil, fmt.Errorf("pieces without per-day counts, done or open issues: %w", err)
 	}
 	out := make([]int, len(rows))
 	for i, r := range rows {
