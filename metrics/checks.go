@@ -21,14 +21,6 @@ import (
 // examples are chosen from (the first MaxQualityExamples by key).
 const qualitySample = 1000
 
-// movedBack and reopened are the status changes (from category a to b)
-// of the moved_backwards and changed_after_done checks, which the flow's
-// trust caveats count too.
-const (
-	movedBack = "(a, b) -> a = 'indeterminate' AND b = 'new'"
-	reopened  = "(a, b) -> a = 'done' AND b != 'done'"
-)
-
 // derivedCheck is the result of a check run on the read model.
 type derivedCheck struct {
 	check    string
@@ -122,8 +114,8 @@ func (s *Service) derivedChecks(ctx context.Context, boards []BoardHealth) ([]de
 	}
 	rows := func(extra string) sqlf {
 		return cat(`(SELECT site, issue_key, project_key, status_name, status_category, initial_status, resolved_at, started_at, done_at, blocked_by_open`+extra+`,
-			arrayFirstIndex(`+movedBack+`, history_from_category, history_to_category) AS mb,
-			arrayFirstIndex(`+reopened+`, history_from_category, history_to_category) AS cad, `, mbc, ` AS mbc
+			arrayFirstIndex(`+schema.MovedBack+`, history_from_category, history_to_category) AS mb,
+			arrayFirstIndex(`+schema.Reopened+`, history_from_category, history_to_category) AS cad, `, mbc, ` AS mbc
 			FROM issues_current WHERE `+g+`)`)
 	}
 	countSQL := frag(`SELECT `)

@@ -126,12 +126,11 @@ func (m Measure) with(v *float64, n int, low bool) Measure {
 }
 
 // doneTimes is the lead and cycle time of the issues done in the period:
-// in ClickHouse, one pass over them for the whole period and, with
-// trends, one for the trend (the pct-th nearest-rank percentile per
-// period).
+// in ClickHouse, one query for the whole period and, with trends, one for
+// the trend (the pct-th nearest-rank percentile per period). Over whole
+// days from the times per day (done_times), else, or when none are there,
+// from the issues.
 func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int, trends bool) (lead, cycle Stats, leadTrend, cycleTrend []TrendPoint, err error) {
-	from, all := f.doneIssues()
-	inner := doneRows(from, p.sqlStart()+"(assumeNotNull(done_at)) AS p")
 	var rows []struct {
 		Period time.Time `ch:"p"`
 		N      uint64    `ch:"n"`
@@ -139,31 +138,50 @@ func (s *Service) doneTimes(ctx context.Context, f Filter, p Period, pct int, tr
 		CN     uint64    `ch:"cn"`
 		CV     int64     `ch:"cv"`
 	}
-	err = parallel(
-		func() error {
-			var lc leadCycle
-			if err := s.DB.QueryRow(ctx, "SELECT "+leadCycleAggregates+" FROM ("+inner+")", all, lc.dest()...); err != nil {
-				return fmt.Errorf("lead and cycle time: %w", err)
-			}
-			lead, cycle = lc.stats()
-			return nil
-		},
-		func() error {
-			if !trends {
+	var lc leadCycle
+	run := func(whole, trend string, args []any) error {
+		return parallel(
+			func() error {
+				if err := s.DB.QueryRow(ctx, whole, args, lc.dest()...); err != nil {
+					return fmt.Errorf("lead and cycle time: %w", err)
+				}
 				return nil
-			}
-			q := `SELECT p, count() AS n, toInt64(quantileExact(` + levelOf(pct) + `)(lead)) AS v,
-				countIf(started) AS cn, toInt64(quantileExactIf(` + levelOf(pct) + `)(cyc, started)) AS cv
-				FROM (` + inner + `) GROUP BY p ORDER BY p`
-			if err := s.DB.Select(ctx, &rows, q, all...); err != nil {
-				return fmt.Errorf("trend: %w", err)
-			}
-			return nil
-		},
-	)
-	if err != nil {
-		return
+			},
+			func() error {
+				if !trends {
+					return nil
+				}
+				if err := s.DB.Select(ctx, &rows, trend, args...); err != nil {
+					return fmt.Errorf("trend: %w", err)
+				}
+				return nil
+			},
+		)
 	}
+	level := levelOf(pct)
+	if f.wholeDays() {
+		conds, cargs := f.timesConds()
+		err = run("SELECT "+timesAggregates+" FROM done_times WHERE "+conds,
+			`SELECT `+p.sqlStart()+`(day) AS p, sum(length(leads)) AS n, toInt64(quantileExactArray(`+level+`)(leads)) AS v,
+				sum(length(cycles)) AS cn, toInt64(quantileExactArray(`+level+`)(cycles)) AS cv
+				FROM done_times WHERE `+conds+` GROUP BY p ORDER BY p`, cargs)
+		if err != nil {
+			return
+		}
+	}
+	if lc.n == 0 {
+		from, all := f.doneIssues()
+		inner := doneRows(from, p.sqlStart()+"(assumeNotNull(done_at)) AS p")
+		rows = nil
+		err = run("SELECT "+leadCycleAggregates+" FROM ("+inner+")",
+			`SELECT p, count() AS n, toInt64(quantileExact(`+level+`)(lead)) AS v,
+				countIf(started) AS cn, toInt64(quantileExactIf(`+level+`)(cyc, started)) AS cv
+				FROM (`+inner+`) GROUP BY p ORDER BY p`, all)
+		if err != nil {
+			return
+		}
+	}
+	lead, cycle = lc.stats()
 	byP := map[string]int{}
 	for i, r := range rows {
 		byP[day(r.Period)] = i

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evident-ebm/evident"
 	"github.com/evident-ebm/evident/schema"
 )
 
@@ -123,12 +122,6 @@ type Flow struct {
 type flowCaveats struct {
 	resolvedBeforeCreated, changeBeforeCreated, doneBeforeStarted, reopened, movedBack uint64
 }
-
-// flowCaveatColumns are doneRows' extra columns flowCaveats count.
-const flowCaveatColumns = `has(findings, '` + evident.CheckResolvedBeforeCreated + `') AS rbc, has(findings, '` + evident.CheckChangeBeforeCreated + `') AS cbc,
-	has(findings, '` + evident.CheckDoneBeforeStarted + `') AS dbs,
-	arrayExists(` + reopened + `, history_from_category, history_to_category) AS reo,
-	arrayExists(` + movedBack + `, history_from_category, history_to_category) AS mbk`
 
 func (c *flowCaveats) dest() []any {
 	return []any{&c.resolvedBeforeCreated, &c.changeBeforeCreated, &c.doneBeforeStarted, &c.reopened, &c.movedBack}
@@ -362,16 +355,33 @@ func (s *Service) StatusTimes(ctx context.Context, f Filter) (StatusTimes, error
 	return out, nil
 }
 
-// flowPass reads the issues done in the period (from) once.
+// flowPass computes the lead and cycle time, weekly throughput, the
+// lead-time histogram and the caveats of the issues done in the period in
+// one query: over whole days from the times per day (done_times), else, or
+// when none are there, from the issues (from).
 func (s *Service) flowPass(ctx context.Context, f Filter, from string, args []any, out *Flow) error {
-	q := `SELECT ` + leadCycleAggregates + `,
-		sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist,
-		countIf(rbc), countIf(cbc), countIf(dbs), countIf(reo), countIf(mbk)
-		FROM (` + doneRows(from, "toMonday(assumeNotNull(done_at)) AS wk, "+flowCaveatColumns) + `)`
 	var lc leadCycle
 	var weeks, hist []any
-	if err := s.DB.QueryRow(ctx, q, args, append(append(lc.dest(), &weeks, &hist), out.caveats.dest()...)...); err != nil {
-		return fmt.Errorf("flow: %w", err)
+	dest := append(append(lc.dest(), &weeks, &hist), out.caveats.dest()...)
+	if f.wholeDays() {
+		conds, cargs := f.timesConds()
+		q := `SELECT ` + timesAggregates + `,
+			sumMap([toMonday(day)], [toUInt64(length(leads))]) AS weeks,
+			sumMap(arrayMap(l -> intDiv(l, 86400), leads), arrayMap(l -> toUInt64(1), leads)) AS hist,
+			sum(resolved_before_created), sum(change_before_created), sum(done_before_started), sum(reopened), sum(moved_back)
+			FROM done_times WHERE ` + conds
+		if err := s.DB.QueryRow(ctx, q, cargs, dest...); err != nil {
+			return fmt.Errorf("flow: %w", err)
+		}
+	}
+	if lc.n == 0 {
+		q := `SELECT ` + leadCycleAggregates + `,
+			sumMap([wk], [toUInt64(1)]) AS weeks, sumMap([intDiv(lead, 86400)], [toUInt64(1)]) AS hist,
+			countIf(rbc), countIf(cbc), countIf(dbs), countIf(reo), countIf(mbk)
+			FROM (` + doneRows(from, "toMonday(assumeNotNull(done_at)) AS wk, "+schema.FlowCaveats) + `)`
+		if err := s.DB.QueryRow(ctx, q, args, dest...); err != nil {
+			return fmt.Errorf("flow: %w", err)
+		}
 	}
 	out.LeadTime, out.CycleTime = lc.stats()
 	counts := map[string]int{}
@@ -414,7 +424,11 @@ func doneRows(from, extra string) string {
 const leadCycleAggregates = `count() AS n, toInt64(sum(lead)) AS lead_sum, quantilesExact(` + nearestRankLevels + `)(lead) AS lead_q,
 	countIf(started) AS cn, toInt64(sumIf(cyc, started)) AS cyc_sum, quantilesExactIf(` + nearestRankLevels + `)(cyc, started) AS cyc_q`
 
-// leadCycle receives leadCycleAggregates.
+// timesAggregates are leadCycleAggregates over done_times.
+const timesAggregates = `sum(length(leads)) AS n, toInt64(sum(arraySum(leads))) AS lead_sum, quantilesExactArray(` + nearestRankLevels + `)(leads) AS lead_q,
+	sum(length(cycles)) AS cn, toInt64(sum(arraySum(cycles))) AS cyc_sum, quantilesExactArray(` + nearestRankLevels + `)(cycles) AS cyc_q`
+
+// leadCycle receives leadCycleAggregates (or timesAggregates).
 type leadCycle struct {
 	n, cn           uint64
 	leadSum, cycSum int64

@@ -112,9 +112,14 @@ func (f Filter) wholeDays() bool {
 // dailyConds are the conditions on done_daily of the days in the filter's
 // range; they select nothing from a generation whose pieces may lack those
 // rows (schema.WholePieces), so a reader that finds none counts the issues.
-func (f Filter) dailyConds() (string, []any) {
+func (f Filter) dailyConds() (string, []any) { return f.dayConds(schema.WholePieces) }
+
+// timesConds are dailyConds on done_times (schema.WholeTimes).
+func (f Filter) timesConds() (string, []any) { return f.dayConds(schema.WholeTimes) }
+
+func (f Filter) dayConds(whole string) (string, []any) {
 	conds, args := f.dimConds()
-	conds = append(conds, schema.WholePieces, "day >= toDate(?) AND day < toDate(?)")
+	conds = append(conds, whole, "day >= toDate(?) AND day < toDate(?)")
 	return strings.Join(conds, " AND "), append(args, day(f.From), day(f.To))
 }
 

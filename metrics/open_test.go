@@ -40,7 +40,7 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 		project := []string{"P", "Q"}[r.IntN(2)]
 		created := now.AddDate(0, 0, -300+r.IntN(290))
 		is := evident.Issue{Site: "s", IssueID: uint64(1000 + i), IssueKey: fmt.Sprintf("%s-%d", project, i), ProjectKey: project,
-			IssueType: []string{"Story", "Bug", "Story", "Epic"}[r.IntN(4)], WorkCategory: []string{"feature", "defect"}[r.IntN(2)],
+			IssueType: []string{"Story", "Bug", "Story", "Epic"}[r.IntN(4)], WorkCategory: []string{"feature", "defect", "incident"}[r.IntN(3)],
 			Summary: fmt.Sprintf("item %d", i), Priority: []string{"High", "Medium", "Highest"}[r.IntN(3)], Rank: fmt.Sprintf("0|%06d", r.IntN(1e6)),
 			Labels: [][]string{{}, {"must-have"}, {"could-have", "x"}}[r.IntN(3)], Components: []string{}, FixVersions: [][]string{{}, {"1.0"}}[r.IntN(2)],
 			SprintIDs: []uint64{}, BlockedBy: []string{}, BlockedByOpen: []uint8{}, CreatedAt: created, UpdatedAt: created.Add(time.Hour), Version: 1}
@@ -85,7 +85,42 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 			is.BlockedBy, is.BlockedByOpen, legacy = []string{"LEGACY"}, []uint8{1}, is.IssueKey
 		}
 	}
+	// Status histories for the started issues, some moved back to to-do
+	// or reopened, and findings the flow's caveats count.
+	todo, doing, doneSt := evident.StatusRef{ID: "1", Name: "To Do", Category: "new"}, evident.StatusRef{ID: "2", Name: "In Progress", Category: "indeterminate"},
+		evident.StatusRef{ID: "3", Name: "Done", Category: "done"}
+	var tls []evident.IssueTimeline
+	for _, is := range issues {
+		if is.StartedAt == nil {
+			continue
+		}
+		tl := evident.Timeline{Created: is.CreatedAt, Initial: todo}
+		at := *is.StartedAt
+		step := func(from, to evident.StatusRef) {
+			tl.Changes = append(tl.Changes, evident.StatusChange{At: at, HistoryID: uint64(len(tl.Changes) + 1), From: from, To: to})
+			at = at.Add(time.Hour)
+		}
+		step(todo, doing)
+		if r.IntN(4) == 0 {
+			step(doing, todo)
+			step(todo, doing)
+		}
+		if is.DoneAt != nil && r.IntN(4) == 0 {
+			step(doing, doneSt)
+			step(doneSt, doing)
+		}
+		var findings []evident.Finding
+		for _, check := range []string{evident.CheckResolvedBeforeCreated, evident.CheckChangeBeforeCreated, evident.CheckDoneBeforeStarted} {
+			if r.IntN(5) == 0 {
+				findings = append(findings, evident.Finding{IssueKey: is.IssueKey, Check: check, Note: "fixture"})
+			}
+		}
+		tls = append(tls, evident.StoredTimeline(is.Site, is.IssueID, tl, findings, 1))
+	}
 	if err := st.InsertIssues(ctx, issues); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertTimelines(ctx, tls); err != nil {
 		t.Fatal(err)
 	}
 	rel := now.AddDate(0, 1, 0)
@@ -110,8 +145,12 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 	answers := func(ctx context.Context) (map[string]string, int, int) {
 		out := map[string]string{}
 		var listed, counted int
-		for _, f := range []metrics.Filter{{}, {Project: "Q"}, {Project: "P", Types: []string{"Story"}}, {WorkCategory: "defect"}, {Label: "must-have"}, {Keys: []string{legacy}}} {
-			f.From, f.To = now.AddDate(0, -6, 0), now
+		// Ranges at noon read the issues; from midnight to midnight, the
+		// aggregates where the dimensions allow (no label or key).
+		noon, midnight := now.AddDate(0, -6, 0), now.AddDate(0, -6, 0).Truncate(24*time.Hour)
+		for _, f := range []metrics.Filter{{From: noon}, {From: midnight}, {Project: "Q", From: midnight}, {Project: "P", Types: []string{"Story"}, From: noon},
+			{WorkCategory: "defect", From: midnight}, {Label: "must-have", From: midnight}, {Keys: []string{legacy}, From: noon}} {
+			f.To = f.From.AddDate(0, 6, 0)
 			add := func(name string, v any, err error) {
 				if err != nil {
 					t.Fatalf("%s %+v: %v", name, f, err)
@@ -153,7 +192,7 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 		}
 		return out, listed, counted
 	}
-	same := func(when string) {
+	same := func(when string) map[string]string {
 		t.Helper()
 		fromOwn, listed, counted := answers(schema.PinCurrent(ctx))
 		fromAll, _, _ := answers(ctx)
@@ -165,9 +204,29 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 				t.Fatalf("%s: %s from issues_open and issues_done:\n%s\nfrom issues_current:\n%s", when, k, got, want)
 			}
 		}
+		return fromOwn
 	}
 	t.Logf("shapes: %v; %d of %d issues open, %d done", shapes, open, len(issues), done)
-	same("after a full build")
+	built := same("after a full build")
+
+	// The lead and cycle times per day (done_times) answer as the issues
+	// do: the same generation recorded again with the format before them
+	// is read from the issues.
+	cur, _, err := st.CurrentGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Exec(ctx, `INSERT INTO derived_generations (gen, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed, format)
+		SELECT gen + 1, sites, site_versions, built_at, seconds, issues, transitions, pieces, bounds, base, changed, ? FROM derived_generations WHERE gen = ?`,
+		uint32(schema.FormatDone), cur.Gen); err != nil {
+		t.Fatal(err)
+	}
+	fromIssues := same("without the times per day")
+	for k, want := range built {
+		if got := fromIssues[k]; got != want {
+			t.Fatalf("%s from the times per day:\n%s\nfrom the issues:\n%s", k, want, got)
+		}
+	}
 
 	// A refresh: some issues done, one reopened to to-do with its
 	// completion kept, one deleted.
@@ -188,18 +247,17 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 	// A rolling upgrade: a process of an earlier version recorded a
 	// generation whose first piece it built without the rows of the
 	// tables that version did not know (here: the rows dropped and the
-	// generation recorded again with that version's format): without
-	// issues_done (format 1), then without issues_open either (format 0).
-	// The next refresh here builds that piece anew with the changed one.
-	for k, format := range []uint32{schema.FormatDaily, 0} {
+	// generation recorded again with that version's format): without the
+	// times per day (format 2), without issues_done either (format 1),
+	// then without issues_open (format 0). The next refresh here builds
+	// that piece anew with the changed one.
+	var lacking []string
+	for k, format := range []uint32{schema.FormatDone, schema.FormatDaily, 0} {
 		cur, _, err := st.CurrentGeneration(ctx)
 		if err != nil || len(cur.Pieces) < 3 {
 			t.Fatalf("current generation: %d pieces, %v", len(cur.Pieces), err)
 		}
-		lacking := []string{"issues_done"}
-		if format == 0 {
-			lacking = append(lacking, "issues_open")
-		}
+		lacking = append(lacking, []string{"done_times", "issues_done", "issues_open"}[k])
 		for _, table := range lacking {
 			if err := st.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE gen = ?", cur.Pieces[0]); err != nil {
 				t.Fatal(err)

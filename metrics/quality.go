@@ -93,6 +93,19 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			return nil
 		},
 		func() (err error) {
+			// The incidents' lead time: from the times per day as the
+			// flow's (flowPass).
+			if f.wholeDays() {
+				conds, cargs := f.timesConds()
+				var lc leadCycle
+				if err := s.DB.QueryRow(ctx, "SELECT "+timesAggregates+" FROM done_times WHERE "+conds+" AND work_category = 'incident'", cargs, lc.dest()...); err != nil {
+					return fmt.Errorf("time to repair: %w", err)
+				}
+				if lc.n > 0 {
+					out.TimeToRepair, _ = lc.stats()
+					return nil
+				}
+			}
 			out.TimeToRepair, err = s.stats(ctx, schema.LeadSeconds, doneFrom, dargs, "work_category = 'incident'")
 			return
 		},

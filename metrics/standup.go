@@ -53,11 +53,21 @@ func (s *Service) Standup(ctx context.Context, f Filter) (Standup, error) {
 		},
 		func() error {
 			// The flow's 85th percentile cycle time (nearest rank), selected
-			// in ClickHouse: the values are not sent.
-			sel := cat(`SELECT count(), toInt64(quantileExact(`+levelOf(85)+`)(`+schema.CycleSeconds+`)) FROM `, f.doneIssuesFrom(),
-				" WHERE started_at IS NOT NULL")
-			if err := s.DB.QueryRow(ctx, sel.text, sel.args, &n, &p85); err != nil {
-				return fmt.Errorf("standup cycle times: %w", err)
+			// in ClickHouse: the values are not sent. From the times per
+			// day as the flow's (flowPass).
+			if f.wholeDays() {
+				conds, cargs := f.timesConds()
+				q := `SELECT sum(length(cycles)), toInt64(quantileExactArray(` + levelOf(85) + `)(cycles)) FROM done_times WHERE ` + conds
+				if err := s.DB.QueryRow(ctx, q, cargs, &n, &p85); err != nil {
+					return fmt.Errorf("standup cycle times: %w", err)
+				}
+			}
+			if n == 0 {
+				sel := cat(`SELECT count(), toInt64(quantileExact(`+levelOf(85)+`)(`+schema.CycleSeconds+`)) FROM `, f.doneIssuesFrom(),
+					" WHERE started_at IS NOT NULL")
+				if err := s.DB.QueryRow(ctx, sel.text, sel.args, &n, &p85); err != nil {
+					return fmt.Errorf("standup cycle times: %w", err)
+				}
 			}
 			return nil
 		},

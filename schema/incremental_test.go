@@ -94,6 +94,9 @@ var readModelViews = []string{
 	`SELECT site, status_id, status, sum(uses) FROM status_usage WHERE ` + schema.Current + ` GROUP BY site, status_id, status`,
 	`SELECT site, project_key, issue_type, work_category, day, sum(done) FROM done_daily WHERE ` + schema.Current + `
 		GROUP BY site, project_key, issue_type, work_category, day`,
+	`SELECT site, project_key, issue_type, work_category, day, arraySort(groupArrayArray(leads)), arraySort(groupArrayArray(cycles)),
+		sum(resolved_before_created), sum(change_before_created), sum(done_before_started), sum(reopened), sum(moved_back)
+		FROM done_times WHERE ` + schema.Current + ` GROUP BY site, project_key, issue_type, work_category, day`,
 }
 
 // viewRows runs q and prints each row without its gen column, sorted.

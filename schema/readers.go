@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/evident-ebm/evident"
 )
 
 // Current is the SQL condition on a read-model table that selects the rows
@@ -49,12 +51,20 @@ const DoneIssues = "{done_issues}"
 // pinned generation's format gives; else the SQL asks derived_generations.
 const WholePieces = "{whole_pieces}"
 
-var wholePiecesSQL = `((SELECT format FROM derived_generations WHERE gen = (SELECT max(gen) FROM derived_generations)) >= ` +
-	strconv.Itoa(FormatDaily) + `)`
+// WholeTimes is WholePieces for the lead and cycle times per day
+// (done_times).
+const WholeTimes = "{whole_times}"
+
+// formatAtLeast is the SQL of "the newest generation's format is at least
+// format" (NULL, so false, without a generation).
+func formatAtLeast(format int) string {
+	return `((SELECT format FROM derived_generations WHERE gen = (SELECT max(gen) FROM derived_generations)) >= ` + strconv.Itoa(format) + `)`
+}
 
 // unpinned puts in a query that no pin serves what stands for the open
-// issues and the format's answer.
-var unpinned = strings.NewReplacer(OpenIssues, "issues_current", DoneIssues, "issues_current", WholePieces, wholePiecesSQL)
+// and done issues and the format's answers.
+var unpinned = strings.NewReplacer(OpenIssues, "issues_current", DoneIssues, "issues_current",
+	WholePieces, formatAtLeast(FormatDaily), WholeTimes, formatAtLeast(FormatTimes))
 
 // Stays is the SQL of an issue's closed stays in its statuses, on a row of
 // issues_current: (status, category, seconds) from entering each status
@@ -99,6 +109,24 @@ const (
 	CycleSeconds = `toInt64(toUInt32(assumeNotNull(done_at))) - toInt64(toUInt32(ifNull(started_at, toDateTime(0))))`
 )
 
+// MovedBack and Reopened are the status changes (from category a to b)
+// of the moved_backwards and changed_after_done checks, which the flow's
+// trust caveats count too.
+const (
+	MovedBack = "(a, b) -> a = 'indeterminate' AND b = 'new'"
+	Reopened  = "(a, b) -> a = 'done' AND b != 'done'"
+)
+
+// FlowCaveats are the columns of a done issue, on a row of
+// issues_current, that say whether a data quality check questions its
+// lead or cycle time (the flow's trust caveats), in the order of
+// done_times' counts: resolved before created, a change dated before the
+// creation, done before started, reopened, moved back to to-do.
+const FlowCaveats = `has(findings, '` + evident.CheckResolvedBeforeCreated + `') AS rbc, has(findings, '` + evident.CheckChangeBeforeCreated + `') AS cbc,
+	has(findings, '` + evident.CheckDoneBeforeStarted + `') AS dbs,
+	arrayExists(` + Reopened + `, history_from_category, history_to_category) AS reo,
+	arrayExists(` + MovedBack + `, history_from_category, history_to_category) AS mbk`
+
 // PinCurrent returns a context whose queries read one generation of the
 // read model: the first query with the Current condition looks the
 // generation up, and it and every later one name its pieces by number
@@ -123,8 +151,9 @@ type pin struct {
 
 // pinned returns query with the Current condition replaced by the pieces
 // pinned in ctx, looking them up on first use, OpenIssues and DoneIssues
-// by the tables that hold them for that generation, and WholePieces by its
-// format's answer. Unpinned, both are issues_current and WholePieces asks.
+// by the tables that hold them for that generation, and WholePieces and
+// WholeTimes by its format's answers. Unpinned, both tables are
+// issues_current and the answers ask.
 func (s *Store) pinned(ctx context.Context, query string) string {
 	p, ok := ctx.Value(pinKey{}).(*pin)
 	if !ok || !strings.Contains(query, Current) {
@@ -146,12 +175,15 @@ func (s *Store) pinned(ctx context.Context, query string) string {
 	if p.cond == "" {
 		return unpinned.Replace(query)
 	}
-	open, done, whole := "issues_current", "issues_current", "0"
+	open, done, whole, times := "issues_current", "issues_current", "0", "0"
 	if p.format >= FormatDaily {
 		open, whole = "issues_open", "1"
 	}
 	if p.format >= FormatDone {
 		done = "issues_done"
 	}
-	return strings.NewReplacer(Current, p.cond, OpenIssues, open, DoneIssues, done, WholePieces, whole).Replace(query)
+	if p.format >= FormatTimes {
+		times = "1"
+	}
+	return strings.NewReplacer(Current, p.cond, OpenIssues, open, DoneIssues, done, WholePieces, whole, WholeTimes, times).Replace(query)
 }

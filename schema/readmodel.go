@@ -61,8 +61,11 @@ const (
 	FormatDaily = 1
 	// FormatDone: the done issues as well (issues_done, 0020; DoneIssues).
 	FormatDone = 2
+	// FormatTimes: and their lead and cycle times per day (done_times,
+	// 0021; WholeTimes).
+	FormatTimes = 3
 	// FormatCurrent is the format of this version's builds.
-	FormatCurrent = FormatDone
+	FormatCurrent = FormatTimes
 )
 
 const issueColumns = `site, issue_id, issue_key, project_key, issue_type, work_category, summary, status_id, status_name,
@@ -139,6 +142,16 @@ var buildSteps = []struct{ name, sql string }{
 	{"done_daily", `INSERT INTO done_daily (gen, site, project_key, issue_type, work_category, day, done)
 	SELECT toUInt64(?), site, project_key, issue_type, work_category, toDate(assumeNotNull(done_at)) AS day, count()
 	FROM issues_current WHERE gen = ? AND done_at IS NOT NULL
+	GROUP BY site, project_key, issue_type, work_category, day`},
+	// Lead and cycle times of done issues by the day they were done, with
+	// the counts of those a check questions.
+	{"done_times", `INSERT INTO done_times (gen, site, project_key, issue_type, work_category, day, leads, cycles,
+		resolved_before_created, change_before_created, done_before_started, reopened, moved_back)
+	SELECT toUInt64(?), site, project_key, issue_type, work_category, day, groupArray(lead), groupArrayIf(cyc, started),
+		countIf(rbc), countIf(cbc), countIf(dbs), countIf(reo), countIf(mbk)
+	FROM (SELECT site, project_key, issue_type, work_category, toDate(assumeNotNull(done_at)) AS day, ` + LeadSeconds + ` AS lead,
+			started_at IS NOT NULL AS started, ` + CycleSeconds + ` AS cyc, ` + FlowCaveats + `
+		FROM issues_current WHERE gen = ? AND done_at IS NOT NULL)
 	GROUP BY site, project_key, issue_type, work_category, day`},
 	// Stays of done issues by the day they were done.
 	{"status_stays", `INSERT INTO status_stays (gen, site, project_key, issue_type, work_category, day, status, category, visits, seconds_total, seconds)
@@ -544,7 +557,8 @@ func (s *Store) BuildReadModelIfStale(ctx context.Context) (Generation, bool, er
 }
 
 // lacksTables says whether a generation was built before a read-model
-// table existed (done_daily, 0018; issues_open, 0019; issues_done, 0020): some piece lacks
+// table existed (done_daily, 0018; issues_open, 0019; issues_done, 0020;
+// done_times, 0021): some piece lacks
 // its rows (piecesLackingRows). A refresh would copy such pieces as they
 // are, so it takes a full build. Checked once per Store: every build
 // after it fills them.
@@ -563,14 +577,14 @@ func (s *Store) lacksTables(ctx context.Context, g Generation) (bool, error) {
 }
 
 // piecesLackingRows lists the pieces (by index) that hold done issues but
-// no per-day counts or no rows in issues_done, or open issues but no rows
+// no per-day counts, times or rows in issues_done, or open issues but no rows
 // in issues_open: built before the table existed, or by a process of an
 // earlier version, as in a rolling upgrade, after this process checked
 // the read model at start (lacksTables). A refresh builds them anew with
 // its changed pieces; until then readers of the per-day counts count the
 // issues' done dates, and readers of open or done issues read
 // issues_current: the generation's format says its pieces may lack the
-// rows (WholePieces, OpenIssues, DoneIssues).
+// rows (WholePieces, WholeTimes, OpenIssues, DoneIssues).
 func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, error) {
 	var rows []struct {
 		Piece uint32 `ch:"piece"`
@@ -578,10 +592,11 @@ func (s *Store) piecesLackingRows(ctx context.Context, pieces []uint64) ([]int, 
 	if err := s.Select(ctx, &rows, `SELECT DISTINCT toUInt32(indexOf(?, gen) - 1) AS piece FROM issues_current
 		WHERE has(?, gen) AND (
 			(done_at IS NOT NULL AND (gen NOT IN (SELECT DISTINCT gen FROM done_daily WHERE has(?, gen))
-				OR gen NOT IN (SELECT DISTINCT gen FROM issues_done WHERE has(?, gen))))
+				OR gen NOT IN (SELECT DISTINCT gen FROM issues_done WHERE has(?, gen))
+				OR gen NOT IN (SELECT DISTINCT gen FROM done_times WHERE has(?, gen))))
 			OR ((`+openCond+`) AND gen NOT IN (SELECT DISTINCT gen FROM issues_open WHERE has(?, gen))))
 		ORDER BY piece`,
-		pieces, pieces, pieces, pieces, pieces); err != nil {
+		pieces, pieces, pieces, pieces, pieces, pieces); err != nil {
 		return nil, fmt.Errorf("pieces without per-day counts, done or open issues: %w", err)
 	}
 	out := make([]int, len(rows))

@@ -204,7 +204,7 @@ func unusedPartitions(t *testing.T, st *schema.Store) uint64 {
 	t.Helper()
 	var n uint64
 	if err := st.QueryRow(t.Context(), `SELECT count() FROM system.parts WHERE database = currentDatabase() AND active
-		AND table IN ('issues_current', 'issues_open', 'issues_done', 'cfd_daily', 'status_stays', 'status_usage', 'done_daily', 'sprint_members', 'refinement_days')
+		AND table IN ('issues_current', 'issues_open', 'issues_done', 'cfd_daily', 'status_stays', 'status_usage', 'done_daily', 'done_times', 'sprint_members', 'refinement_days')
 		AND NOT has((SELECT groupArrayArray(p) FROM (SELECT if(empty(pieces), [gen], pieces) AS p FROM derived_generations ORDER BY gen DESC LIMIT 3)),
 			toUInt64(partition))`, nil, &n); err != nil {
 		t.Fatal(err)

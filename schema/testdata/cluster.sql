@@ -693,3 +693,22 @@ CREATE TABLE IF NOT EXISTS issues_done ON CLUSTER `prod` (
 PARTITION BY gen
 ORDER BY (site, project_key, assumeNotNull(done_at));
 
+-- done_times
+CREATE TABLE IF NOT EXISTS done_times ON CLUSTER `prod` (
+    gen UInt64,
+    site String,
+    project_key String,
+    issue_type String,
+    work_category String,
+    day Date,
+    leads Array(Int64),
+    cycles Array(Int64),
+    resolved_before_created UInt64,
+    change_before_created UInt64,
+    done_before_started UInt64,
+    reopened UInt64,
+    moved_back UInt64
+) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/evident.done_times', '{replica}')
+PARTITION BY gen
+ORDER BY (site, project_key, day);
+
