@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -226,6 +227,10 @@ type CyclePoint struct {
 }
 
 // doneIn is the condition "done in [from, to)".
+// lastDateTime is the last second a ClickHouse DateTime holds (2106): a
+// range to it has no end.
+var lastDateTime = time.Unix(math.MaxUint32, 0).UTC()
+
 // doneIn is the condition "done in the filter's range", on
 // assumeNotNull(done_at): the sorting key of issues_done, whose index
 // selects the range's granules (Filter.doneIssues).
@@ -517,10 +522,11 @@ func (s *Service) WeeklyThroughput(ctx context.Context, f Filter) ([]WeekCount, 
 
 // WIPAt counts issues started at or before t and not done by t.
 func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error) {
-	from, args := f.issues()
 	var n uint64
-	q := `SELECT count() FROM ` + from + ` WHERE started_at IS NOT NULL AND started_at <= toDateTime(?) AND (done_at IS NULL OR done_at > toDateTime(?))`
-	if err := s.DB.QueryRow(ctx, q, append(args, unix(t), unix(t)), &n); err != nil {
+	started := frag(" WHERE started_at IS NOT NULL AND started_at <= toDateTime(?)", unix(t))
+	q := cat("SELECT sum(n) FROM (SELECT count() AS n FROM ", f.openIssuesFrom(), started, " AND done_at IS NULL UNION ALL SELECT count() AS n FROM ",
+		f.doneSince(t.Add(time.Second)), started, ")")
+	if err := s.DB.QueryRow(ctx, q.text, q.args, &n); err != nil {
 		return 0, fmt.Errorf("wip: %w", err)
 	}
 	return int(n), nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,17 +147,29 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 		out := map[string]string{}
 		var listed, counted int
 		// Ranges at noon read the issues; from midnight to midnight, the
-		// aggregates where the dimensions allow (no label or key).
+		// aggregates where the dimensions allow (no label or key): a key
+		// filter naming every issue reads the same issues without them.
 		noon, midnight := now.AddDate(0, -6, 0), now.AddDate(0, -6, 0).Truncate(24*time.Hour)
-		for _, f := range []metrics.Filter{{From: noon}, {From: midnight}, {Project: "Q", From: midnight}, {Project: "P", Types: []string{"Story"}, From: noon},
-			{WorkCategory: "defect", From: midnight}, {Label: "must-have", From: midnight}, {Keys: []string{legacy}, From: noon}} {
+		var every []string
+		for _, is := range issues {
+			every = append(every, is.IssueKey)
+		}
+		for _, f := range []metrics.Filter{{From: noon}, {From: midnight}, {Keys: every, From: midnight}, {Project: "Q", From: midnight},
+			{Project: "P", Types: []string{"Story"}, From: noon}, {WorkCategory: "defect", From: midnight}, {Label: "must-have", From: midnight},
+			{Keys: []string{legacy}, From: noon}} {
 			f.To = f.From.AddDate(0, 6, 0)
 			add := func(name string, v any, err error) {
 				if err != nil {
 					t.Fatalf("%s %+v: %v", name, f, err)
 				}
 				b, _ := json.Marshal(v)
-				out[fmt.Sprintf("%s %+v", name, f)] = string(b)
+				which := fmt.Sprintf("%+v", f)
+				if len(f.Keys) == len(every) {
+					which = "every key " + f.From.Format(time.TimeOnly)
+				} else if fmt.Sprintf("%+v", f) == fmt.Sprintf("%+v", metrics.Filter{From: f.From, To: f.To}) {
+					which = "all " + f.From.Format(time.TimeOnly)
+				}
+				out[name+" "+which] = string(b)
 			}
 			fl, err := ms.Flow(ctx, f)
 			add("flow", fl, err)
@@ -202,6 +215,11 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 		for k, want := range fromAll {
 			if got := fromOwn[k]; got != want {
 				t.Fatalf("%s: %s from issues_open and issues_done:\n%s\nfrom issues_current:\n%s", when, k, got, want)
+			}
+			if reader, ok := strings.CutSuffix(k, " all 00:00:00"); ok {
+				if issues := fromOwn[reader+" every key 00:00:00"]; issues != fromOwn[k] {
+					t.Fatalf("%s: %s from the aggregates:\n%s\nfrom the issues:\n%s", when, reader, fromOwn[k], issues)
+				}
 			}
 		}
 		return fromOwn

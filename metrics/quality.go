@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/evident-ebm/evident/schema"
@@ -51,7 +52,6 @@ func (s *Service) Quality(ctx context.Context, f Filter, p Period) (Quality, err
 // per period are not counted (out.Defects is empty).
 func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool) (Quality, error) {
 	out := Quality{Period: p}
-	from, args := f.issues()
 	doneFrom, dargs := f.doneIssues()
 	start := p.sqlStart()
 	var flows []struct {
@@ -70,6 +70,30 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			if !trends {
 				return nil
 			}
+			// Over whole days from the daily aggregates: a day's
+			// cumulative-flow changes by category sum to the issues created
+			// that day (each move is −1 and +1 on one day), and the per-day
+			// counts give those done. Without any done there (none was, or
+			// the generation's pieces may lack the counts), from the issues.
+			if f.wholeDays() {
+				dims, dargs := f.dimConds()
+				days := frag(" AND work_category = 'defect' AND day >= toDate(?) AND day < toDate(?)", day(f.From), day(f.To))
+				conds, cargs := f.dailyConds()
+				sel := cat(`SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
+					SELECT `+start+`(day) AS p, toUInt64(sum(delta)) AS c, toUInt64(0) AS r FROM cfd_daily WHERE `, frag(strings.Join(dims, " AND "), dargs...), days, ` AND kind = 'category' GROUP BY p
+					UNION ALL
+					SELECT `+start+`(day) AS p, toUInt64(0) AS c, sum(done) AS r FROM done_daily WHERE `, frag(conds, cargs...), ` AND work_category = 'defect' GROUP BY p
+				) GROUP BY p ORDER BY p`)
+				if err := s.DB.Select(ctx, &flows, sel.text, sel.args...); err != nil {
+					return fmt.Errorf("defect trend: %w", err)
+				}
+				for _, fl := range flows {
+					if fl.Resolved > 0 {
+						return nil
+					}
+				}
+				flows = nil
+			}
 			sel := cat(`SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
 				SELECT `+start+`(created_at) AS p, toUInt64(1) AS c, toUInt64(0) AS r FROM `, f.issuesFrom(), `
 				WHERE work_category = 'defect' AND `, frag("created_at >= toDateTime(?) AND created_at < toDateTime(?)", unix(f.From), unix(f.To)), `
@@ -84,10 +108,13 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 		},
 		func() error {
 			// Open at the end of the range: created before it and not
-			// done by then (today: not done).
-			q := "SELECT countIf(work_category = 'defect'), countIf(work_category = 'debt' OR hasAny(labels, ?)) FROM " + from +
-				" WHERE created_at < toDateTime(?) AND (done_at IS NULL OR done_at >= toDateTime(?))"
-			if err := s.DB.QueryRow(ctx, q, append(append([]any{debtLabels}, args...), unix(f.To), unix(f.To)), &open, &debt); err != nil {
+			// done by then (today: not done). Those without a completion
+			// from the open issues, those done since from the done ones.
+			counts := "SELECT countIf(work_category = 'defect') AS d, countIf(work_category = 'debt' OR hasAny(labels, ?)) AS b FROM "
+			created := frag(" WHERE created_at < toDateTime(?)", unix(f.To))
+			q := cat("SELECT sum(d), sum(b) FROM (", frag(counts, debtLabels), f.openIssuesFrom(), created, " AND done_at IS NULL UNION ALL ",
+				frag(counts, debtLabels), f.doneSince(f.To), created, ")")
+			if err := s.DB.QueryRow(ctx, q.text, q.args, &open, &debt); err != nil {
 				return fmt.Errorf("open defects and debt: %w", err)
 			}
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // sqlf is a piece of SQL with the arguments of its placeholders, in order.
@@ -58,6 +59,14 @@ func (f Filter) openIssuesFrom() sqlf {
 func (f Filter) doneIssuesFrom() sqlf {
 	from, args := f.doneIssues()
 	return frag(from, args...)
+}
+
+// doneSince is doneIssuesFrom over the issues done at or after t: with the
+// open issues that have no completion, those not done before t.
+func (f Filter) doneSince(t time.Time) sqlf {
+	later := f
+	later.From, later.To = t, lastDateTime
+	return later.doneIssuesFrom()
 }
 
 // uniformSample is the tail of a query over issues (a FROM … WHERE with
