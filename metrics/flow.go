@@ -59,6 +59,23 @@ func (s *Service) Issues(ctx context.Context, f Filter, limit, offset int) (Issu
 		ORDER BY created_at, issue_id`
 	err := parallel(
 		func() error {
+			// Without a label or key, over whole days: the cumulative-flow
+			// changes by category, which sum to the issues created (each
+			// move is −1 and +1 on one day).
+			if !f.perIssue() && (f.From.IsZero() || onMidnight(f.From)) && (f.To.IsZero() || onMidnight(f.To)) {
+				conds, cargs := f.dimConds()
+				if !f.From.IsZero() {
+					conds, cargs = append(conds, "day >= toDate(?)"), append(cargs, day(f.From))
+				}
+				if !f.To.IsZero() {
+					conds, cargs = append(conds, "day < toDate(?)"), append(cargs, day(f.To))
+				}
+				q := "SELECT toUInt64(sum(delta)) FROM cfd_daily WHERE " + strings.Join(conds, " AND ") + " AND kind = 'category'"
+				if err := s.DB.QueryRow(ctx, q, cargs, &total); err != nil {
+					return fmt.Errorf("count issues: %w", err)
+				}
+				return nil
+			}
 			if err := s.DB.QueryRow(ctx, "SELECT count() FROM issues_current WHERE "+where, args, &total); err != nil {
 				return fmt.Errorf("count issues: %w", err)
 			}

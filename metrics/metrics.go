@@ -105,9 +105,11 @@ func (f Filter) dimConds() ([]string, []any) {
 // the issues done in the filter's range: it runs from midnight to midnight
 // UTC and names no label or key.
 func (f Filter) wholeDays() bool {
-	midnight := func(t time.Time) bool { return t.UTC().Equal(t.UTC().Truncate(24 * time.Hour)) }
-	return !f.perIssue() && midnight(f.From) && midnight(f.To)
+	return !f.perIssue() && onMidnight(f.From) && onMidnight(f.To)
 }
+
+// onMidnight says whether t is midnight UTC.
+func onMidnight(t time.Time) bool { return t.UTC().Equal(t.UTC().Truncate(24 * time.Hour)) }
 
 // dailyConds are the conditions on done_daily of the days in the filter's
 // range; they select nothing from a generation whose pieces may lack those

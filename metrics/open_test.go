@@ -187,6 +187,8 @@ func TestOpenAndDoneIssuesReadTheSameAsEveryIssue(t *testing.T) {
 			add("value", v, err)
 			e, err := ms.EBMCompared(ctx, f, f.Project, metrics.Month)
 			add("ebm", e, err)
+			page, err := ms.Issues(ctx, f, 50, 0)
+			add("issues", page, err)
 			su, err := ms.Standup(ctx, f)
 			add("standup", su, err)
 			// The stand-up's "aged" line is the flow's 85th percentile
