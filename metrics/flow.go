@@ -243,7 +243,6 @@ type CyclePoint struct {
 	CycleDays float64   `json:"cycle_time_days" ch:"cycle_days"`
 }
 
-// doneIn is the condition "done in [from, to)".
 // lastDateTime is the last second a ClickHouse DateTime holds (2106): a
 // range to it has no end.
 var lastDateTime = time.Unix(math.MaxUint32, 0).UTC()
@@ -537,7 +536,9 @@ func (s *Service) WeeklyThroughput(ctx context.Context, f Filter) ([]WeekCount, 
 	return out, nil
 }
 
-// WIPAt counts issues started at or before t and not done by t.
+// WIPAt counts issues started at or before t and not done by t: those
+// without a completion among the open issues, those done since among the
+// done ones.
 func (s *Service) WIPAt(ctx context.Context, f Filter, t time.Time) (int, error) {
 	var n uint64
 	started := frag(" WHERE started_at IS NOT NULL AND started_at <= toDateTime(?)", unix(t))

@@ -55,10 +55,10 @@ const (
 	MaxImpededSample = 5000
 )
 
-// impeded replays the impediments of the started issues of the filter
-// that meet cond: those done (their cycle; a uniform sample of
-// MaxImpededIssues when more) or, inProgress, those in progress now (until
-// now; the oldest MaxImpededIssues). The flag's and links' changes come from
+// impeded replays the impediments of the started issues of set: those
+// done in the range (their cycle; a uniform sample of MaxImpededSample
+// when more) or those in progress now (until now; the oldest
+// MaxImpededIssues). The flag's and links' changes come from
 // field_changes, read without FINAL and deduplicated here by history item.
 func (s *Service) impeded(ctx context.Context, f Filter, set workSet) ([]ImpededIssue, error) {
 	rows, hs, err := s.workHistories(ctx, f, set)

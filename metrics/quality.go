@@ -76,11 +76,11 @@ func (s *Service) qualityOf(ctx context.Context, f Filter, p Period, trends bool
 			// counts give those done. Without any done there (none was, or
 			// the generation's pieces may lack the counts), from the issues.
 			if f.wholeDays() {
-				dims, dargs := f.dimConds()
+				dims, dimArgs := f.dimConds()
 				days := frag(" AND work_category = 'defect' AND day >= toDate(?) AND day < toDate(?)", day(f.From), day(f.To))
 				conds, cargs := f.dailyConds()
 				sel := cat(`SELECT p, sum(c) AS created, sum(r) AS resolved FROM (
-					SELECT `+start+`(day) AS p, toUInt64(sum(delta)) AS c, toUInt64(0) AS r FROM cfd_daily WHERE `, frag(strings.Join(dims, " AND "), dargs...), days, ` AND kind = 'category' GROUP BY p
+					SELECT `+start+`(day) AS p, toUInt64(sum(delta)) AS c, toUInt64(0) AS r FROM cfd_daily WHERE `, frag(strings.Join(dims, " AND "), dimArgs...), days, ` AND kind = 'category' GROUP BY p
 					UNION ALL
 					SELECT `+start+`(day) AS p, toUInt64(0) AS c, sum(done) AS r FROM done_daily WHERE `, frag(conds, cargs...), ` AND work_category = 'defect' GROUP BY p
 				) GROUP BY p ORDER BY p`)
